@@ -1,0 +1,334 @@
+//! authgate's configuration (SPEC §2).
+//!
+//! Raw → validated in one step: [`load`] reads the built-in defaults, then the TOML file, then the
+//! `AUTHGATE_<SECTION>__<KEY>` environment overrides, deserializes them into [`Config`] (unknown
+//! keys are errors, so a typo never silently does nothing) and checks what types alone cannot
+//! (prefixes, upstream URLs, duplicate names). Every error names where the value came from and the
+//! key that is wrong.
+#![forbid(unsafe_code)]
+
+mod duration;
+mod validate;
+
+pub use duration::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The file read when `--config` is not given, if it exists.
+pub const DEFAULT_FILE: &str = "authgate.toml";
+/// Prefix of the environment overrides: `AUTHGATE_SERVER__LISTEN=...`.
+pub const ENV_PREFIX: &str = "AUTHGATE_";
+/// The upstream that answers with a description of the request it received.
+pub const ECHO_UPSTREAM: &str = "builtin:echo";
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub store: StoreConfig,
+    pub state: StateConfig,
+    pub auth: AuthConfig,
+    pub log: LogConfig,
+    /// Routes in any order; the longest matching prefix wins. None configured: `/` to the echo.
+    pub routes: Vec<RouteConfig>,
+}
+
+/// Listeners and request limits.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The gateway listener.
+    pub listen: SocketAddr,
+    /// The admin listener.
+    pub admin_listen: SocketAddr,
+    /// The URL clients use to reach the gateway.
+    pub public_url: String,
+    /// How long `serve` waits for in-flight requests after SIGINT/SIGTERM.
+    pub drain_timeout: Duration,
+    /// Time a client has to send its request headers.
+    pub header_read_timeout: Duration,
+    /// Largest request body accepted, in bytes (413 above it).
+    pub max_body_size: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            admin_listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            public_url: "http://127.0.0.1:8080".into(),
+            drain_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            max_body_size: 10 * 1024 * 1024,
+        }
+    }
+}
+
+/// Where tenants, users, applications and keys live.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://FILE` (created if missing).
+    pub url: String,
+    /// How often a running gateway looks for changes made by other processes (CLI, other instances).
+    pub change_poll_interval: Duration,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://authgate.db".into(),
+            change_poll_interval: Duration::from_millis(200),
+        }
+    }
+}
+
+/// Shared per-request state: rate limits, idempotency, revocation fan-out.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StateConfig {
+    pub backend: StateBackend,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        Self {
+            backend: StateBackend::Memory,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StateBackend {
+    /// In this process: right for one instance.
+    Memory,
+}
+
+/// Where credentials are looked for, and what happens to them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    pub api_key: ApiKeyConfig,
+    pub app_id_key: AppIdKeyConfig,
+    /// Remove the credential from the request before it goes upstream.
+    pub hide_credentials: bool,
+    /// The `<env>` part of generated keys: `sk_<env>_...`.
+    pub key_env: String,
+    /// How long a verified credential stays in the in-process cache (changes invalidate it sooner).
+    pub cache_ttl: Duration,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            api_key: ApiKeyConfig::default(),
+            app_id_key: AppIdKeyConfig::default(),
+            hide_credentials: true,
+            key_env: "live".into(),
+            cache_ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Where an API key may be found.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// Headers that carry the key itself.
+    pub headers: Vec<String>,
+    /// Accept `Authorization: Bearer <key>`.
+    pub bearer: bool,
+    /// Names looked up in the query string, then as headers (`user_key`).
+    pub params: Vec<String>,
+}
+
+impl Default for ApiKeyConfig {
+    fn default() -> Self {
+        Self {
+            headers: vec!["X-API-Key".into()],
+            bearer: true,
+            params: vec!["user_key".into()],
+        }
+    }
+}
+
+/// Names of the app_id and app_key parameters (query string or header).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppIdKeyConfig {
+    pub app_id: String,
+    pub app_key: String,
+}
+
+impl Default for AppIdKeyConfig {
+    fn default() -> Self {
+        Self {
+            app_id: "app_id".into(),
+            app_key: "app_key".into(),
+        }
+    }
+}
+
+/// Logging.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A `tracing` filter (`info`, `authgate=debug`); `RUST_LOG` wins when set.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// One route: requests under `path_prefix` go to `upstream`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    pub name: String,
+    pub path_prefix: String,
+    /// Accepted methods; empty accepts every method.
+    #[serde(default)]
+    pub methods: Vec<String>,
+    /// `http://host:port[/base]`, or `builtin:echo`.
+    pub upstream: String,
+    /// Remove `path_prefix` before forwarding (`/api/v1/tasks` → `/tasks`).
+    #[serde(default)]
+    pub strip_prefix: bool,
+    /// Credential kinds accepted on this route.
+    #[serde(default = "default_route_auth")]
+    pub auth: Vec<AuthKind>,
+    /// How long the upstream may take to start answering (504 after).
+    #[serde(default = "default_upstream_timeout")]
+    pub timeout: Duration,
+}
+
+/// A kind of credential a route accepts.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthKind {
+    /// `X-API-Key`, `Authorization: Bearer`, `user_key`.
+    ApiKey,
+    /// `app_id` + `app_key`, or `app_id` alone for applications in `app-id` mode.
+    AppIdKey,
+}
+
+fn default_route_auth() -> Vec<AuthKind> {
+    vec![AuthKind::ApiKey, AuthKind::AppIdKey]
+}
+
+fn default_upstream_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl Config {
+    /// The routes in force: the configured ones, or `/` to the built-in echo.
+    pub fn effective_routes(&self) -> Vec<RouteConfig> {
+        if !self.routes.is_empty() {
+            return self.routes.clone();
+        }
+        vec![RouteConfig {
+            name: "default".into(),
+            path_prefix: "/".into(),
+            methods: Vec::new(),
+            upstream: ECHO_UPSTREAM.into(),
+            strip_prefix: false,
+            auth: default_route_auth(),
+            timeout: default_upstream_timeout(),
+        }]
+    }
+
+    /// The configuration as TOML, as `config check` prints it.
+    pub fn to_toml(&self) -> String {
+        let mut effective = self.clone();
+        effective.routes = self.effective_routes();
+        toml::to_string_pretty(&effective).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+/// A configuration that cannot be used: where it came from, which key, and what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Parse(String),
+    #[error("{source_name}: key `{key}`: {problem}")]
+    Invalid {
+        source_name: String,
+        key: String,
+        problem: String,
+    },
+    #[error("{0}: the configuration file does not exist")]
+    MissingFile(PathBuf),
+}
+
+/// Loads the configuration: `explicit` if given (it must exist), else `./authgate.toml` if it
+/// exists, else the defaults; then the environment overrides; then validation.
+pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+    let file = match explicit {
+        Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.to_owned())),
+        Some(path) => Some(path.to_owned()),
+        None => Some(PathBuf::from(DEFAULT_FILE)).filter(|p| p.exists()),
+    };
+    let mut figment = Figment::from(Serialized::defaults(Config::default()));
+    if let Some(path) = &file {
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
+    let config: Config = figment
+        .extract()
+        .map_err(|e| ConfigError::Parse(describe(e)))?;
+    let source_name = file.map_or_else(|| "environment".to_owned(), |p| p.display().to_string());
+    validate::validate(&config, &source_name)?;
+    Ok(config)
+}
+
+/// figment reports every problem; one line each, with the key and the file it came from.
+fn describe(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let origin = e
+                .metadata
+                .as_ref()
+                .and_then(|m| m.source.as_ref())
+                .map_or_else(
+                    || {
+                        e.metadata
+                            .as_ref()
+                            .map_or("defaults".to_owned(), |m| m.name.to_string())
+                    },
+                    |s| s.to_string(),
+                );
+            if key.is_empty() {
+                format!("{origin}: {}", e.kind)
+            } else {
+                format!("{origin}: key `{key}`: {}", e.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests;

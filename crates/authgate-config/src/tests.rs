@@ -1,0 +1,96 @@
+use super::*;
+use figment::Jail;
+
+fn load_in_jail(jail: &Jail, file: Option<&str>) -> Result<Config, ConfigError> {
+    match file {
+        Some(name) => load(Some(&jail.directory().join(name))),
+        None => load(None),
+    }
+}
+
+#[test]
+fn no_file_gives_the_embedded_defaults_and_the_echo_route() {
+    Jail::expect_with(|jail| {
+        let config = load_in_jail(jail, None).map_err(|e| e.to_string())?;
+        assert_eq!(config.store.url, "sqlite://authgate.db");
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.server.admin_listen.to_string(), "127.0.0.1:8081");
+        let routes = config.effective_routes();
+        assert_eq!(routes.len(), 1);
+        assert_eq!(routes[0].path_prefix, "/");
+        assert_eq!(routes[0].upstream, ECHO_UPSTREAM);
+        Ok(())
+    });
+}
+
+#[test]
+fn environment_overrides_the_file() {
+    Jail::expect_with(|jail| {
+        jail.create_file("authgate.toml", "[server]\nlisten = \"127.0.0.1:9999\"\n")?;
+        jail.set_env("AUTHGATE_SERVER__LISTEN", "127.0.0.1:7777");
+        jail.set_env("AUTHGATE_AUTH__HIDE_CREDENTIALS", "false");
+        let config = load_in_jail(jail, None).map_err(|e| e.to_string())?;
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:7777");
+        assert!(!config.auth.hide_credentials);
+        Ok(())
+    });
+}
+
+#[test]
+fn a_wrong_type_names_the_file_and_the_key() {
+    Jail::expect_with(|jail| {
+        jail.create_file("bad.toml", "[server]\nmax_body_size = \"lots\"\n")?;
+        let err = load_in_jail(jail, Some("bad.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bad.toml"), "{err}");
+        assert!(err.contains("server.max_body_size"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn an_unknown_key_is_an_error() {
+    Jail::expect_with(|jail| {
+        jail.create_file("authgate.toml", "[server]\nlisten_addr = \"127.0.0.1:1\"\n")?;
+        let err = load_in_jail(jail, None).unwrap_err().to_string();
+        assert!(err.contains("listen_addr"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_bad_route_names_its_key() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "authgate.toml",
+            "[[routes]]\nname = \"a\"\npath_prefix = \"api\"\nupstream = \"http://127.0.0.1:1\"\n",
+        )?;
+        let err = load_in_jail(jail, None).unwrap_err().to_string();
+        assert!(err.contains("routes[0].path_prefix"), "{err}");
+        assert!(err.contains("authgate.toml"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_bad_duration_says_what_is_expected() {
+    Jail::expect_with(|jail| {
+        jail.set_env("AUTHGATE_SERVER__DRAIN_TIMEOUT", "soon");
+        let err = load_in_jail(jail, None).unwrap_err().to_string();
+        assert!(err.contains("server.drain_timeout"), "{err}");
+        assert!(err.contains("30s"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn an_explicit_missing_file_is_an_error() {
+    Jail::expect_with(|jail| {
+        let err = load_in_jail(jail, Some("nope.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nope.toml"), "{err}");
+        Ok(())
+    });
+}

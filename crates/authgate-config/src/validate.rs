@@ -1,0 +1,99 @@
+//! Checks that serde's types cannot express.
+
+use crate::{Config, ConfigError, ECHO_UPSTREAM};
+use std::collections::HashSet;
+
+pub(crate) fn validate(config: &Config, source_name: &str) -> Result<(), ConfigError> {
+    let invalid = |key: String, problem: String| ConfigError::Invalid {
+        source_name: source_name.to_owned(),
+        key,
+        problem,
+    };
+    if !config.store.url.starts_with("sqlite:") {
+        return Err(invalid(
+            "store.url".into(),
+            format!(
+                "`{}`: only sqlite:// stores are supported by this build",
+                config.store.url
+            ),
+        ));
+    }
+    if config.auth.key_env.is_empty()
+        || !config
+            .auth
+            .key_env
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric())
+    {
+        return Err(invalid(
+            "auth.key_env".into(),
+            "must be letters and digits only".into(),
+        ));
+    }
+    for (i, header) in config.auth.api_key.headers.iter().enumerate() {
+        if http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+            return Err(invalid(
+                format!("auth.api_key.headers[{i}]"),
+                format!("`{header}` is not a header name"),
+            ));
+        }
+    }
+    if config.server.max_body_size == 0 {
+        return Err(invalid(
+            "server.max_body_size".into(),
+            "must be greater than 0".into(),
+        ));
+    }
+    let mut names = HashSet::new();
+    for (i, route) in config.routes.iter().enumerate() {
+        let key = |field: &str| format!("routes[{i}].{field}");
+        if route.name.is_empty() || !names.insert(route.name.as_str()) {
+            return Err(invalid(
+                key("name"),
+                format!("`{}` is empty or used by another route", route.name),
+            ));
+        }
+        if !route.path_prefix.starts_with('/') {
+            return Err(invalid(
+                key("path_prefix"),
+                format!("`{}` must start with /", route.path_prefix),
+            ));
+        }
+        for method in &route.methods {
+            if http::Method::from_bytes(method.as_bytes()).is_err() {
+                return Err(invalid(
+                    key("methods"),
+                    format!("`{method}` is not an HTTP method"),
+                ));
+            }
+        }
+        if route.upstream != ECHO_UPSTREAM {
+            match url::Url::parse(&route.upstream) {
+                Ok(url)
+                    if url.scheme() == "http" && url.host().is_some() && url.query().is_none() => {}
+                Ok(_) => {
+                    return Err(invalid(
+                        key("upstream"),
+                        format!(
+                            "`{}` must be http://host[:port][/base] or {ECHO_UPSTREAM}",
+                            route.upstream
+                        ),
+                    ));
+                }
+                Err(e) => {
+                    return Err(invalid(
+                        key("upstream"),
+                        format!("`{}`: {e}", route.upstream),
+                    ));
+                }
+            }
+        }
+        if route.auth.is_empty() {
+            return Err(invalid(
+                key("auth"),
+                "must name at least one credential kind".into(),
+            ));
+        }
+    }
+    Ok(())
+}

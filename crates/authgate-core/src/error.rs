@@ -1,0 +1,89 @@
+//! The machine-readable codes of the HTTP contract (SPEC §4), with the status each one carries.
+//!
+//! Deep code returns one of these; only the gateway's `respond` module turns it into a response.
+
+use serde::Serialize;
+
+/// A failure a client can see. The string form is the `code` field of the JSON error body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    MissingCredentials,
+    InvalidCredentials,
+    ExpiredCredentials,
+    RevokedCredentials,
+    ApplicationSuspended,
+    RouteNotFound,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    MalformedRequest,
+    UpstreamUnavailable,
+    UpstreamTimeout,
+    StoreUnavailable,
+    InternalError,
+}
+
+impl ErrorCode {
+    /// The code as it appears in JSON and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingCredentials => "missing_credentials",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::ExpiredCredentials => "expired_credentials",
+            Self::RevokedCredentials => "revoked_credentials",
+            Self::ApplicationSuspended => "application_suspended",
+            Self::RouteNotFound => "route_not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::MalformedRequest => "malformed_request",
+            Self::UpstreamUnavailable => "upstream_unavailable",
+            Self::UpstreamTimeout => "upstream_timeout",
+            Self::StoreUnavailable => "store_unavailable",
+            Self::InternalError => "internal_error",
+        }
+    }
+
+    /// The HTTP status this code is answered with.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::MissingCredentials
+            | Self::InvalidCredentials
+            | Self::ExpiredCredentials
+            | Self::RevokedCredentials
+            | Self::ApplicationSuspended => 401,
+            Self::RouteNotFound => 404,
+            Self::MethodNotAllowed => 405,
+            Self::PayloadTooLarge => 413,
+            Self::MalformedRequest => 400,
+            Self::UpstreamUnavailable => 502,
+            Self::UpstreamTimeout => 504,
+            Self::StoreUnavailable => 503,
+            Self::InternalError => 500,
+        }
+    }
+
+    /// The sentence shown to a person reading the error.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::MissingCredentials => "No credential was found in the request.",
+            Self::InvalidCredentials => "The credential is not valid.",
+            Self::ExpiredCredentials => "The credential has expired.",
+            Self::RevokedCredentials => "The credential has been revoked.",
+            Self::ApplicationSuspended => "The application is suspended.",
+            Self::RouteNotFound => "No route matches this path.",
+            Self::MethodNotAllowed => "This route does not accept this method.",
+            Self::PayloadTooLarge => "The request body is too large.",
+            Self::MalformedRequest => "The request is malformed.",
+            Self::UpstreamUnavailable => "The upstream service could not be reached.",
+            Self::UpstreamTimeout => "The upstream service did not answer in time.",
+            Self::StoreUnavailable => "The credential store is unavailable; try again shortly.",
+            Self::InternalError => "Something went wrong inside the gateway.",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,42 @@
+//! Who is calling: the result of authentication, handed to every later stage and to the upstream.
+
+use serde::Serialize;
+
+/// How the caller proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    ApiKey,
+    AppIdKey,
+    AppId,
+}
+
+impl AuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ApiKey => "api_key",
+            Self::AppIdKey => "app_id_key",
+            Self::AppId => "app_id",
+        }
+    }
+}
+
+/// An authenticated caller: an application acting for its owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Identity {
+    /// The owner's user name (the subject the upstream sees).
+    pub subject: String,
+    /// The application's id; statistics and limits belong to it.
+    pub application: String,
+    /// The tenant's name.
+    pub tenant: String,
+    /// The roles the caller acts with.
+    pub roles: Vec<String>,
+    /// The credential's scopes; empty means unrestricted.
+    pub scopes: Vec<String>,
+    pub method: AuthMethod,
+    /// The key's id, when a key was presented (not in `app-id` mode).
+    pub key_id: Option<String>,
+    /// The key's display prefix: the only part of a secret that may be logged.
+    pub key_prefix: Option<String>,
+}

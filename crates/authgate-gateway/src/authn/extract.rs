@@ -1,0 +1,198 @@
+//! Stage 2, credential extraction: find what the caller presented, without judging it yet.
+//!
+//! Looked for in this order, limited to the kinds the route accepts:
+//! 1. `app_id` (+ `app_key`), as a header or a query parameter (names configurable; in headers
+//!    `_` and `-` are equivalent, as in 3scale);
+//! 2. the API-key headers (`X-API-Key`), then `Authorization: Bearer`, then the key parameters
+//!    (`user_key`) in the query string and then as headers.
+//!
+//! A value that is present but not UTF-8 is kept as an invalid credential rather than ignored, so
+//! the caller gets `invalid_credentials`, not `missing_credentials`.
+
+use authgate_config::{AuthConfig, AuthKind};
+use http::header::AUTHORIZATION;
+use http::{HeaderMap, HeaderName};
+use std::borrow::Cow;
+
+/// Where a credential was found, so it can be hidden from the upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Header(HeaderName),
+    Bearer,
+    Query(String),
+}
+
+/// What the caller presented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    ApiKey {
+        secret: String,
+        source: Source,
+    },
+    AppIdKey {
+        app_id: String,
+        app_key: String,
+        sources: [Source; 2],
+    },
+    AppId {
+        app_id: String,
+        source: Source,
+    },
+}
+
+impl Credential {
+    /// Where every part of this credential came from.
+    pub fn sources(&self) -> &[Source] {
+        match self {
+            Self::ApiKey { source, .. } | Self::AppId { source, .. } => {
+                std::slice::from_ref(source)
+            }
+            Self::AppIdKey { sources, .. } => sources,
+        }
+    }
+}
+
+/// The names to look for, prepared once from configuration.
+#[derive(Debug, Clone)]
+pub struct Extractor {
+    key_headers: Vec<HeaderName>,
+    bearer: bool,
+    key_params: Vec<Param>,
+    app_id: Param,
+    app_key: Param,
+}
+
+/// A parameter that may come in the query string or as a header.
+#[derive(Debug, Clone)]
+struct Param {
+    name: String,
+    headers: Vec<HeaderName>,
+}
+
+impl Param {
+    fn new(name: &str) -> Self {
+        let mut headers: Vec<HeaderName> = [name.to_owned(), name.replace('_', "-")]
+            .iter()
+            .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
+            .collect();
+        headers.dedup();
+        Self {
+            name: name.to_owned(),
+            headers,
+        }
+    }
+
+    fn find(
+        &self,
+        headers: &HeaderMap,
+        query: &[(Cow<'_, str>, Cow<'_, str>)],
+    ) -> Option<(String, Source)> {
+        if let Some((value, header)) = self
+            .headers
+            .iter()
+            .find_map(|h| headers.get(h).map(|v| (v, h)))
+        {
+            return Some((header_text(value), Source::Header(header.clone())));
+        }
+        query
+            .iter()
+            .find(|(k, _)| *k == self.name)
+            .map(|(_, v)| (v.clone().into_owned(), Source::Query(self.name.clone())))
+    }
+}
+
+/// A non-UTF-8 header value becomes an empty string: present, and certainly not a valid secret.
+fn header_text(value: &http::HeaderValue) -> String {
+    value.to_str().map(str::to_owned).unwrap_or_default()
+}
+
+impl Extractor {
+    pub fn new(config: &AuthConfig) -> Self {
+        Self {
+            key_headers: config
+                .api_key
+                .headers
+                .iter()
+                .filter_map(|h| HeaderName::from_bytes(h.as_bytes()).ok())
+                .collect(),
+            bearer: config.api_key.bearer,
+            key_params: config
+                .api_key
+                .params
+                .iter()
+                .map(|p| Param::new(p))
+                .collect(),
+            app_id: Param::new(&config.app_id_key.app_id),
+            app_key: Param::new(&config.app_id_key.app_key),
+        }
+    }
+
+    /// The credential in this request, if any, among the kinds the route accepts.
+    pub fn extract(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        accepted: &[AuthKind],
+    ) -> Option<Credential> {
+        let params: Vec<(Cow<'_, str>, Cow<'_, str>)> = query
+            .map(|q| url::form_urlencoded::parse(q.as_bytes()).collect())
+            .unwrap_or_default();
+        if accepted.contains(&AuthKind::AppIdKey) {
+            if let Some((app_id, id_source)) = self.app_id.find(headers, &params) {
+                return Some(match self.app_key.find(headers, &params) {
+                    Some((app_key, key_source)) => Credential::AppIdKey {
+                        app_id,
+                        app_key,
+                        sources: [id_source, key_source],
+                    },
+                    None => Credential::AppId {
+                        app_id,
+                        source: id_source,
+                    },
+                });
+            }
+        }
+        if !accepted.contains(&AuthKind::ApiKey) {
+            return None;
+        }
+        if let Some((header, value)) = self
+            .key_headers
+            .iter()
+            .find_map(|h| headers.get(h).map(|v| (h, v)))
+        {
+            return Some(Credential::ApiKey {
+                secret: header_text(value),
+                source: Source::Header(header.clone()),
+            });
+        }
+        if self.bearer {
+            if let Some(secret) = headers.get(AUTHORIZATION).and_then(bearer_token) {
+                return Some(Credential::ApiKey {
+                    secret,
+                    source: Source::Bearer,
+                });
+            }
+        }
+        let query_first = self.key_params.iter().find_map(|p| {
+            params
+                .iter()
+                .find(|(k, _)| *k == p.name)
+                .map(|(_, v)| (v.clone().into_owned(), Source::Query(p.name.clone())))
+        });
+        query_first
+            .or_else(|| self.key_params.iter().find_map(|p| p.find(headers, &[])))
+            .map(|(secret, source)| Credential::ApiKey { secret, source })
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header; other schemes are not ours.
+fn bearer_token(value: &http::HeaderValue) -> Option<String> {
+    let text = header_text(value);
+    let (scheme, token) = text.split_once(' ').unwrap_or((text.as_str(), ""));
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,60 @@
+//! `last_used_at` for keys, written in batches: a request only notes the time in memory, and a
+//! background task writes what accumulated every few seconds (and once more at shutdown).
+
+use authgate_core::time::now_unix;
+use authgate_store::CredentialStore;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Notes key use in memory until the next flush.
+#[derive(Clone)]
+pub struct KeyUseRecorder {
+    pending: Arc<Mutex<HashMap<String, i64>>>,
+    store: Arc<dyn CredentialStore>,
+}
+
+impl KeyUseRecorder {
+    pub fn new(store: Arc<dyn CredentialStore>) -> Self {
+        Self {
+            pending: Arc::default(),
+            store,
+        }
+    }
+
+    /// Notes that the key was used now.
+    pub fn record(&self, key_id: &str) {
+        let now = now_unix();
+        if let Ok(mut pending) = self.pending.lock() {
+            match pending.get_mut(key_id) {
+                Some(at) => *at = now,
+                None => {
+                    pending.insert(key_id.to_owned(), now);
+                }
+            }
+        }
+    }
+
+    /// Writes what accumulated since the last flush.
+    pub async fn flush(&self) {
+        let batch: Vec<(String, i64)> = match self.pending.lock() {
+            Ok(mut pending) => pending.drain().collect(),
+            Err(_) => return,
+        };
+        if batch.is_empty() {
+            return;
+        }
+        if let Err(error) = self.store.record_key_use(&batch).await {
+            tracing::warn!(%error, keys = batch.len(), "cannot record key use");
+        }
+    }
+
+    /// Flushes every `interval` until the process ends.
+    pub async fn run(self, interval: Duration) {
+        let mut ticker = tokio::time::interval(interval);
+        loop {
+            ticker.tick().await;
+            self.flush().await;
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! Stages 2 and 3, extract and authenticate: who is calling?
+//!
+//! [`AuthenticateLayer`] takes the credential the [`extract`] module finds, proves it with the
+//! [`Authenticator`], and puts the caller's [`Identity`] and the credential's [`Presented`] sources
+//! into the request's extensions for the stages after it.
+//!
+//! **Security-sensitive.** This module is the only one that sees a secret. A secret is checked
+//! for shape and checksum first (no lookup for junk), then reduced to its SHA-256 digest; only
+//! the digest is looked up, cached and compared (in constant time). Logs get the key's display
+//! prefix, never the secret. A store that cannot answer fails closed with 503.
+
+mod cache;
+pub mod extract;
+mod key_use;
+
+pub use cache::CredentialCache;
+pub use key_use::KeyUseRecorder;
+
+use crate::respond::Rejection;
+use crate::route::Route;
+use crate::{Request, Response};
+use authgate_core::{AuthMethod, ErrorCode, Identity, KeyDigest, key, time::now_unix};
+use authgate_store::{AppMode, AppRecord, KeyRecord};
+use extract::{Credential, Extractor, Source};
+use futures_util::future::BoxFuture;
+use http::HeaderMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// The credential's sources, kept so the forward stage can hide them from the upstream.
+#[derive(Debug, Clone)]
+pub struct Presented(pub Vec<Source>);
+
+/// Proves credentials against the store, through the cache.
+#[derive(Clone)]
+pub struct Authenticator {
+    extractor: Extractor,
+    cache: CredentialCache,
+    key_use: KeyUseRecorder,
+}
+
+impl Authenticator {
+    pub fn new(extractor: Extractor, cache: CredentialCache, key_use: KeyUseRecorder) -> Self {
+        Self {
+            extractor,
+            cache,
+            key_use,
+        }
+    }
+
+    /// Finds and proves the credential of a request on `route`.
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        route: &Route,
+    ) -> Result<(Identity, Presented), Rejection> {
+        let credential = self
+            .extractor
+            .extract(headers, query, &route.auth)
+            .ok_or_else(|| Rejection::new(ErrorCode::MissingCredentials))?;
+        let bearer = credential.sources().contains(&Source::Bearer);
+        let identity = self.verify(&credential).await.map_err(|code| Rejection {
+            bearer,
+            ..Rejection::new(code)
+        })?;
+        Ok((identity, Presented(credential.sources().to_vec())))
+    }
+
+    /// Proves one credential.
+    pub async fn verify(&self, credential: &Credential) -> Result<Identity, ErrorCode> {
+        match credential {
+            Credential::ApiKey { secret, .. } => {
+                let record = self.verify_secret(secret).await?;
+                if record.app.mode != AppMode::ApiKey {
+                    return Err(ErrorCode::InvalidCredentials);
+                }
+                Ok(self.key_identity(&record, AuthMethod::ApiKey))
+            }
+            Credential::AppIdKey {
+                app_id, app_key, ..
+            } => {
+                let record = self.verify_secret(app_key).await?;
+                if record.app.id != *app_id || record.app.mode != AppMode::AppIdKey {
+                    return Err(ErrorCode::InvalidCredentials);
+                }
+                Ok(self.key_identity(&record, AuthMethod::AppIdKey))
+            }
+            Credential::AppId { app_id, .. } => {
+                let app = self
+                    .cache
+                    .app(app_id)
+                    .await
+                    .map_err(|_| ErrorCode::StoreUnavailable)?
+                    .ok_or(ErrorCode::InvalidCredentials)?;
+                match app.mode {
+                    AppMode::AppId => {}
+                    AppMode::AppIdKey => return Err(ErrorCode::MissingCredentials),
+                    AppMode::ApiKey => return Err(ErrorCode::InvalidCredentials),
+                }
+                if app.suspended {
+                    return Err(ErrorCode::ApplicationSuspended);
+                }
+                Ok(identity(&app, AuthMethod::AppId, None, Vec::new()))
+            }
+        }
+    }
+
+    /// Shape, checksum, digest, lookup, constant-time compare, then the key's and app's state.
+    async fn verify_secret(&self, secret: &str) -> Result<Arc<KeyRecord>, ErrorCode> {
+        key::validate(secret).map_err(|_| ErrorCode::InvalidCredentials)?;
+        let digest = KeyDigest::of(secret);
+        let record = self
+            .cache
+            .key(&digest)
+            .await
+            .map_err(|_| ErrorCode::StoreUnavailable)?
+            .ok_or(ErrorCode::InvalidCredentials)?;
+        if !record.digest.matches(&digest) {
+            return Err(ErrorCode::InvalidCredentials);
+        }
+        if record.revoked {
+            return Err(ErrorCode::RevokedCredentials);
+        }
+        if record.expires_at.is_some_and(|at| at <= now_unix()) {
+            return Err(ErrorCode::ExpiredCredentials);
+        }
+        if record.app.suspended {
+            return Err(ErrorCode::ApplicationSuspended);
+        }
+        Ok(record)
+    }
+
+    fn key_identity(&self, record: &KeyRecord, method: AuthMethod) -> Identity {
+        self.key_use.record(&record.id);
+        identity(
+            &record.app,
+            method,
+            Some((record.id.clone(), record.display_prefix.clone())),
+            record.scopes.clone(),
+        )
+    }
+}
+
+fn identity(
+    app: &AppRecord,
+    method: AuthMethod,
+    key: Option<(String, String)>,
+    scopes: Vec<String>,
+) -> Identity {
+    let (key_id, key_prefix) = key.unzip();
+    Identity {
+        subject: app.owner.clone().unwrap_or_else(|| app.id.clone()),
+        application: app.id.clone(),
+        tenant: app.tenant.clone(),
+        roles: app.roles.clone(),
+        scopes,
+        method,
+        key_id,
+        key_prefix,
+    }
+}
+
+// === impl AuthenticateLayer ===
+
+/// Authenticates every request; refuses with 401 (or 503 when the store is down).
+#[derive(Clone)]
+pub struct AuthenticateLayer {
+    authenticator: Authenticator,
+}
+
+impl AuthenticateLayer {
+    pub fn new(authenticator: Authenticator) -> Self {
+        Self { authenticator }
+    }
+}
+
+impl<S> tower::Layer<S> for AuthenticateLayer {
+    type Service = Authenticate<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Authenticate {
+            authenticator: self.authenticator.clone(),
+            inner,
+        }
+    }
+}
+
+/// The service built by [`AuthenticateLayer`].
+#[derive(Clone)]
+pub struct Authenticate<S> {
+    authenticator: Authenticator,
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for Authenticate<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let authenticator = self.authenticator.clone();
+        // The clone is ready (services here always are); the original keeps its readiness.
+        let mut inner = self.inner.clone();
+        std::mem::swap(&mut inner, &mut self.inner);
+        Box::pin(async move {
+            let Some(route) = request.extensions().get::<Arc<Route>>().cloned() else {
+                return Ok(Rejection::new(ErrorCode::InternalError).into_response());
+            };
+            let outcome = authenticator
+                .authenticate(request.headers(), request.uri().query(), &route)
+                .await;
+            match outcome {
+                Ok((identity, presented)) => {
+                    tracing::debug!(
+                        route = %route.name,
+                        application = %identity.application,
+                        key_prefix = identity.key_prefix.as_deref().unwrap_or("-"),
+                        "authenticated"
+                    );
+                    request.extensions_mut().insert(identity);
+                    request.extensions_mut().insert(presented);
+                    inner.call(request).await
+                }
+                Err(rejection) => {
+                    tracing::debug!(route = %route.name, code = %rejection.code, "refused");
+                    Ok(rejection.into_response())
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,158 @@
+//! What the upstream sees: end-to-end headers, minus hop-by-hop ones, minus anything a client
+//! sent as `X-Authgate-*` (so identity headers cannot be spoofed), minus the credential when
+//! `hide_credentials` is on, plus `X-Forwarded-*` and authgate's identity headers.
+
+use crate::authn::extract::Source;
+use authgate_core::Identity;
+use http::header::{AUTHORIZATION, CONNECTION, HOST};
+use http::uri::Authority;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use std::net::IpAddr;
+
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+pub static X_AUTHGATE_SUBJECT: HeaderName = HeaderName::from_static("x-authgate-subject");
+pub static X_AUTHGATE_APPLICATION: HeaderName = HeaderName::from_static("x-authgate-application");
+pub static X_AUTHGATE_TENANT: HeaderName = HeaderName::from_static("x-authgate-tenant");
+pub static X_AUTHGATE_ROLES: HeaderName = HeaderName::from_static("x-authgate-roles");
+pub static X_AUTHGATE_AUTH_METHOD: HeaderName = HeaderName::from_static("x-authgate-auth-method");
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// What the request headers are rewritten from.
+pub struct ForwardContext<'a> {
+    pub identity: Option<&'a Identity>,
+    pub peer: Option<IpAddr>,
+    /// Credential locations to remove (empty when credentials are forwarded).
+    pub hidden: &'a [Source],
+    /// The upstream's authority, which becomes `Host`; `None` keeps the client's.
+    pub upstream_host: Option<&'a Authority>,
+    /// The authority of an absolute-form or HTTP/2 request, used when there is no `Host`.
+    pub original_host: Option<String>,
+}
+
+/// Rewrites request headers for the upstream.
+pub fn prepare_request(headers: &mut HeaderMap, context: &ForwardContext<'_>) {
+    remove_hop_by_hop(headers);
+    let spoofed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("x-authgate-"))
+        .cloned()
+        .collect();
+    for name in spoofed {
+        headers.remove(name);
+    }
+    for source in context.hidden {
+        match source {
+            Source::Header(name) => {
+                headers.remove(name);
+            }
+            Source::Bearer => {
+                headers.remove(AUTHORIZATION);
+            }
+            Source::Query(_) => {}
+        }
+    }
+
+    let original_host = headers.get(HOST).cloned().or_else(|| {
+        context
+            .original_host
+            .as_deref()
+            .and_then(|h| HeaderValue::from_str(h).ok())
+    });
+    if let Some(peer) = context.peer {
+        let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+            Some(previous) => format!("{previous}, {peer}"),
+            None => peer.to_string(),
+        };
+        if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+            headers.insert(X_FORWARDED_FOR.clone(), value);
+        }
+    }
+    headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
+    if let Some(host) = original_host {
+        headers.insert(X_FORWARDED_HOST.clone(), host);
+    }
+    if let Some(upstream) = context.upstream_host {
+        if let Ok(value) = HeaderValue::from_str(upstream.as_str()) {
+            headers.insert(HOST, value);
+        }
+    }
+
+    if let Some(identity) = context.identity {
+        let pairs = [
+            (&X_AUTHGATE_SUBJECT, identity.subject.as_str()),
+            (&X_AUTHGATE_APPLICATION, identity.application.as_str()),
+            (&X_AUTHGATE_TENANT, identity.tenant.as_str()),
+            (&X_AUTHGATE_AUTH_METHOD, identity.method.as_str()),
+        ];
+        for (name, value) in pairs {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                headers.insert(name.clone(), value);
+            }
+        }
+        if let Ok(value) = HeaderValue::from_str(&identity.roles.join(",")) {
+            headers.insert(X_AUTHGATE_ROLES.clone(), value);
+        }
+    }
+}
+
+/// Removes hop-by-hop headers from an upstream's response.
+pub fn prepare_response(headers: &mut HeaderMap) {
+    remove_hop_by_hop(headers);
+}
+
+/// The query string to forward: unchanged unless a credential parameter must be hidden.
+pub fn forwarded_query<'a>(
+    query: Option<&'a str>,
+    hidden: &[Source],
+) -> Option<std::borrow::Cow<'a, str>> {
+    let query = query?;
+    let hidden_params: Vec<&str> = hidden
+        .iter()
+        .filter_map(|s| match s {
+            Source::Query(name) => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    if hidden_params.is_empty() {
+        return Some(query.into());
+    }
+    let kept: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            url::form_urlencoded::parse(query.as_bytes())
+                .filter(|(k, _)| !hidden_params.contains(&k.as_ref())),
+        )
+        .finish();
+    (!kept.is_empty()).then_some(kept.into())
+}
+
+fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in listed {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,73 @@
+use super::*;
+use authgate_core::AuthMethod;
+
+fn identity() -> Identity {
+    Identity {
+        subject: "jane".into(),
+        application: "app_1".into(),
+        tenant: "acme".into(),
+        roles: vec!["admin".into(), "viewer".into()],
+        scopes: vec![],
+        method: AuthMethod::ApiKey,
+        key_id: Some("key_1".into()),
+        key_prefix: Some("sk_live_abcdef".into()),
+    }
+}
+
+#[test]
+fn spoofed_identity_hop_by_hop_and_hidden_credentials_are_removed() {
+    let mut headers = HeaderMap::new();
+    headers.insert("x-authgate-subject", HeaderValue::from_static("mallory"));
+    headers.insert("x-authgate-anything", HeaderValue::from_static("x"));
+    headers.insert(
+        "connection",
+        HeaderValue::from_static("keep-alive, x-private"),
+    );
+    headers.insert("x-private", HeaderValue::from_static("1"));
+    headers.insert("x-api-key", HeaderValue::from_static("sk_live_secret"));
+    headers.insert("authorization", HeaderValue::from_static("Basic dXNlcg=="));
+    headers.insert("host", HeaderValue::from_static("api.example.com"));
+    headers.insert("last-event-id", HeaderValue::from_static("41"));
+    headers.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
+    let identity = identity();
+    let authority: Authority = "127.0.0.1:9000".parse().unwrap();
+    let hidden = [Source::Header(HeaderName::from_static("x-api-key"))];
+    prepare_request(
+        &mut headers,
+        &ForwardContext {
+            identity: Some(&identity),
+            peer: Some("127.0.0.1".parse().unwrap()),
+            hidden: &hidden,
+            upstream_host: Some(&authority),
+            original_host: None,
+        },
+    );
+    assert_eq!(headers["x-authgate-subject"], "jane");
+    assert!(headers.get("x-authgate-anything").is_none());
+    assert!(headers.get("x-private").is_none());
+    assert!(headers.get("connection").is_none());
+    assert!(headers.get("x-api-key").is_none());
+    assert_eq!(headers["authorization"], "Basic dXNlcg==");
+    assert_eq!(headers["host"], "127.0.0.1:9000");
+    assert_eq!(headers["x-forwarded-host"], "api.example.com");
+    assert_eq!(headers["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
+    assert_eq!(headers["x-forwarded-proto"], "http");
+    assert_eq!(headers["x-authgate-roles"], "admin,viewer");
+    assert_eq!(headers["x-authgate-auth-method"], "api_key");
+    assert_eq!(headers["last-event-id"], "41");
+}
+
+#[test]
+fn hidden_query_parameters_are_removed_and_others_kept() {
+    let hidden = [Source::Query("user_key".into())];
+    assert_eq!(
+        forwarded_query(Some("a=1&user_key=s&b=2"), &hidden).as_deref(),
+        Some("a=1&b=2")
+    );
+    assert_eq!(forwarded_query(Some("user_key=s"), &hidden), None);
+    assert_eq!(
+        forwarded_query(Some("a=%20x"), &[]).as_deref(),
+        Some("a=%20x")
+    );
+    assert_eq!(forwarded_query(None, &hidden), None);
+}

@@ -1,0 +1,159 @@
+//! The last stage, forward: send the request upstream and stream the answer back.
+//!
+//! Bodies stream both ways, frame by frame: nothing here waits for a whole body, so an upstream's
+//! `text/event-stream` reaches the client event by event. The route's timeout bounds only the wait
+//! for the upstream's response headers, never a stream in progress. Refused connections answer
+//! 502 `upstream_unavailable`, a timeout 504 `upstream_timeout`, a body over `max_body_size` 413.
+
+mod echo;
+pub mod headers;
+
+use crate::authn::Presented;
+use crate::listener::PeerAddr;
+use crate::respond::Rejection;
+use crate::route::{Route, Upstream};
+use crate::{Body, Request, Response};
+use authgate_core::{ErrorCode, Identity};
+use futures_util::future::BoxFuture;
+use http::Uri;
+use http::header::CONTENT_LENGTH;
+use http::uri::{PathAndQuery, Scheme};
+use http_body_util::{LengthLimitError, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// Sends authenticated requests to their route's upstream.
+#[derive(Clone)]
+pub struct Forward {
+    client: Client<HttpConnector, Body>,
+    hide_credentials: bool,
+    max_body_size: u64,
+}
+
+impl Forward {
+    pub fn new(hide_credentials: bool, max_body_size: u64) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(1024)
+            .build(connector);
+        Self {
+            client,
+            hide_credentials,
+            max_body_size,
+        }
+    }
+
+    async fn forward(self, request: Request) -> Response {
+        match self.try_forward(request).await {
+            Ok(response) => response,
+            Err(rejection) => rejection.into_response(),
+        }
+    }
+
+    async fn try_forward(&self, request: Request) -> Result<Response, Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let route = parts
+            .extensions
+            .remove::<Arc<Route>>()
+            .ok_or_else(|| Rejection::new(ErrorCode::InternalError))?;
+        let declared_length = parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared_length.is_some_and(|len| len > self.max_body_size) {
+            return Err(ErrorCode::PayloadTooLarge.into());
+        }
+        let limit = usize::try_from(self.max_body_size).unwrap_or(usize::MAX);
+        let body = Body::new(Limited::new(body, limit));
+
+        let hidden = match (self.hide_credentials, parts.extensions.get::<Presented>()) {
+            (true, Some(presented)) => presented.0.as_slice(),
+            _ => &[],
+        };
+        let path = route.upstream_path(parts.uri.path()).into_owned();
+        let query = headers::forwarded_query(parts.uri.query(), hidden);
+        let path_and_query = match query {
+            Some(query) => format!("{path}?{query}"),
+            None => path,
+        };
+        let context = headers::ForwardContext {
+            identity: parts.extensions.get::<Identity>(),
+            peer: parts.extensions.get::<PeerAddr>().map(|p| p.0.ip()),
+            hidden,
+            upstream_host: match &route.upstream {
+                Upstream::Http { authority, .. } => Some(authority),
+                Upstream::Echo => None,
+            },
+            original_host: parts.uri.authority().map(|a| a.as_str().to_owned()),
+        };
+        headers::prepare_request(&mut parts.headers, &context);
+
+        match &route.upstream {
+            Upstream::Echo => Ok(echo::respond(&parts, &path_and_query, body).await),
+            Upstream::Http { authority, .. } => {
+                let path_and_query = PathAndQuery::try_from(path_and_query)
+                    .map_err(|_| Rejection::new(ErrorCode::MalformedRequest))?;
+                parts.uri = Uri::builder()
+                    .scheme(Scheme::HTTP)
+                    .authority(authority.clone())
+                    .path_and_query(path_and_query)
+                    .build()
+                    .map_err(|_| Rejection::new(ErrorCode::MalformedRequest))?;
+                // Upstreams speak HTTP/1.1 here whatever the client spoke.
+                parts.version = http::Version::HTTP_11;
+                let request = http::Request::from_parts(parts, body);
+                let response = tokio::time::timeout(route.timeout, self.client.request(request))
+                    .await
+                    .map_err(|_| {
+                        tracing::warn!(route = %route.name, "upstream timed out");
+                        Rejection::new(ErrorCode::UpstreamTimeout)
+                    })?
+                    .map_err(|error| {
+                        if caused_by_length_limit(&error) {
+                            return Rejection::new(ErrorCode::PayloadTooLarge);
+                        }
+                        tracing::warn!(route = %route.name, %error, "upstream unavailable");
+                        Rejection::new(ErrorCode::UpstreamUnavailable)
+                    })?;
+                let (mut parts, body) = response.into_parts();
+                headers::prepare_response(&mut parts.headers);
+                Ok(Response::from_parts(parts, Body::new(body)))
+            }
+        }
+    }
+}
+
+fn caused_by_length_limit(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<LengthLimitError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+impl tower::Service<Request> for Forward {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { Ok(this.forward(request).await) })
+    }
+}

@@ -1,0 +1,34 @@
+//! `/healthz` (the process is up) and `/readyz` (the store answers), on both listeners.
+
+use authgate_store::CredentialStore;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// The health routes, for merging into a listener's router.
+pub fn routes(store: Arc<dyn CredentialStore>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(store)
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn readyz(State(store): State<Arc<dyn CredentialStore>>) -> (StatusCode, Json<Value>) {
+    match store.ping().await {
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable", "store": "unreachable" })),
+            )
+        }
+    }
+}

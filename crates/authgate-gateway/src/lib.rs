@@ -1,0 +1,28 @@
+//! authgate's gateway: the request pipeline of SPEC §4 and the listeners that run it.
+//!
+//! [`stack::gateway_router`] assembles the pipeline in order; each stage is a tower layer in its
+//! own module and hands its result to the next through request extensions:
+//!
+//! ```text
+//! listener ─▶ route (Arc<Route>) ─▶ authn: extract + authenticate (Identity, Presented)
+//!          ─▶ forward (upstream or built-in echo, streamed both ways)
+//! ```
+//!
+//! Any stage that refuses a request returns a [`respond::Rejection`]; only [`respond`] turns it
+//! into an HTTP response, so every error has the same JSON shape.
+#![forbid(unsafe_code)]
+
+pub mod authn;
+pub mod forward;
+pub mod health;
+pub mod listener;
+pub mod respond;
+pub mod route;
+pub mod stack;
+
+/// The body type used everywhere in the pipeline.
+pub type Body = axum::body::Body;
+/// A request as the pipeline's stages see it.
+pub type Request = http::Request<Body>;
+/// A response as the pipeline's stages produce it.
+pub type Response = http::Response<Body>;

@@ -1,0 +1,73 @@
+//! The one place where a refusal becomes an HTTP response (SPEC §4).
+//!
+//! Every error the gateway produces has `Content-Type: application/json` and the body
+//! `{"error": "<reason phrase>", "message": "<sentence>", "code": "<machine code>"}`; 401s carry
+//! `WWW-Authenticate: Bearer realm="authgate"`, with `error="invalid_token"` when the refused
+//! credential was a bearer token.
+
+use crate::{Body, Response};
+use authgate_core::ErrorCode;
+use http::header::{ALLOW, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::{HeaderValue, StatusCode};
+
+/// Why a request was refused, with what the response needs beyond the code.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    pub code: ErrorCode,
+    /// The refused credential came as `Authorization: Bearer`.
+    pub bearer: bool,
+    /// For 405: the methods the route accepts.
+    pub allow: Option<HeaderValue>,
+}
+
+impl Rejection {
+    pub fn new(code: ErrorCode) -> Self {
+        Self {
+            code,
+            bearer: false,
+            allow: None,
+        }
+    }
+
+    /// The JSON response for this refusal.
+    pub fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = ErrorBody {
+            error: status.canonical_reason().unwrap_or("Error"),
+            message: self.code.message(),
+            code: self.code.as_str(),
+        };
+        let json = serde_json::to_vec(&body).unwrap_or_default();
+        let mut response = Response::new(Body::from(json));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if status == StatusCode::UNAUTHORIZED {
+            let challenge = if self.bearer && self.code != ErrorCode::MissingCredentials {
+                r#"Bearer realm="authgate", error="invalid_token""#
+            } else {
+                r#"Bearer realm="authgate""#
+            };
+            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
+        if let Some(allow) = self.allow {
+            headers.insert(ALLOW, allow);
+        }
+        response
+    }
+}
+
+/// The JSON error body, fields in the order SPEC §4 shows them.
+#[derive(serde::Serialize)]
+struct ErrorBody {
+    error: &'static str,
+    message: &'static str,
+    code: &'static str,
+}
+
+impl From<ErrorCode> for Rejection {
+    fn from(code: ErrorCode) -> Self {
+        Self::new(code)
+    }
+}

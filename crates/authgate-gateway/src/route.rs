@@ -1,0 +1,230 @@
+//! Stage 1, route match: which configured route a request belongs to.
+//!
+//! The longest matching `path_prefix` wins, matched on whole path segments (`/api` matches `/api`
+//! and `/api/x`, not `/apix`). A path with a `.` or `..` segment is refused with 400 before any
+//! route is chosen, so a request can never reach an upstream path outside the route that
+//! authenticated it. Puts the matched `Arc<Route>` into the request's extensions.
+
+use crate::respond::Rejection;
+use crate::{Request, Response};
+use authgate_config::{AuthKind, ECHO_UPSTREAM, RouteConfig};
+use authgate_core::ErrorCode;
+use futures_util::future::BoxFuture;
+use http::{HeaderValue, Method, uri::Authority};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// A route ready to match and forward.
+#[derive(Debug)]
+pub struct Route {
+    pub name: String,
+    pub prefix: String,
+    /// `None` accepts every method.
+    pub methods: Option<Vec<Method>>,
+    pub upstream: Upstream,
+    pub strip_prefix: bool,
+    pub auth: Vec<AuthKind>,
+    pub timeout: Duration,
+    allow: Option<HeaderValue>,
+}
+
+/// Where a route's requests go.
+#[derive(Debug, Clone)]
+pub enum Upstream {
+    /// The built-in echo, answered in-process.
+    Echo,
+    /// An HTTP server: its authority and the base path prepended to forwarded paths.
+    Http {
+        authority: Authority,
+        base_path: String,
+    },
+}
+
+/// All routes, longest prefix first.
+#[derive(Debug, Clone)]
+pub struct RouteTable {
+    routes: Arc<[Arc<Route>]>,
+}
+
+impl RouteTable {
+    /// Builds the table from validated configuration.
+    pub fn new(configs: &[RouteConfig]) -> Result<Self, String> {
+        let mut routes = configs
+            .iter()
+            .map(Route::from_config)
+            .collect::<Result<Vec<_>, _>>()?;
+        routes.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+        Ok(Self {
+            routes: routes.into_iter().map(Arc::new).collect(),
+        })
+    }
+
+    /// The route for this path and method, or the refusal (400, 404 or 405).
+    pub fn find(&self, path: &str, method: &Method) -> Result<&Arc<Route>, Rejection> {
+        if has_dot_segment(path) {
+            return Err(ErrorCode::MalformedRequest.into());
+        }
+        let route = self
+            .routes
+            .iter()
+            .find(|route| prefix_matches(&route.prefix, path))
+            .ok_or_else(|| Rejection::new(ErrorCode::RouteNotFound))?;
+        match &route.methods {
+            Some(methods) if !methods.contains(method) => Err(Rejection {
+                allow: route.allow.clone(),
+                ..Rejection::new(ErrorCode::MethodNotAllowed)
+            }),
+            _ => Ok(route),
+        }
+    }
+}
+
+impl Route {
+    fn from_config(config: &RouteConfig) -> Result<Self, String> {
+        let upstream = if config.upstream == ECHO_UPSTREAM {
+            Upstream::Echo
+        } else {
+            let url = url::Url::parse(&config.upstream)
+                .map_err(|e| format!("route {}: {e}", config.name))?;
+            let host = url.host_str().unwrap_or_default();
+            let authority = match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            };
+            Upstream::Http {
+                authority: authority
+                    .parse()
+                    .map_err(|e| format!("route {}: {e}", config.name))?,
+                base_path: url.path().trim_end_matches('/').to_owned(),
+            }
+        };
+        let methods = if config.methods.is_empty() {
+            None
+        } else {
+            Some(
+                config
+                    .methods
+                    .iter()
+                    .map(|m| {
+                        Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+                            .map_err(|e| e.to_string())
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            )
+        };
+        let allow = methods.as_ref().and_then(|methods| {
+            let list = methods
+                .iter()
+                .map(Method::as_str)
+                .collect::<Vec<_>>()
+                .join(", ");
+            HeaderValue::from_str(&list).ok()
+        });
+        Ok(Self {
+            name: config.name.clone(),
+            prefix: config.path_prefix.clone(),
+            methods,
+            upstream,
+            strip_prefix: config.strip_prefix,
+            auth: config.auth.clone(),
+            timeout: config.timeout.0,
+            allow,
+        })
+    }
+
+    /// The path to send upstream for a request path that matched this route.
+    pub fn upstream_path<'a>(&self, path: &'a str) -> std::borrow::Cow<'a, str> {
+        let rest = if self.strip_prefix {
+            let rest = &path[self.prefix.len().min(path.len())..];
+            rest.trim_start_matches('/')
+        } else {
+            path.trim_start_matches('/')
+        };
+        match &self.upstream {
+            Upstream::Http { base_path, .. } if !base_path.is_empty() => {
+                format!("{base_path}/{rest}").into()
+            }
+            _ if self.strip_prefix || rest.len() + 1 != path.len() => format!("/{rest}").into(),
+            _ => path.into(),
+        }
+    }
+}
+
+fn prefix_matches(prefix: &str, path: &str) -> bool {
+    path.starts_with(prefix)
+        && (prefix.ends_with('/')
+            || path.len() == prefix.len()
+            || path.as_bytes()[prefix.len()] == b'/')
+}
+
+fn has_dot_segment(path: &str) -> bool {
+    path.split('/').any(|segment| {
+        let lower = segment.to_ascii_lowercase();
+        matches!(
+            lower.as_str(),
+            "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e."
+        )
+    })
+}
+
+// === impl RouteLayer ===
+
+/// Matches the route and puts it in the request's extensions.
+#[derive(Debug, Clone)]
+pub struct RouteLayer {
+    table: RouteTable,
+}
+
+impl RouteLayer {
+    pub fn new(table: RouteTable) -> Self {
+        Self { table }
+    }
+}
+
+impl<S> tower::Layer<S> for RouteLayer {
+    type Service = Routing<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Routing {
+            table: self.table.clone(),
+            inner,
+        }
+    }
+}
+
+/// The service built by [`RouteLayer`].
+#[derive(Debug, Clone)]
+pub struct Routing<S> {
+    table: RouteTable,
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for Routing<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        match self.table.find(request.uri().path(), request.method()) {
+            Ok(route) => {
+                request.extensions_mut().insert(route.clone());
+                let future = self.inner.call(request);
+                Box::pin(future)
+            }
+            Err(rejection) => Box::pin(async move { Ok(rejection.into_response()) }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,75 @@
+use super::*;
+
+fn route(name: &str, prefix: &str, methods: &[&str], upstream: &str, strip: bool) -> RouteConfig {
+    RouteConfig {
+        name: name.into(),
+        path_prefix: prefix.into(),
+        methods: methods.iter().map(|m| (*m).to_owned()).collect(),
+        upstream: upstream.into(),
+        strip_prefix: strip,
+        auth: vec![AuthKind::ApiKey],
+        timeout: authgate_config::Duration::from_secs(1),
+    }
+}
+
+fn table() -> RouteTable {
+    RouteTable::new(&[
+        route("root", "/", &[], ECHO_UPSTREAM, false),
+        route(
+            "tasks",
+            "/api/v1/",
+            &["GET", "POST"],
+            "http://127.0.0.1:9000",
+            true,
+        ),
+        route("admin", "/api", &[], "http://127.0.0.1:9001/base/", false),
+    ])
+    .unwrap()
+}
+
+#[test]
+fn the_longest_prefix_wins() {
+    let table = table();
+    assert_eq!(
+        table.find("/api/v1/tasks", &Method::GET).unwrap().name,
+        "tasks"
+    );
+    assert_eq!(table.find("/api/v2", &Method::GET).unwrap().name, "admin");
+    assert_eq!(table.find("/api", &Method::GET).unwrap().name, "admin");
+    assert_eq!(table.find("/apix", &Method::GET).unwrap().name, "root");
+}
+
+#[test]
+fn a_method_outside_the_route_is_405_with_allow() {
+    let rejection = table().find("/api/v1/tasks", &Method::DELETE).unwrap_err();
+    assert_eq!(rejection.code, ErrorCode::MethodNotAllowed);
+    assert_eq!(rejection.allow.unwrap(), "GET, POST");
+}
+
+#[test]
+fn no_route_is_404_and_dot_segments_are_400() {
+    let only = RouteTable::new(&[route("tasks", "/api/", &[], ECHO_UPSTREAM, false)]).unwrap();
+    assert_eq!(
+        only.find("/other", &Method::GET).unwrap_err().code,
+        ErrorCode::RouteNotFound
+    );
+    for path in ["/api/../admin", "/api/%2E%2e/x", "/api/./x"] {
+        assert_eq!(
+            only.find(path, &Method::GET).unwrap_err().code,
+            ErrorCode::MalformedRequest,
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn upstream_paths_strip_and_prepend() {
+    let table = table();
+    let tasks = table.find("/api/v1/tasks/7", &Method::GET).unwrap();
+    assert_eq!(tasks.upstream_path("/api/v1/tasks/7"), "/tasks/7");
+    assert_eq!(tasks.upstream_path("/api/v1/"), "/");
+    let admin = table.find("/api/users", &Method::GET).unwrap();
+    assert_eq!(admin.upstream_path("/api/users"), "/base/api/users");
+    let root = table.find("/x/y", &Method::GET).unwrap();
+    assert_eq!(root.upstream_path("/x/y"), "/x/y");
+}

@@ -1,0 +1,75 @@
+//! The store: tenants, users, applications and their credentials.
+//!
+//! Callers see only the traits here: [`CredentialStore`] is what the gateway's hot path needs
+//! (look a credential up, note its use, notice changes), [`DirectoryStore`] is what operators need
+//! (create, list, suspend, revoke). [`open`] picks the implementation from the store URL; SQLite is
+//! the embedded default and PostgreSQL slots in beside it without touching callers.
+//!
+//! **Invariant:** no secret ever reaches this crate. Keys arrive as [`KeyDigest`]s.
+#![forbid(unsafe_code)]
+
+mod model;
+mod sqlite;
+
+pub use model::*;
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use authgate_core::KeyDigest;
+use std::sync::Arc;
+
+/// What the gateway asks of the store on every cache miss and in the background.
+#[async_trait]
+pub trait CredentialStore: Send + Sync + 'static {
+    /// Whether the store answers at all (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// The key with this digest, with its application, revoked or not.
+    async fn find_key(&self, digest: &KeyDigest) -> Result<Option<KeyRecord>, StoreError>;
+    /// The application with this id, for `app-id` and `app-id-key` credentials.
+    async fn find_app(&self, app_id: &str) -> Result<Option<AppRecord>, StoreError>;
+    /// Records when keys were last used; called in batches, never per request.
+    async fn record_key_use(&self, uses: &[(String, i64)]) -> Result<(), StoreError>;
+    /// The sequence number of the latest change; it moves whenever cached credentials may be stale.
+    async fn change_seq(&self) -> Result<i64, StoreError>;
+}
+
+/// What operators (CLI, admin API) do to the directory. Every change moves [`CredentialStore::change_seq`].
+#[async_trait]
+pub trait DirectoryStore: Send + Sync + 'static {
+    /// On an empty store, creates the `admin` user (role `admin`) in the default tenant with one
+    /// admin token. Returns whether it did; safe when several processes start at once.
+    async fn bootstrap_admin(&self, token: &NewCredential) -> Result<bool, StoreError>;
+
+    async fn create_user(&self, new: NewUser) -> Result<User, StoreError>;
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    /// Deletes a user (by id or name) that owns no application.
+    async fn delete_user(&self, id_or_name: &str) -> Result<(), StoreError>;
+
+    async fn create_app(&self, new: NewApp) -> Result<App, StoreError>;
+    async fn list_apps(&self) -> Result<Vec<App>, StoreError>;
+    async fn get_app(&self, id: &str) -> Result<App, StoreError>;
+    async fn set_app_suspended(&self, id: &str, suspended: bool) -> Result<App, StoreError>;
+    /// Deletes an application and every key of it.
+    async fn delete_app(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Adds a key to an application; `app-id-key` applications hold at most [`MAX_APP_KEYS`].
+    async fn create_key(&self, new: NewKey) -> Result<Key, StoreError>;
+    async fn list_keys(&self, app_id: Option<&str>) -> Result<Vec<Key>, StoreError>;
+    async fn revoke_key(&self, id: &str) -> Result<Key, StoreError>;
+    /// Replaces a key's secret; the old one fails from the next request on.
+    async fn regenerate_key(&self, id: &str, secret: &NewCredential) -> Result<Key, StoreError>;
+}
+
+/// Both halves: what `open` returns.
+pub trait Store: CredentialStore + DirectoryStore {}
+impl<T: CredentialStore + DirectoryStore> Store for T {}
+
+/// Opens (creating and migrating if needed) the store named by `url`.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        return Ok(Arc::new(SqliteStore::open(url).await?));
+    }
+    Err(StoreError::Invalid(format!(
+        "unsupported store url `{url}`: expected sqlite://FILE"
+    )))
+}

@@ -1,0 +1,148 @@
+//! The records the store hands out and takes in.
+
+use authgate_core::KeyDigest;
+use serde::Serialize;
+
+/// The tenant used when none is named.
+pub const DEFAULT_TENANT: &str = "default";
+
+/// The most app_keys an `app-id-key` application may hold at once (3scale's limit).
+pub const MAX_APP_KEYS: i64 = 5;
+
+/// How an application's callers identify themselves (SPEC §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AppMode {
+    /// Each key is identifier and secret at once.
+    #[serde(rename = "api-key")]
+    ApiKey,
+    /// A public app_id plus one of 1 to 5 app_keys.
+    #[serde(rename = "app-id-key")]
+    AppIdKey,
+    /// The app_id alone.
+    #[serde(rename = "app-id")]
+    AppId,
+}
+
+impl AppMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ApiKey => "api-key",
+            Self::AppIdKey => "app-id-key",
+            Self::AppId => "app-id",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "api-key" => Some(Self::ApiKey),
+            "app-id-key" => Some(Self::AppIdKey),
+            "app-id" => Some(Self::AppId),
+            _ => None,
+        }
+    }
+}
+
+/// An application as the gateway needs it to authenticate a caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppRecord {
+    pub id: String,
+    pub mode: AppMode,
+    pub suspended: bool,
+    pub tenant: String,
+    /// The owner's name; `None` for an application without an owner.
+    pub owner: Option<String>,
+    /// The roles the application acts with (its owner's).
+    pub roles: Vec<String>,
+}
+
+/// A key as the gateway needs it to authenticate a caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub id: String,
+    pub digest: KeyDigest,
+    pub display_prefix: String,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<i64>,
+    pub revoked: bool,
+    pub app: AppRecord,
+}
+
+/// A secret's stored form, as produced by `authgate_core::key::generate`.
+#[derive(Debug, Clone)]
+pub struct NewCredential {
+    pub digest: KeyDigest,
+    pub display_prefix: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub tenant: String,
+    pub roles: Vec<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub name: String,
+    pub tenant: String,
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct App {
+    pub id: String,
+    pub name: String,
+    pub tenant: String,
+    pub owner: Option<String>,
+    pub mode: AppMode,
+    pub suspended: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApp {
+    pub name: String,
+    pub tenant: String,
+    pub owner: Option<String>,
+    pub mode: AppMode,
+}
+
+/// A key as listings show it: never the secret, only its prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Key {
+    pub id: String,
+    pub app_id: String,
+    pub prefix: String,
+    pub name: Option<String>,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub app_id: String,
+    pub name: Option<String>,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<i64>,
+    pub credential: NewCredential,
+}
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("store unavailable: {0}")]
+    Unavailable(#[from] sqlx::Error),
+    #[error("store migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}

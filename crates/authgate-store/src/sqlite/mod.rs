@@ -1,0 +1,549 @@
+//! The embedded store: one SQLite file, WAL mode, migrations applied on open.
+
+use crate::{
+    App, AppMode, AppRecord, CredentialStore, DEFAULT_TENANT, DirectoryStore, Key, KeyRecord,
+    MAX_APP_KEYS, NewApp, NewCredential, NewKey, NewUser, StoreError, User,
+};
+use async_trait::async_trait;
+use authgate_core::KeyDigest;
+use authgate_core::id::new_id;
+use authgate_core::time::now_unix;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+};
+use sqlx::{Row, Sqlite, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// A store in one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens `sqlite://FILE`, creating the file if needed, and applies pending migrations.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    async fn key_by_id(&self, id: &str) -> Result<Key, StoreError> {
+        sqlx::query(&format!("{KEY_COLUMNS} WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| key_from_row(&row))
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound(format!("key {id}")))
+    }
+}
+
+const APP_RECORD_COLUMNS: &str = "a.id AS app_id, a.mode AS app_mode, a.suspended_at AS app_suspended_at, \
+     t.name AS tenant_name, u.name AS owner_name, \
+     (SELECT group_concat(role, ',') FROM user_roles r WHERE r.user_id = a.owner_id) AS owner_roles";
+const APP_RECORD_JOINS: &str =
+    "JOIN tenants t ON t.id = a.tenant_id LEFT JOIN users u ON u.id = a.owner_id";
+const KEY_COLUMNS: &str = "SELECT id, app_id, prefix, name, scopes, expires_at, revoked_at, created_at, last_used_at FROM api_keys";
+const APP_COLUMNS: &str = "SELECT a.id, a.name, t.name AS tenant_name, u.name AS owner_name, a.mode, a.suspended_at, a.created_at \
+     FROM applications a JOIN tenants t ON t.id = a.tenant_id LEFT JOIN users u ON u.id = a.owner_id";
+const USER_COLUMNS: &str = "SELECT u.id, u.name, t.name AS tenant_name, u.created_at, \
+     (SELECT group_concat(role, ',') FROM user_roles r WHERE r.user_id = u.id) AS roles \
+     FROM users u JOIN tenants t ON t.id = u.tenant_id";
+
+// === impl CredentialStore ===
+
+#[async_trait]
+impl CredentialStore for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn find_key(&self, digest: &KeyDigest) -> Result<Option<KeyRecord>, StoreError> {
+        let sql = format!(
+            "SELECT k.id, k.digest, k.prefix, k.scopes, k.expires_at, k.revoked_at, {APP_RECORD_COLUMNS} \
+             FROM api_keys k JOIN applications a ON a.id = k.app_id {APP_RECORD_JOINS} WHERE k.digest = ?"
+        );
+        let Some(row) = sqlx::query(&sql)
+            .bind(&digest.0[..])
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let stored: Vec<u8> = row.try_get("digest")?;
+        let digest = KeyDigest(
+            stored
+                .try_into()
+                .map_err(|_| StoreError::Invalid("stored key digest is not 32 bytes".into()))?,
+        );
+        Ok(Some(KeyRecord {
+            id: row.try_get("id")?,
+            digest,
+            display_prefix: row.try_get("prefix")?,
+            scopes: split_list(row.try_get("scopes")?),
+            expires_at: row.try_get("expires_at")?,
+            revoked: row.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+            app: app_record_from_row(&row)?,
+        }))
+    }
+
+    async fn find_app(&self, app_id: &str) -> Result<Option<AppRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {APP_RECORD_COLUMNS} FROM applications a {APP_RECORD_JOINS} WHERE a.id = ?"
+        );
+        sqlx::query(&sql)
+            .bind(app_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| app_record_from_row(&row))
+            .transpose()
+    }
+
+    async fn record_key_use(&self, uses: &[(String, i64)]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for (key_id, at) in uses {
+            sqlx::query(
+                "UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?",
+            )
+            .bind(at)
+            .bind(key_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn change_seq(&self) -> Result<i64, StoreError> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM changes")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(seq.unwrap_or(0))
+    }
+}
+
+// === impl DirectoryStore ===
+
+#[async_trait]
+impl DirectoryStore for SqliteStore {
+    async fn bootstrap_admin(&self, token: &NewCredential) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_unix();
+        let first =
+            sqlx::query("INSERT INTO bootstrap (id, done_at) VALUES (1, ?) ON CONFLICT DO NOTHING")
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+        if !first {
+            return Ok(false);
+        }
+        let tenant_id = ensure_tenant(&mut tx, DEFAULT_TENANT).await?;
+        sqlx::query("INSERT INTO users (id, tenant_id, name, created_at) VALUES (?, ?, 'admin', ?) ON CONFLICT(name) DO NOTHING")
+            .bind(new_id("usr"))
+            .bind(&tenant_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let user_id: String = sqlx::query_scalar("SELECT id FROM users WHERE name = 'admin'")
+            .fetch_one(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO user_roles (user_id, role) VALUES (?, 'admin') ON CONFLICT DO NOTHING",
+        )
+        .bind(&user_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO admin_tokens (id, user_id, digest, prefix, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(new_id("tok"))
+            .bind(&user_id)
+            .bind(&token.digest.0[..])
+            .bind(&token.display_prefix)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn create_user(&self, new: NewUser) -> Result<User, StoreError> {
+        if new.name.trim().is_empty() {
+            return Err(StoreError::Invalid("a user needs a name".into()));
+        }
+        let mut tx = self.pool.begin().await?;
+        let tenant_id = ensure_tenant(&mut tx, &new.tenant).await?;
+        let id = new_id("usr");
+        let inserted = sqlx::query("INSERT INTO users (id, tenant_id, name, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO NOTHING")
+            .bind(&id)
+            .bind(&tenant_id)
+            .bind(&new.name)
+            .bind(now_unix())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if inserted == 0 {
+            return Err(StoreError::Conflict(format!(
+                "a user named `{}` already exists",
+                new.name
+            )));
+        }
+        for role in &new.roles {
+            sqlx::query(
+                "INSERT INTO user_roles (user_id, role) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(&id)
+            .bind(role)
+            .execute(&mut *tx)
+            .await?;
+        }
+        record_change(&mut tx, "user", &id).await?;
+        tx.commit().await?;
+        self.find_user(&id).await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query(&format!("{USER_COLUMNS} ORDER BY u.created_at, u.name"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn delete_user(&self, id_or_name: &str) -> Result<(), StoreError> {
+        let user = self.find_user(id_or_name).await?;
+        let mut tx = self.pool.begin().await?;
+        let owned: i64 = sqlx::query_scalar("SELECT count(*) FROM applications WHERE owner_id = ?")
+            .bind(&user.id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if owned > 0 {
+            return Err(StoreError::Conflict(format!(
+                "user `{}` owns {owned} application(s); delete them or give them another owner first",
+                user.name
+            )));
+        }
+        sqlx::query("DELETE FROM users WHERE id = ?")
+            .bind(&user.id)
+            .execute(&mut *tx)
+            .await?;
+        record_change(&mut tx, "user", &user.id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_app(&self, new: NewApp) -> Result<App, StoreError> {
+        if new.name.trim().is_empty() {
+            return Err(StoreError::Invalid("an application needs a name".into()));
+        }
+        let mut tx = self.pool.begin().await?;
+        let tenant_id = ensure_tenant(&mut tx, &new.tenant).await?;
+        let owner_id: Option<String> = match &new.owner {
+            Some(owner) => Some(
+                sqlx::query_scalar("SELECT id FROM users WHERE name = ? OR id = ?")
+                    .bind(owner)
+                    .bind(owner)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("user `{owner}`")))?,
+            ),
+            None => None,
+        };
+        let id = new_id("app");
+        sqlx::query("INSERT INTO applications (id, tenant_id, owner_id, name, mode, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(&id)
+            .bind(&tenant_id)
+            .bind(&owner_id)
+            .bind(&new.name)
+            .bind(new.mode.as_str())
+            .bind(now_unix())
+            .execute(&mut *tx)
+            .await?;
+        record_change(&mut tx, "application", &id).await?;
+        tx.commit().await?;
+        self.get_app(&id).await
+    }
+
+    async fn list_apps(&self) -> Result<Vec<App>, StoreError> {
+        let rows = sqlx::query(&format!("{APP_COLUMNS} ORDER BY a.created_at, a.id"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(app_from_row).collect()
+    }
+
+    async fn get_app(&self, id: &str) -> Result<App, StoreError> {
+        sqlx::query(&format!("{APP_COLUMNS} WHERE a.id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| app_from_row(&row))
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound(format!("application {id}")))
+    }
+
+    async fn set_app_suspended(&self, id: &str, suspended: bool) -> Result<App, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let update = if suspended {
+            sqlx::query(
+                "UPDATE applications SET suspended_at = coalesce(suspended_at, ?) WHERE id = ?",
+            )
+            .bind(now_unix())
+            .bind(id)
+        } else {
+            sqlx::query("UPDATE applications SET suspended_at = NULL WHERE id = ?").bind(id)
+        };
+        let changed = update.execute(&mut *tx).await?.rows_affected();
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("application {id}")));
+        }
+        record_change(&mut tx, "application", id).await?;
+        tx.commit().await?;
+        self.get_app(id).await
+    }
+
+    async fn delete_app(&self, id: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let deleted = sqlx::query("DELETE FROM applications WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(StoreError::NotFound(format!("application {id}")));
+        }
+        record_change(&mut tx, "application", id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_key(&self, new: NewKey) -> Result<Key, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mode: Option<String> = sqlx::query_scalar("SELECT mode FROM applications WHERE id = ?")
+            .bind(&new.app_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let mode = mode
+            .as_deref()
+            .and_then(AppMode::parse)
+            .ok_or_else(|| StoreError::NotFound(format!("application {}", new.app_id)))?;
+        match mode {
+            AppMode::AppId => {
+                return Err(StoreError::Invalid(format!(
+                    "application {} is in app-id mode: its app_id alone authenticates, it has no keys",
+                    new.app_id
+                )));
+            }
+            AppMode::AppIdKey => {
+                let live: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM api_keys WHERE app_id = ? AND revoked_at IS NULL",
+                )
+                .bind(&new.app_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                if live >= MAX_APP_KEYS {
+                    return Err(StoreError::Conflict(format!(
+                        "application {} already has {live} app keys, the most allowed; revoke one before adding another",
+                        new.app_id
+                    )));
+                }
+            }
+            AppMode::ApiKey => {}
+        }
+        let id = new_id("key");
+        sqlx::query("INSERT INTO api_keys (id, app_id, digest, prefix, name, scopes, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(&id)
+            .bind(&new.app_id)
+            .bind(&new.credential.digest.0[..])
+            .bind(&new.credential.display_prefix)
+            .bind(&new.name)
+            .bind(new.scopes.join(","))
+            .bind(new.expires_at)
+            .bind(now_unix())
+            .execute(&mut *tx)
+            .await?;
+        record_change(&mut tx, "key", &id).await?;
+        tx.commit().await?;
+        self.key_by_id(&id).await
+    }
+
+    async fn list_keys(&self, app_id: Option<&str>) -> Result<Vec<Key>, StoreError> {
+        let rows = match app_id {
+            Some(app_id) => {
+                self.get_app(app_id).await?;
+                sqlx::query(&format!(
+                    "{KEY_COLUMNS} WHERE app_id = ? ORDER BY created_at, id"
+                ))
+                .bind(app_id)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(&format!("{KEY_COLUMNS} ORDER BY created_at, id"))
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter().map(key_from_row).collect()
+    }
+
+    async fn revoke_key(&self, id: &str) -> Result<Key, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let changed =
+            sqlx::query("UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?")
+                .bind(now_unix())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("key {id}")));
+        }
+        record_change(&mut tx, "key", id).await?;
+        tx.commit().await?;
+        self.key_by_id(id).await
+    }
+
+    async fn regenerate_key(&self, id: &str, secret: &NewCredential) -> Result<Key, StoreError> {
+        let key = self.key_by_id(id).await?;
+        if key.revoked_at.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "key {id} is revoked; create a new key instead"
+            )));
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE api_keys SET digest = ?, prefix = ?, last_used_at = NULL WHERE id = ?")
+            .bind(&secret.digest.0[..])
+            .bind(&secret.display_prefix)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        record_change(&mut tx, "key", id).await?;
+        tx.commit().await?;
+        self.key_by_id(id).await
+    }
+}
+
+impl SqliteStore {
+    async fn find_user(&self, id_or_name: &str) -> Result<User, StoreError> {
+        sqlx::query(&format!("{USER_COLUMNS} WHERE u.id = ? OR u.name = ?"))
+            .bind(id_or_name)
+            .bind(id_or_name)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| user_from_row(&row))
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound(format!("user `{id_or_name}`")))
+    }
+}
+
+async fn ensure_tenant(tx: &mut Transaction<'_, Sqlite>, name: &str) -> Result<String, StoreError> {
+    if name.trim().is_empty() {
+        return Err(StoreError::Invalid("a tenant needs a name".into()));
+    }
+    sqlx::query(
+        "INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT(name) DO NOTHING",
+    )
+    .bind(new_id("ten"))
+    .bind(name)
+    .bind(now_unix())
+    .execute(&mut **tx)
+    .await?;
+    Ok(sqlx::query_scalar("SELECT id FROM tenants WHERE name = ?")
+        .bind(name)
+        .fetch_one(&mut **tx)
+        .await?)
+}
+
+async fn record_change(
+    tx: &mut Transaction<'_, Sqlite>,
+    entity: &str,
+    id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO changes (entity, entity_id, changed_at) VALUES (?, ?, ?)")
+        .bind(entity)
+        .bind(id)
+        .bind(now_unix())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn split_list(joined: Option<String>) -> Vec<String> {
+    joined
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn parse_mode(text: &str) -> Result<AppMode, StoreError> {
+    AppMode::parse(text)
+        .ok_or_else(|| StoreError::Invalid(format!("unknown application mode `{text}` in store")))
+}
+
+fn app_record_from_row(row: &SqliteRow) -> Result<AppRecord, StoreError> {
+    let mut roles = split_list(row.try_get("owner_roles")?);
+    roles.sort();
+    Ok(AppRecord {
+        id: row.try_get("app_id")?,
+        mode: parse_mode(row.try_get("app_mode")?)?,
+        suspended: row.try_get::<Option<i64>, _>("app_suspended_at")?.is_some(),
+        tenant: row.try_get("tenant_name")?,
+        owner: row.try_get("owner_name")?,
+        roles,
+    })
+}
+
+fn app_from_row(row: &SqliteRow) -> Result<App, StoreError> {
+    Ok(App {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        tenant: row.try_get("tenant_name")?,
+        owner: row.try_get("owner_name")?,
+        mode: parse_mode(row.try_get("mode")?)?,
+        suspended: row.try_get::<Option<i64>, _>("suspended_at")?.is_some(),
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn key_from_row(row: &SqliteRow) -> Result<Key, StoreError> {
+    Ok(Key {
+        id: row.try_get("id")?,
+        app_id: row.try_get("app_id")?,
+        prefix: row.try_get("prefix")?,
+        name: row.try_get("name")?,
+        scopes: split_list(row.try_get("scopes")?),
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+        created_at: row.try_get("created_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+    })
+}
+
+fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
+    let mut roles = split_list(row.try_get("roles")?);
+    roles.sort();
+    Ok(User {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        tenant: row.try_get("tenant_name")?,
+        roles,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,227 @@
+use super::*;
+use authgate_core::key;
+
+async fn store() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store = SqliteStore::open(&url).await.unwrap();
+    (dir, store)
+}
+
+fn credential() -> (String, NewCredential) {
+    let secret = key::generate("test");
+    let credential = NewCredential {
+        digest: secret.digest,
+        display_prefix: secret.display_prefix.clone(),
+    };
+    (secret.secret, credential)
+}
+
+async fn app(store: &SqliteStore, mode: AppMode) -> App {
+    store
+        .create_app(NewApp {
+            name: "demo".into(),
+            tenant: DEFAULT_TENANT.into(),
+            owner: None,
+            mode,
+        })
+        .await
+        .unwrap()
+}
+
+fn new_key(app_id: &str, credential: NewCredential) -> NewKey {
+    NewKey {
+        app_id: app_id.into(),
+        name: Some("k".into()),
+        scopes: vec!["tasks:read".into()],
+        expires_at: None,
+        credential,
+    }
+}
+
+#[tokio::test]
+async fn a_created_key_is_found_by_digest_with_its_application() {
+    let (_dir, store) = store().await;
+    let owner = store
+        .create_user(NewUser {
+            name: "jane".into(),
+            tenant: "acme".into(),
+            roles: vec!["viewer".into(), "admin".into()],
+        })
+        .await
+        .unwrap();
+    assert_eq!(owner.roles, vec!["admin", "viewer"]);
+    let app = store
+        .create_app(NewApp {
+            name: "tasks".into(),
+            tenant: "acme".into(),
+            owner: Some("jane".into()),
+            mode: AppMode::ApiKey,
+        })
+        .await
+        .unwrap();
+    let (secret, credential) = credential();
+    let key = store
+        .create_key(new_key(&app.id, credential))
+        .await
+        .unwrap();
+    let found = store
+        .find_key(&KeyDigest::of(&secret))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, key.id);
+    assert_eq!(found.app.id, app.id);
+    assert_eq!(found.app.owner.as_deref(), Some("jane"));
+    assert_eq!(found.app.tenant, "acme");
+    assert_eq!(found.app.roles, vec!["admin", "viewer"]);
+    assert_eq!(found.scopes, vec!["tasks:read"]);
+    assert!(!found.revoked);
+    assert!(
+        store
+            .find_key(&KeyDigest::of("sk_test_other"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn the_sixth_app_key_is_refused_until_one_is_revoked() {
+    let (_dir, store) = store().await;
+    let app = app(&store, AppMode::AppIdKey).await;
+    let mut first = None;
+    for _ in 0..5 {
+        let key = store
+            .create_key(new_key(&app.id, credential().1))
+            .await
+            .unwrap();
+        first.get_or_insert(key.id);
+    }
+    let err = store
+        .create_key(new_key(&app.id, credential().1))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert!(err.to_string().contains("5 app keys"), "{err}");
+    store.revoke_key(&first.unwrap()).await.unwrap();
+    store
+        .create_key(new_key(&app.id, credential().1))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn app_id_mode_applications_have_no_keys() {
+    let (_dir, store) = store().await;
+    let app = app(&store, AppMode::AppId).await;
+    let err = store
+        .create_key(new_key(&app.id, credential().1))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+    let record = store.find_app(&app.id).await.unwrap().unwrap();
+    assert_eq!(record.mode, AppMode::AppId);
+}
+
+#[tokio::test]
+async fn regenerate_replaces_the_digest_and_every_change_moves_the_sequence() {
+    let (_dir, store) = store().await;
+    let app = app(&store, AppMode::ApiKey).await;
+    let (old_secret, credential_old) = credential();
+    let key = store
+        .create_key(new_key(&app.id, credential_old))
+        .await
+        .unwrap();
+    let before = store.change_seq().await.unwrap();
+    let (new_secret, credential_new) = credential();
+    let regenerated = store
+        .regenerate_key(&key.id, &credential_new)
+        .await
+        .unwrap();
+    assert_eq!(regenerated.id, key.id);
+    assert_ne!(regenerated.prefix, key.prefix);
+    assert!(
+        store
+            .find_key(&KeyDigest::of(&old_secret))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .find_key(&KeyDigest::of(&new_secret))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let after_regenerate = store.change_seq().await.unwrap();
+    assert!(after_regenerate > before);
+    store.set_app_suspended(&app.id, true).await.unwrap();
+    assert!(store.change_seq().await.unwrap() > after_regenerate);
+    assert!(store.find_app(&app.id).await.unwrap().unwrap().suspended);
+    assert!(
+        !store
+            .set_app_suspended(&app.id, false)
+            .await
+            .unwrap()
+            .suspended
+    );
+}
+
+#[tokio::test]
+async fn key_use_is_recorded_in_batches() {
+    let (_dir, store) = store().await;
+    let app = app(&store, AppMode::ApiKey).await;
+    let key = store
+        .create_key(new_key(&app.id, credential().1))
+        .await
+        .unwrap();
+    store
+        .record_key_use(&[(key.id.clone(), 1_700_000_000)])
+        .await
+        .unwrap();
+    store
+        .record_key_use(&[(key.id.clone(), 1_600_000_000)])
+        .await
+        .unwrap();
+    let listed = store.list_keys(Some(&app.id)).await.unwrap();
+    assert_eq!(listed[0].last_used_at, Some(1_700_000_000));
+}
+
+#[tokio::test]
+async fn bootstrap_happens_once() {
+    let (_dir, store) = store().await;
+    assert!(store.bootstrap_admin(&credential().1).await.unwrap());
+    assert!(!store.bootstrap_admin(&credential().1).await.unwrap());
+    let users = store.list_users().await.unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].name, "admin");
+    assert_eq!(users[0].roles, vec!["admin"]);
+}
+
+#[tokio::test]
+async fn a_user_who_owns_applications_is_not_deleted() {
+    let (_dir, store) = store().await;
+    store
+        .create_user(NewUser {
+            name: "ian".into(),
+            tenant: DEFAULT_TENANT.into(),
+            roles: vec![],
+        })
+        .await
+        .unwrap();
+    store
+        .create_app(NewApp {
+            name: "a".into(),
+            tenant: DEFAULT_TENANT.into(),
+            owner: Some("ian".into()),
+            mode: AppMode::ApiKey,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.delete_user("ian").await,
+        Err(StoreError::Conflict(_))
+    ));
+}

@@ -1,0 +1,134 @@
+//! The command line of SPEC §1, as clap types. Parsing only: commands/ does the work.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "authgate",
+    version,
+    about = "Authentication and authorization gateway for HTTP APIs"
+)]
+pub(crate) struct Args {
+    /// Configuration file (default: ./authgate.toml if present, else built-in defaults).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Output format of commands that print a result.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    pub(crate) output: Output,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the gateway and admin listeners until SIGINT/SIGTERM, then drain in-flight requests.
+    Serve,
+    /// Apply store migrations.
+    Migrate,
+    /// Configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Applications.
+    #[command(subcommand)]
+    Apps(AppsCommand),
+    /// Keys of applications.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// People and service users.
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Validate a configuration and print the effective result.
+    Check {
+        /// The file to check (default: --config, ./authgate.toml, or the defaults).
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Mode {
+    /// Each key is identifier and secret at once.
+    ApiKey,
+    /// A public app_id plus 1 to 5 app_keys.
+    AppIdKey,
+    /// The app_id alone.
+    AppId,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AppsCommand {
+    /// Create an application and print its id.
+    Create {
+        name: String,
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// The user the application acts for.
+        #[arg(long)]
+        owner: Option<String>,
+        #[arg(long, value_enum, default_value_t = Mode::ApiKey)]
+        mode: Mode,
+    },
+    /// List applications.
+    List,
+    /// Show one application.
+    Show { id: String },
+    /// Refuse every credential of an application, at once.
+    Suspend { id: String },
+    /// Accept an application's credentials again.
+    Resume { id: String },
+    /// Delete an application and its keys.
+    Delete { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeysCommand {
+    /// Create a key; its secret is printed once, never again.
+    Create {
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// A lifetime (`90d`, `12h`) or an RFC 3339 time.
+        #[arg(long)]
+        expires: Option<String>,
+        /// Comma-separated scopes that narrow what the key may do.
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
+    },
+    /// List keys (id and prefix only).
+    List {
+        #[arg(long)]
+        app: Option<String>,
+    },
+    /// Revoke a key: it fails from the next request on.
+    Revoke { id: String },
+    /// Give a key a new secret: the old one fails from the next request on.
+    Regenerate { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UsersCommand {
+    /// Create a user.
+    Create {
+        name: String,
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// A role to give the user (repeatable).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+    /// List users.
+    List,
+    /// Delete a user who owns no application.
+    Delete { name: String },
+}

@@ -1,0 +1,47 @@
+//! One module per command group; each opens the store named by the configuration.
+
+mod apps;
+mod keys;
+mod serve;
+mod users;
+
+use crate::cli::{Args, Command, ConfigCommand};
+use anyhow::Context as _;
+use authgate_config::Config;
+use authgate_store::Store;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+pub(crate) async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let config_file = args.config.as_deref();
+    let load = || authgate_config::load(config_file);
+    let output = args.output;
+    match args.command {
+        Command::Config(ConfigCommand::Check { file }) => {
+            let config = authgate_config::load(file.as_deref().or(config_file))?;
+            print!("{}", config.to_toml());
+        }
+        Command::Serve => serve::run(load()?).await?,
+        Command::Migrate => {
+            let config = load()?;
+            open_store(&config).await?;
+            eprintln!("migrations applied to {}", config.store.url);
+        }
+        Command::Apps(command) => apps::run(&*open_store(&load()?).await?, command, output).await?,
+        Command::Keys(command) => {
+            let config = load()?;
+            keys::run(&*open_store(&config).await?, &config, command, output).await?;
+        }
+        Command::Users(command) => {
+            users::run(&*open_store(&load()?).await?, command, output).await?
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens (creating and migrating) the configured store.
+pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    authgate_store::open(&config.store.url)
+        .await
+        .with_context(|| format!("cannot open the store {}", config.store.url))
+}

@@ -1,0 +1,31 @@
+//! The `authgate` binary: command-line parsing and wiring only. Every command reads the same
+//! configuration and opens the same store; the work itself lives in the library crates.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod commands;
+mod output;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = cli::Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("authgate: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(args)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("authgate: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! Printing results: plain text for people, `--output json` for scripts.
+
+use crate::cli::Output;
+use serde::Serialize;
+use std::time::{Duration, UNIX_EPOCH};
+
+/// Prints `value` as JSON, or `text` for people.
+pub(crate) fn print<T: Serialize>(
+    output: Output,
+    value: &T,
+    text: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
+    match output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(value)?),
+        Output::Text => println!("{}", text()),
+    }
+    Ok(())
+}
+
+/// A Unix time as RFC 3339, or `-`.
+pub(crate) fn time(at: Option<i64>) -> String {
+    at.and_then(|s| u64::try_from(s).ok())
+        .map(|s| humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(s)).to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+/// Rows as aligned columns under a header.
+pub(crate) fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
+    };
+    std::iter::once(line(header.iter().map(|h| (*h).to_owned()).collect()))
+        .chain(rows.into_iter().map(line))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
