@@ -55,7 +55,7 @@ impl RouteTable {
             .iter()
             .map(Route::from_config)
             .collect::<Result<Vec<_>, _>>()?;
-        routes.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+        routes.sort_by_key(|route| std::cmp::Reverse(route.prefix.len()));
         Ok(Self {
             routes: routes.into_iter().map(Arc::new).collect(),
         })

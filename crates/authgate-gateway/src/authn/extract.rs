@@ -137,20 +137,20 @@ impl Extractor {
         let params: Vec<(Cow<'_, str>, Cow<'_, str>)> = query
             .map(|q| url::form_urlencoded::parse(q.as_bytes()).collect())
             .unwrap_or_default();
-        if accepted.contains(&AuthKind::AppIdKey) {
-            if let Some((app_id, id_source)) = self.app_id.find(headers, &params) {
-                return Some(match self.app_key.find(headers, &params) {
-                    Some((app_key, key_source)) => Credential::AppIdKey {
-                        app_id,
-                        app_key,
-                        sources: [id_source, key_source],
-                    },
-                    None => Credential::AppId {
-                        app_id,
-                        source: id_source,
-                    },
-                });
-            }
+        if accepted.contains(&AuthKind::AppIdKey)
+            && let Some((app_id, id_source)) = self.app_id.find(headers, &params)
+        {
+            return Some(match self.app_key.find(headers, &params) {
+                Some((app_key, key_source)) => Credential::AppIdKey {
+                    app_id,
+                    app_key,
+                    sources: [id_source, key_source],
+                },
+                None => Credential::AppId {
+                    app_id,
+                    source: id_source,
+                },
+            });
         }
         if !accepted.contains(&AuthKind::ApiKey) {
             return None;
@@ -165,13 +165,13 @@ impl Extractor {
                 source: Source::Header(header.clone()),
             });
         }
-        if self.bearer {
-            if let Some(secret) = headers.get(AUTHORIZATION).and_then(bearer_token) {
-                return Some(Credential::ApiKey {
-                    secret,
-                    source: Source::Bearer,
-                });
-            }
+        if self.bearer
+            && let Some(secret) = headers.get(AUTHORIZATION).and_then(bearer_token)
+        {
+            return Some(Credential::ApiKey {
+                secret,
+                source: Source::Bearer,
+            });
         }
         let query_first = self.key_params.iter().find_map(|p| {
             params

@@ -84,10 +84,10 @@ pub fn prepare_request(headers: &mut HeaderMap, context: &ForwardContext<'_>) {
     if let Some(host) = original_host {
         headers.insert(X_FORWARDED_HOST.clone(), host);
     }
-    if let Some(upstream) = context.upstream_host {
-        if let Ok(value) = HeaderValue::from_str(upstream.as_str()) {
-            headers.insert(HOST, value);
-        }
+    if let Some(upstream) = context.upstream_host
+        && let Ok(value) = HeaderValue::from_str(upstream.as_str())
+    {
+        headers.insert(HOST, value);
     }
 
     if let Some(identity) = context.identity {

@@ -1,0 +1,155 @@
+//! The command line: JSON output, one-time secrets, clear errors.
+
+use crate::harness::{Gateway, cli_in};
+
+#[tokio::test]
+async fn create_list_show_print_json_and_secrets_only_once() {
+    let gateway = Gateway::start("");
+    let user = gateway.json(&[
+        "users", "create", "jane", "--role", "admin", "--tenant", "acme",
+    ]);
+    assert_eq!(user["name"], "jane");
+    assert_eq!(user["roles"], serde_json::json!(["admin"]));
+    let app = gateway.json(&[
+        "apps", "create", "tasks", "--owner", "jane", "--tenant", "acme",
+    ]);
+    let app_id = app["id"].as_str().unwrap();
+    assert!(app_id.starts_with("app_"));
+    assert_eq!(app["mode"], "api-key");
+    assert_eq!(app["owner"], "jane");
+    assert_eq!(gateway.json(&["apps", "show", app_id])["name"], "tasks");
+    assert_eq!(gateway.json(&["apps", "list"]).as_array().unwrap().len(), 1);
+
+    let key = gateway.json(&[
+        "keys",
+        "create",
+        "--app",
+        app_id,
+        "--name",
+        "ci",
+        "--scopes",
+        "tasks:read,tasks:write",
+    ]);
+    let secret = key["secret"].as_str().unwrap();
+    assert!(secret.starts_with("sk_live_"));
+    assert!(secret.starts_with(key["prefix"].as_str().unwrap()));
+    assert_eq!(
+        key["scopes"],
+        serde_json::json!(["tasks:read", "tasks:write"])
+    );
+    let listed = gateway.json(&["keys", "list", "--app", app_id]);
+    assert_eq!(listed[0]["id"], key["id"]);
+    assert!(listed[0].get("secret").is_none());
+    assert!(
+        !listed.to_string().contains(secret),
+        "a listing never shows the secret"
+    );
+
+    // The store keeps a digest, not the secret.
+    let db = std::fs::read(gateway.dir.join("authgate.db")).unwrap();
+    let wal = std::fs::read(gateway.dir.join("authgate.db-wal")).unwrap_or_default();
+    for bytes in [&db, &wal] {
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "the secret is stored in clear"
+        );
+    }
+
+    // Through the gateway, the key acts as its owner.
+    let seen: serde_json::Value = reqwest::Client::new()
+        .get(gateway.url("/"))
+        .header("X-API-Key", secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["headers"]["x-authgate-subject"], "jane");
+    assert_eq!(seen["headers"]["x-authgate-tenant"], "acme");
+    assert_eq!(seen["headers"]["x-authgate-roles"], "admin");
+}
+
+#[tokio::test]
+async fn the_sixth_app_key_is_refused_with_a_clear_error() {
+    let gateway = Gateway::start("");
+    let app = gateway.app("app-id-key");
+    for _ in 0..5 {
+        gateway.key(&app, &[]);
+    }
+    let sixth = gateway.cli(&["keys", "create", "--app", &app]);
+    assert!(!sixth.status.success());
+    let stderr = String::from_utf8_lossy(&sixth.stderr);
+    assert!(stderr.contains("already has 5 app keys"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one clear line: {stderr}");
+    assert!(sixth.stdout.is_empty());
+}
+
+#[tokio::test]
+async fn errors_are_one_line_and_non_zero() {
+    let gateway = Gateway::start("");
+    for args in [
+        &["apps", "show", "app_missing"][..],
+        &["keys", "create", "--app", "app_missing"],
+        &["keys", "revoke", "key_missing"],
+        &["apps", "create", "x", "--owner", "nobody"],
+        &["keys", "create", "--app", "app_x", "--expires", "yesterday"],
+    ] {
+        let out = gateway.cli(args);
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("authgate: "), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    }
+    let app = gateway.app("api-key");
+    let past = gateway.cli(&[
+        "keys",
+        "create",
+        "--app",
+        &app,
+        "--expires",
+        "2001-01-01T00:00:00Z",
+    ]);
+    assert!(String::from_utf8_lossy(&past.stderr).contains("not in the future"));
+}
+
+#[test]
+fn config_check_names_the_file_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[[routes]]\nname = \"a\"\npath_prefix = \"/\"\nupstream = \"ftp://x\"\n",
+    )
+    .unwrap();
+    let out = cli_in(dir.path(), &["config", "check", "bad.toml"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad.toml") && stderr.contains("routes[0].upstream"),
+        "{stderr}"
+    );
+
+    std::fs::write(
+        dir.path().join("authgate.toml"),
+        "[server]\nlisten = \"127.0.0.1:9\"\n",
+    )
+    .unwrap();
+    let out = cli_in(dir.path(), &["config", "check"]);
+    assert!(out.status.success());
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("listen = \"127.0.0.1:9\""), "{printed}");
+    assert!(
+        printed.contains("builtin:echo"),
+        "the default route is shown: {printed}"
+    );
+
+    let out = std::process::Command::new(crate::harness::AUTHGATE)
+        .args(["config", "check"])
+        .current_dir(dir.path())
+        .env("AUTHGATE_SERVER__LISTEN", "not-an-address")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("server.listen"), "{stderr}");
+}

@@ -1,0 +1,236 @@
+//! Starts the real `authgate` binary on real sockets (port 0, read back from its log) with its
+//! own SQLite file, and the Python upstream in a process of its own; both die with the test.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+pub const AUTHGATE: &str = env!("CARGO_BIN_EXE_authgate");
+
+/// A running `authgate serve`.
+pub struct Gateway {
+    child: Child,
+    /// The working directory: configuration, store, anything the test adds.
+    pub dir: PathBuf,
+    _owned: Option<tempfile::TempDir>,
+    pub addr: SocketAddr,
+    pub admin: SocketAddr,
+    logs: Arc<Mutex<String>>,
+}
+
+impl Gateway {
+    /// Starts a gateway whose configuration is `extra` plus listeners on port 0 and a store in a
+    /// fresh directory.
+    pub fn start(extra: &str) -> Gateway {
+        Self::start_with_env(extra, &[])
+    }
+
+    /// Like [`Gateway::start`], with environment overrides (`AUTHGATE_SERVER__...`).
+    pub fn start_with_env(extra: &str, env: &[(&str, &str)]) -> Gateway {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\ndrain_timeout = \"10s\"\n\
+             [store]\nurl = \"sqlite://{}\"\nchange_poll_interval = \"100ms\"\n{extra}",
+            dir.path().join("authgate.db").display()
+        );
+        std::fs::write(dir.path().join("authgate.toml"), config).expect("write config");
+        let mut gateway = Self::spawn(dir.path(), env);
+        gateway._owned = Some(dir);
+        gateway
+    }
+
+    /// Starts `authgate serve` in `dir` (which holds `authgate.toml`, or nothing at all).
+    pub fn spawn(dir: &Path, env: &[(&str, &str)]) -> Gateway {
+        let mut command = Command::new(AUTHGATE);
+        command
+            .arg("serve")
+            .current_dir(dir)
+            .env("RUST_LOG", "debug")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("spawn authgate");
+        let stderr = child.stderr.take().expect("stderr");
+        let logs = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                for (marker, which) in
+                    [("gateway listening addr=", 0), ("admin listening addr=", 1)]
+                {
+                    if let Some(rest) = line.split(marker).nth(1) {
+                        let _ = tx.send((which, rest.trim().to_owned()));
+                    }
+                }
+                let mut logs = sink.lock().unwrap();
+                logs.push_str(&line);
+                logs.push('\n');
+            }
+        });
+        let mut addrs: [Option<SocketAddr>; 2] = [None, None];
+        while addrs.iter().any(Option::is_none) {
+            match rx.recv_timeout(Duration::from_secs(20)) {
+                Ok((which, addr)) => addrs[which] = Some(addr.parse().expect("listen address")),
+                Err(_) => panic!("authgate did not start; its log:\n{}", logs.lock().unwrap()),
+            }
+        }
+        Gateway {
+            child,
+            dir: dir.to_owned(),
+            _owned: None,
+            addr: addrs[0].unwrap(),
+            admin: addrs[1].unwrap(),
+            logs,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Everything the gateway has logged so far.
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the process to exit by itself.
+    pub fn wait(mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    /// Runs an `authgate` command against this gateway's configuration and store.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        cli_in(&self.dir, args)
+    }
+
+    /// Runs a command with `--output json` that must succeed, and parses its output.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.extend(["--output", "json"]);
+        let out = self.cli(&all);
+        assert!(
+            out.status.success(),
+            "authgate {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("json output")
+    }
+
+    /// Creates an application in `mode` and returns its id.
+    pub fn app(&self, mode: &str) -> String {
+        self.json(&["apps", "create", "demo", "--mode", mode])["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Creates a key for `app`; returns (key id, secret).
+    pub fn key(&self, app: &str, extra: &[&str]) -> (String, String) {
+        let mut args = vec!["keys", "create", "--app", app];
+        args.extend(extra);
+        let key = self.json(&args);
+        (
+            key["id"].as_str().unwrap().to_owned(),
+            key["secret"].as_str().unwrap().to_owned(),
+        )
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `authgate` in `dir`, where its configuration (if any) lives.
+pub fn cli_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(AUTHGATE)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run authgate")
+}
+
+/// The Python upstream, in its own process.
+pub struct Upstream {
+    child: Child,
+    pub port: u16,
+}
+
+impl Upstream {
+    pub fn start() -> Upstream {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/upstream.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn python3 upstream");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("upstream port");
+        let port = line.trim().parse().expect("upstream printed its port");
+        Upstream { child, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// How many counted requests reached the upstream.
+    pub async fn hits(&self) -> u64 {
+        let body: serde_json::Value = reqwest::get(format!("{}/hits", self.url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["hits"].as_u64().unwrap()
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A route `/` to `upstream`, with extra route keys.
+pub fn route_to(upstream: &str, extra: &str) -> String {
+    format!("[[routes]]\nname = \"api\"\npath_prefix = \"/\"\nupstream = \"{upstream}\"\n{extra}\n")
+}
+
+/// Polls `probe` until it returns true or `limit` passes; returns how long it took.
+pub async fn eventually<F, Fut>(limit: Duration, mut probe: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if probe().await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}

@@ -1,0 +1,14 @@
+//! authgate's integration tests: one binary, the real `authgate` process on real sockets, in
+//! front of a real upstream process. Modules follow what a user does.
+
+// Test code unwraps (a panic is a failed test) and shares helpers with `pub` inside one binary.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
+mod harness;
+
+mod cli;
+mod credentials;
+mod lifecycle;
+mod proxy;
+mod robustness;
+mod serve;

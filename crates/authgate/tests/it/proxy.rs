@@ -1,0 +1,272 @@
+//! What the upstream receives, and how its answers (and failures) come back.
+
+use crate::harness::{Gateway, Upstream, route_to};
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::time::Duration;
+
+fn setup(upstream: &Upstream, route_extra: &str, config_extra: &str) -> (Gateway, String) {
+    setup_with_env(upstream, route_extra, config_extra, &[])
+}
+
+fn setup_with_env(
+    upstream: &Upstream,
+    route_extra: &str,
+    config_extra: &str,
+    env: &[(&str, &str)],
+) -> (Gateway, String) {
+    let config = format!("{config_extra}\n{}", route_to(&upstream.url(), route_extra));
+    let gateway = Gateway::start_with_env(&config, env);
+    let app = gateway.app("api-key");
+    let (_, secret) = gateway.key(&app, &[]);
+    (gateway, secret)
+}
+
+#[tokio::test]
+async fn credentials_are_not_forwarded_and_identity_is_added() {
+    let upstream = Upstream::start();
+    let (gateway, secret) = setup(&upstream, "", "");
+    let client = reqwest::Client::new();
+
+    let seen: Value = client
+        .post(gateway.url("/tasks?keep=1"))
+        .header("X-API-Key", &secret)
+        .header("X-Authgate-Subject", "mallory")
+        .header("X-Authgate-Roles", "admin")
+        .header("X-Authgate-Whatever", "x")
+        .header("Last-Event-ID", "17")
+        .body("hello world")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let headers = &seen["headers"];
+    assert_eq!(seen["method"], "POST");
+    assert_eq!(seen["path"], "/tasks");
+    assert_eq!(seen["query"], "keep=1");
+    assert_eq!(seen["body_size"], 11);
+    assert!(headers.get("x-api-key").is_none(), "{headers}");
+    assert!(headers.get("x-authgate-whatever").is_none(), "{headers}");
+    assert_ne!(headers["x-authgate-subject"], "mallory");
+    assert_eq!(headers["x-authgate-roles"], "");
+    assert_eq!(headers["x-authgate-tenant"], "default");
+    assert_eq!(headers["x-authgate-auth-method"], "api_key");
+    assert_eq!(headers["last-event-id"], "17");
+    assert_eq!(headers["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(headers["x-forwarded-proto"], "http");
+    assert_eq!(headers["x-forwarded-host"], gateway.addr.to_string());
+    assert_eq!(headers["host"], format!("127.0.0.1:{}", upstream.port));
+
+    for (url, header) in [
+        (
+            gateway.url("/x"),
+            Some(("Authorization", format!("Bearer {secret}"))),
+        ),
+        (gateway.url(&format!("/x?a=1&user_key={secret}")), None),
+    ] {
+        let mut request = client.get(url);
+        if let Some((name, value)) = header {
+            request = request.header(name, value);
+        }
+        let seen: Value = request.send().await.unwrap().json().await.unwrap();
+        assert!(seen["headers"].get("authorization").is_none(), "{seen}");
+        assert!(
+            !seen["query"].as_str().unwrap().contains("user_key"),
+            "{seen}"
+        );
+        assert!(
+            !seen.to_string().contains(&secret),
+            "the secret reached the upstream: {seen}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn hide_credentials_false_forwards_them() {
+    let upstream = Upstream::start();
+    let (gateway, secret) = setup(&upstream, "", "[auth]\nhide_credentials = false\n");
+    let seen: Value = reqwest::Client::new()
+        .get(gateway.url("/"))
+        .header("X-API-Key", &secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["headers"]["x-api-key"], secret.as_str());
+}
+
+#[tokio::test]
+async fn routes_strip_prefixes_and_refuse_unknown_paths_and_methods() {
+    let upstream = Upstream::start();
+    let config = format!(
+        "[[routes]]\nname = \"tasks\"\npath_prefix = \"/api/v1/\"\nmethods = [\"GET\", \"POST\"]\n\
+         upstream = \"{}\"\nstrip_prefix = true\n",
+        upstream.url()
+    );
+    let gateway = Gateway::start(&config);
+    let app = gateway.app("api-key");
+    let (_, secret) = gateway.key(&app, &[]);
+    let client = reqwest::Client::new();
+
+    let seen: Value = client
+        .get(gateway.url("/api/v1/tasks/7"))
+        .header("X-API-Key", &secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["path"], "/tasks/7");
+
+    let missing = client.get(gateway.url("/elsewhere")).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let body: Value = missing.json().await.unwrap();
+    assert_eq!(body["code"], "route_not_found");
+    assert_eq!(body["error"], "Not Found");
+
+    let delete = client
+        .delete(gateway.url("/api/v1/tasks/7"))
+        .header("X-API-Key", &secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(delete.headers()["allow"], "GET, POST");
+    assert_eq!(
+        delete.json::<Value>().await.unwrap()["code"],
+        "method_not_allowed"
+    );
+}
+
+#[tokio::test]
+async fn server_sent_events_stream_event_by_event() {
+    let upstream = Upstream::start();
+    let (gateway, secret) = setup(&upstream, "", "");
+    let response = reqwest::Client::new()
+        .get(gateway.url("/sse"))
+        .header("X-API-Key", &secret)
+        .header("Last-Event-ID", "41")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut stream = response.bytes_stream();
+    let mut received = String::new();
+    // The upstream holds its second event until /release: the first must arrive on its own.
+    while !received.contains("\n\n") {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .expect("the first event arrives before the stream ends")
+            .expect("a chunk")
+            .unwrap();
+        received.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert_eq!(received, "id: 1\ndata: first after 41\n\n");
+    reqwest::get(format!("{}/release", upstream.url()))
+        .await
+        .unwrap();
+    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .unwrap()
+    {
+        received.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+    }
+    assert_eq!(
+        received,
+        "id: 1\ndata: first after 41\n\nid: 2\ndata: second\n\n"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_upstream_is_502_json() {
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let gateway = Gateway::start(&route_to(&format!("http://127.0.0.1:{port}"), ""));
+    let app = gateway.app("api-key");
+    let (_, secret) = gateway.key(&app, &[]);
+    let response = reqwest::Client::new()
+        .get(gateway.url("/"))
+        .header("X-API-Key", &secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "upstream_unavailable");
+    assert_eq!(body["error"], "Bad Gateway");
+}
+
+#[tokio::test]
+async fn a_slow_upstream_is_504_json() {
+    let upstream = Upstream::start();
+    let (gateway, secret) = setup(&upstream, "timeout = \"500ms\"", "");
+    let response = reqwest::Client::new()
+        .get(gateway.url("/slow"))
+        .header("X-API-Key", &secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["code"],
+        "upstream_timeout"
+    );
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413_whether_declared_or_streamed() {
+    let upstream = Upstream::start();
+    let (gateway, secret) = setup_with_env(
+        &upstream,
+        "",
+        "",
+        &[("AUTHGATE_SERVER__MAX_BODY_SIZE", "1024")],
+    );
+    let client = reqwest::Client::new();
+    let declared = client
+        .post(gateway.url("/"))
+        .header("X-API-Key", &secret)
+        .body(vec![b'x'; 2048])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(declared.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        declared.json::<Value>().await.unwrap()["code"],
+        "payload_too_large"
+    );
+
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..4).map(|_| Ok(vec![b'y'; 512])).collect();
+    let streamed = client
+        .post(gateway.url("/"))
+        .header("X-API-Key", &secret)
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(streamed.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    let small = client
+        .post(gateway.url("/"))
+        .header("X-API-Key", &secret)
+        .body("ok")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(small.status(), StatusCode::OK);
+}

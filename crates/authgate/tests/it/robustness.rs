@@ -1,0 +1,178 @@
+//! Bad input gets a clear answer, never a panic or a hang, and the gateway keeps serving.
+
+use crate::harness::{Gateway, Upstream, route_to};
+use reqwest::StatusCode;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Sends raw bytes, then reads whatever comes back until the server closes or 5 s pass.
+async fn raw(gateway: &Gateway, request: &[u8], close_write: bool) -> String {
+    let mut stream = TcpStream::connect(gateway.addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    if close_write {
+        stream.shutdown().await.unwrap();
+    }
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response)).await;
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+async fn still_serves(gateway: &Gateway, secret: &str) {
+    let response = reqwest::Client::new()
+        .get(gateway.url("/"))
+        .header("X-API-Key", secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+fn first_line(response: &str) -> &str {
+    response.lines().next().unwrap_or("")
+}
+
+#[tokio::test]
+async fn malformed_requests_are_answered_and_the_gateway_survives() {
+    let upstream = Upstream::start();
+    let gateway = Gateway::start_with_env(
+        &route_to(&upstream.url(), ""),
+        &[("AUTHGATE_SERVER__HEADER_READ_TIMEOUT", "1s")],
+    );
+    let app = gateway.app("api-key");
+    let (_, secret) = gateway.key(&app, &[]);
+
+    // A non-UTF-8 key is a bad credential, not a crash.
+    let response = raw(
+        &gateway,
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-API-Key: \xff\xfe\xfd\r\nConnection: close\r\n\r\n",
+        false,
+    )
+    .await;
+    assert_eq!(first_line(&response), "HTTP/1.1 401 Unauthorized");
+    assert!(
+        response.contains("\"code\":\"invalid_credentials\""),
+        "{response}"
+    );
+
+    // Bad percent-encoding in the query string.
+    for path in ["/?user_key=%zz%", "/?%%%&&==", "/?user_key=%ff%fe"] {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let response = raw(&gateway, request.as_bytes(), false).await;
+        assert_eq!(
+            first_line(&response),
+            "HTTP/1.1 401 Unauthorized",
+            "{path}: {response}"
+        );
+    }
+
+    // Headers far over the limit: refused, not buffered forever.
+    let huge = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(200 * 1024)
+    );
+    let response = raw(&gateway, huge.as_bytes(), false).await;
+    assert!(
+        response.is_empty() || first_line(&response).starts_with("HTTP/1.1 4"),
+        "{}",
+        first_line(&response)
+    );
+
+    // Garbage instead of HTTP.
+    let response = raw(&gateway, b"\x00\x01\x02 not http at all\r\n\r\n", false).await;
+    assert!(
+        response.is_empty() || first_line(&response).starts_with("HTTP/1.1 400"),
+        "{response}"
+    );
+
+    // A body cut off mid-stream: the client promises 100 bytes, sends 10 and goes away.
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nX-API-Key: {secret}\r\nContent-Length: 100\r\n\r\n0123456789"
+    );
+    raw(&gateway, request.as_bytes(), true).await;
+
+    // A client that never finishes its headers is disconnected after header_read_timeout.
+    let mut slow = TcpStream::connect(gateway.addr).await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut buffer = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut buffer)).await;
+    assert!(closed.is_ok(), "a slow client is cut off");
+
+    // Dot segments cannot escape a route.
+    let response = raw(
+        &gateway,
+        b"GET /a/../b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        false,
+    )
+    .await;
+    assert_eq!(
+        first_line(&response),
+        "HTTP/1.1 400 Bad Request",
+        "{response}"
+    );
+    assert!(
+        response.contains("\"code\":\"malformed_request\""),
+        "{response}"
+    );
+
+    still_serves(&gateway, &secret).await;
+    assert!(!gateway.logs().contains("panicked"), "{}", gateway.logs());
+}
+
+#[tokio::test]
+async fn a_secret_never_appears_in_the_logs() {
+    let upstream = Upstream::start();
+    let gateway = Gateway::start(&route_to(&upstream.url(), ""));
+    let app = gateway.app("api-key");
+    let (_, secret) = gateway.key(&app, &[]);
+    let keyed = gateway.app("app-id-key");
+    let (_, app_key) = gateway.key(&keyed, &[]);
+    let client = reqwest::Client::new();
+
+    client
+        .get(gateway.url("/"))
+        .header("X-API-Key", &secret)
+        .send()
+        .await
+        .unwrap();
+    client
+        .get(gateway.url(&format!("/?user_key={secret}")))
+        .send()
+        .await
+        .unwrap();
+    client
+        .get(gateway.url("/"))
+        .header("Authorization", format!("Bearer {secret}"))
+        .send()
+        .await
+        .unwrap();
+    client
+        .get(gateway.url(&format!("/?app_id={keyed}&app_key={app_key}")))
+        .send()
+        .await
+        .unwrap();
+    // And the refused paths: revoked, suspended.
+    assert!(gateway.cli(&["apps", "suspend", &app]).status.success());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    client
+        .get(gateway.url("/"))
+        .header("X-API-Key", &secret)
+        .send()
+        .await
+        .unwrap();
+
+    let logs = gateway.logs();
+    assert!(
+        logs.contains("authenticated"),
+        "debug logging was on: {logs}"
+    );
+    assert!(!logs.contains(&secret), "the API key's secret was logged");
+    assert!(!logs.contains(&app_key), "the app_key was logged");
+    // What may be logged: the display prefix.
+    assert!(
+        logs.contains(&secret[..14]),
+        "the key prefix identifies the key in logs"
+    );
+}
