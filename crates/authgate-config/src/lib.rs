@@ -54,6 +54,9 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
     /// Largest request body accepted, in bytes (413 above it).
     pub max_body_size: u64,
+    /// Gateway worker threads, each with its own listener socket (SO_REUSEPORT) and upstream
+    /// connection pool; 0 means one per CPU.
+    pub workers: usize,
 }
 
 impl Default for ServerConfig {
@@ -65,6 +68,7 @@ impl Default for ServerConfig {
             drain_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
             max_body_size: 10 * 1024 * 1024,
+            workers: 0,
         }
     }
 }

@@ -1,1 +1,122 @@
-fn main() {}
+//! Hot paths of the gateway: key verification (cache hit, cache miss against SQLite, malformed
+//! key refused before any lookup) and route matching.
+//!
+//! `cargo bench -p authgate-gateway --bench hot_paths`
+
+use authgate_config::{AuthConfig, AuthKind, RouteConfig};
+use authgate_core::key;
+use authgate_gateway::authn::extract::{Credential, Extractor, Source};
+use authgate_gateway::authn::{Authenticator, CredentialCache, KeyUseRecorder};
+use authgate_gateway::route::RouteTable;
+use authgate_store::{AppMode, DirectoryStore, NewApp, NewCredential, NewKey, SqliteStore};
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::Method;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn key_verification(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let (authenticator, cache, secret) = runtime.block_on(async {
+        let store = Arc::new(SqliteStore::open(&url).await.expect("store"));
+        let app = store
+            .create_app(NewApp {
+                name: "bench".into(),
+                tenant: "default".into(),
+                owner: None,
+                mode: AppMode::ApiKey,
+            })
+            .await
+            .expect("app");
+        let secret = key::generate("live");
+        store
+            .create_key(NewKey {
+                app_id: app.id,
+                name: None,
+                scopes: Vec::new(),
+                expires_at: None,
+                credential: NewCredential {
+                    digest: secret.digest,
+                    display_prefix: secret.display_prefix.clone(),
+                },
+            })
+            .await
+            .expect("key");
+        let cache = CredentialCache::new(store.clone(), Duration::from_secs(600));
+        let authenticator = Authenticator::new(
+            Extractor::new(&AuthConfig::default()),
+            cache.clone(),
+            KeyUseRecorder::new(store),
+        );
+        (authenticator, cache, secret.secret)
+    });
+    let credential = |secret: &str| Credential::ApiKey {
+        secret: secret.to_owned(),
+        source: Source::Bearer,
+    };
+    let valid = credential(&secret);
+    let malformed = credential("sk_live_not-a-real-key");
+
+    let mut group = c.benchmark_group("key_verification");
+    group.bench_function("cached", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(authenticator.verify(black_box(&valid)))
+                .expect("valid")
+        })
+    });
+    group.bench_function("uncached_sqlite", |b| {
+        b.iter(|| {
+            cache.clear();
+            runtime
+                .block_on(authenticator.verify(black_box(&valid)))
+                .expect("valid")
+        })
+    });
+    group.bench_function("malformed_refused", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(authenticator.verify(black_box(&malformed)))
+                .expect_err("refused")
+        })
+    });
+    group.finish();
+}
+
+fn route_matching(c: &mut Criterion) {
+    let routes: Vec<RouteConfig> = (0..20)
+        .map(|i| RouteConfig {
+            name: format!("r{i}"),
+            path_prefix: format!("/api/v{i}/service{i}/"),
+            methods: vec!["GET".into(), "POST".into()],
+            upstream: "http://127.0.0.1:9000".into(),
+            strip_prefix: false,
+            auth: vec![AuthKind::ApiKey],
+            timeout: authgate_config::Duration::from_secs(30),
+        })
+        .chain(std::iter::once(RouteConfig {
+            name: "root".into(),
+            path_prefix: "/".into(),
+            methods: Vec::new(),
+            upstream: "http://127.0.0.1:9000".into(),
+            strip_prefix: false,
+            auth: vec![AuthKind::ApiKey],
+            timeout: authgate_config::Duration::from_secs(30),
+        }))
+        .collect();
+    let table = RouteTable::new(&routes).expect("routes");
+    c.bench_function("route_match/21_routes", |b| {
+        b.iter(|| {
+            table
+                .find(black_box("/api/v7/service7/tasks/42"), &Method::GET)
+                .expect("route")
+                .name
+                .len()
+        })
+    });
+}
+
+criterion_group!(benches, key_verification, route_matching);
+criterion_main!(benches);

@@ -4,7 +4,7 @@
 //! own module and hands its result to the next through request extensions:
 //!
 //! ```text
-//! listener ─▶ route (Arc<Route>) ─▶ authn: extract + authenticate (Identity, Presented)
+//! listener ─▶ route (Arc<Route>) ─▶ authn: extract + authenticate (Arc<Caller>, Presented)
 //!          ─▶ forward (upstream or built-in echo, streamed both ways)
 //! ```
 //!
@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod authn;
+pub mod caller;
 pub mod forward;
 pub mod health;
 pub mod listener;

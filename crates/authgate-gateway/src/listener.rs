@@ -1,5 +1,10 @@
 //! Listeners: accept connections, serve HTTP/1.1 and HTTP/2 on them, and drain on shutdown.
 //!
+//! The gateway runs one single-threaded runtime per worker thread, each accepting on its own
+//! socket bound with SO_REUSEPORT (the kernel spreads connections across them) and keeping its
+//! own upstream pool: a request never crosses threads, which is what lets a proxy keep up with
+//! nginx's worker model on few cores.
+//!
 //! Slow or malformed clients cannot hold the gateway: request headers must arrive within
 //! `header_read_timeout` and fit in 64 KiB, and hyper answers unparseable requests itself. On
 //! shutdown the listener stops accepting, lets in-flight requests finish (up to the drain
@@ -13,8 +18,10 @@ use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::watch;
 use tower::ServiceExt;
 
 /// The client's address, in every request's extensions.
@@ -29,6 +36,83 @@ pub struct ListenOptions {
 }
 
 const MAX_HEADER_BYTES: usize = 64 * 1024;
+const BACKLOG: u32 = 1024;
+
+/// Binds `count` sockets to `addr` with SO_REUSEPORT (port 0: the port the first one got).
+/// Returns the bound address and the sockets, not yet listening.
+pub fn bind_workers(
+    addr: SocketAddr,
+    count: usize,
+) -> std::io::Result<(SocketAddr, Vec<TcpSocket>)> {
+    let mut sockets = Vec::with_capacity(count.max(1));
+    let mut bound = addr;
+    for _ in 0..count.max(1) {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        #[cfg(unix)]
+        socket.set_reuseport(true)?;
+        socket.bind(bound)?;
+        bound = socket.local_addr()?;
+        sockets.push(socket);
+        if cfg!(not(unix)) {
+            break;
+        }
+    }
+    Ok((bound, sockets))
+}
+
+/// Serves on each socket from a thread of its own with a single-threaded runtime, each with the
+/// service `make_service` builds for it, until `stop` turns true; then every worker drains.
+pub fn spawn_workers<F, S>(
+    sockets: Vec<TcpSocket>,
+    make_service: Arc<F>,
+    options: ListenOptions,
+    stop: &watch::Receiver<bool>,
+) -> std::io::Result<Vec<std::thread::JoinHandle<()>>>
+where
+    F: Fn() -> S + Send + Sync + 'static,
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    sockets
+        .into_iter()
+        .enumerate()
+        .map(|(index, socket)| {
+            let make_service = make_service.clone();
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name(format!("authgate-worker-{index}"))
+                .spawn(move || {
+                    let runtime = match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(runtime) => runtime,
+                        Err(error) => {
+                            return tracing::error!(%error, "cannot start a worker runtime");
+                        }
+                    };
+                    runtime.block_on(async move {
+                        match socket.listen(BACKLOG) {
+                            Ok(listener) => {
+                                serve(listener, make_service(), options, stopped(stop)).await
+                            }
+                            Err(error) => tracing::error!(%error, "cannot listen"),
+                        }
+                    });
+                })
+        })
+        .collect()
+}
+
+/// Resolves once `stop` turns true (or its sender is gone).
+pub async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
 
 /// Serves `service` on `listener` until `shutdown` resolves, then drains.
 pub async fn serve<S>(

@@ -1,5 +1,5 @@
-//! The pipeline, assembled in the order of SPEC §4. Read top to bottom, this is the path every
-//! request on the gateway listener takes.
+//! The pipeline, assembled in the order of SPEC §4. Read top to bottom, [`Gateway::router`] is
+//! the path every request on the gateway listener takes.
 
 use crate::authn::extract::Extractor;
 use crate::authn::{AuthenticateLayer, Authenticator, CredentialCache, KeyUseRecorder};
@@ -12,35 +12,46 @@ use axum::Router;
 use std::sync::Arc;
 use tower::ServiceBuilder;
 
-/// The gateway listener's service and the parts that need background tasks.
+/// The gateway: what every worker shares (routes, credential cache, key-use batch) and a
+/// factory for each worker's own router.
 pub struct Gateway {
-    pub router: Router,
+    routes: RouteTable,
+    authenticator: Authenticator,
+    store: Arc<dyn CredentialStore>,
+    hide_credentials: bool,
+    max_body_size: u64,
     /// Cleared by [`CredentialCache::watch_changes`] when the store changes.
     pub cache: CredentialCache,
     /// Flushed by [`KeyUseRecorder::run`] and once more at shutdown.
     pub key_use: KeyUseRecorder,
 }
 
-/// Builds the gateway from validated configuration.
-pub fn gateway(config: &Config, store: Arc<dyn CredentialStore>) -> Result<Gateway, String> {
-    let routes = RouteTable::new(&config.effective_routes())?;
-    let cache = CredentialCache::new(store.clone(), config.auth.cache_ttl.0);
-    let key_use = KeyUseRecorder::new(store.clone());
-    let authenticator =
-        Authenticator::new(Extractor::new(&config.auth), cache.clone(), key_use.clone());
+impl Gateway {
+    /// Builds the gateway from validated configuration.
+    pub fn new(config: &Config, store: Arc<dyn CredentialStore>) -> Result<Self, String> {
+        let routes = RouteTable::new(&config.effective_routes())?;
+        let cache = CredentialCache::new(store.clone(), config.auth.cache_ttl.0);
+        let key_use = KeyUseRecorder::new(store.clone());
+        let authenticator =
+            Authenticator::new(Extractor::new(&config.auth), cache.clone(), key_use.clone());
+        Ok(Self {
+            routes,
+            authenticator,
+            store,
+            hide_credentials: config.auth.hide_credentials,
+            max_body_size: config.server.max_body_size,
+            cache,
+            key_use,
+        })
+    }
 
-    let pipeline = ServiceBuilder::new()
-        .layer(RouteLayer::new(routes))
-        .layer(AuthenticateLayer::new(authenticator))
-        .service(Forward::new(
-            config.auth.hide_credentials,
-            config.server.max_body_size,
-        ));
-
-    let router = health::routes(store).fallback_service(pipeline);
-    Ok(Gateway {
-        router,
-        cache,
-        key_use,
-    })
+    /// The service of one worker: the shared stages in front of its own upstream connection
+    /// pool, so a worker thread never waits on another's connections.
+    pub fn router(&self) -> Router {
+        let pipeline = ServiceBuilder::new()
+            .layer(RouteLayer::new(self.routes.clone()))
+            .layer(AuthenticateLayer::new(self.authenticator.clone()))
+            .service(Forward::new(self.hide_credentials, self.max_body_size));
+        health::routes(self.store.clone()).fallback_service(pipeline)
+    }
 }

@@ -1,25 +1,44 @@
 //! The in-process credential cache, and the watcher that empties it when the store changes.
 //!
 //! Entries are keyed by key digest (or app id) and hold the store's answer, including "no such
-//! key", so repeated bad keys do not hit the store either. Concurrent misses for one key share a
-//! single lookup. The watcher polls the store's change sequence and drops every entry when it
-//! moves: a suspend, revoke or regenerate made by the CLI or another instance takes effect within
-//! one poll interval, while entries also expire after the configured TTL as a backstop.
+//! key", so repeated bad keys do not hit the store either; a found record is kept with its
+//! [`Caller`] already built. Concurrent misses for one key share a single lookup. The watcher
+//! polls the store's change sequence and drops every entry when it moves: a suspend, revoke or
+//! regenerate made by the CLI or another instance takes effect within one poll interval, while
+//! entries also expire after the configured TTL as a backstop.
 
-use authgate_core::KeyDigest;
-use authgate_store::{AppRecord, CredentialStore, KeyRecord, StoreError};
+use crate::caller::Caller;
+use authgate_core::{AuthMethod, Identity, KeyDigest};
+use authgate_store::{AppMode, AppRecord, CredentialStore, KeyRecord, StoreError};
 use moka::future::Cache;
 use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
 use std::time::Duration;
 
 const MAX_ENTRIES: u64 = 1_000_000;
+
+/// A key's record with its caller, as cached.
+#[derive(Debug)]
+pub struct CachedKey {
+    pub record: KeyRecord,
+    pub caller: Arc<Caller>,
+    /// The second this key's use was last noted, so a busy key is noted once a second at most.
+    pub last_noted: AtomicI64,
+}
+
+/// An application's record with its caller (for `app-id` credentials), as cached.
+#[derive(Debug)]
+pub struct CachedApp {
+    pub record: AppRecord,
+    pub caller: Arc<Caller>,
+}
 
 /// Cached store answers for keys and applications.
 #[derive(Clone)]
 pub struct CredentialCache {
     store: Arc<dyn CredentialStore>,
-    keys: Cache<KeyDigest, Option<Arc<KeyRecord>>>,
-    apps: Cache<String, Option<Arc<AppRecord>>>,
+    keys: Cache<KeyDigest, Option<Arc<CachedKey>>>,
+    apps: Cache<String, Option<Arc<CachedApp>>>,
 }
 
 impl CredentialCache {
@@ -38,23 +57,53 @@ impl CredentialCache {
     }
 
     /// The key with this digest, from the cache or the store.
-    pub async fn key(&self, digest: &KeyDigest) -> Result<Option<Arc<KeyRecord>>, Arc<StoreError>> {
+    pub async fn key(&self, digest: &KeyDigest) -> Result<Option<Arc<CachedKey>>, Arc<StoreError>> {
+        if let Some(hit) = self.keys.get(digest).await {
+            return Ok(hit);
+        }
         let store = self.store.clone();
         let digest = *digest;
         self.keys
             .try_get_with(digest, async move {
-                store.find_key(&digest).await.map(|r| r.map(Arc::new))
+                let record = store.find_key(&digest).await?;
+                Ok(record.map(|record| {
+                    let method = match record.app.mode {
+                        AppMode::AppIdKey => AuthMethod::AppIdKey,
+                        AppMode::ApiKey | AppMode::AppId => AuthMethod::ApiKey,
+                    };
+                    let identity = identity(
+                        &record.app,
+                        method,
+                        Some((record.id.clone(), record.display_prefix.clone())),
+                        record.scopes.clone(),
+                    );
+                    Arc::new(CachedKey {
+                        record,
+                        caller: Arc::new(Caller::new(identity)),
+                        last_noted: AtomicI64::new(0),
+                    })
+                }))
             })
             .await
     }
 
     /// The application with this id, from the cache or the store.
-    pub async fn app(&self, app_id: &str) -> Result<Option<Arc<AppRecord>>, Arc<StoreError>> {
+    pub async fn app(&self, app_id: &str) -> Result<Option<Arc<CachedApp>>, Arc<StoreError>> {
+        if let Some(hit) = self.apps.get(app_id).await {
+            return Ok(hit);
+        }
         let store = self.store.clone();
         let id = app_id.to_owned();
         self.apps
             .try_get_with_by_ref(app_id, async move {
-                store.find_app(&id).await.map(|r| r.map(Arc::new))
+                let record = store.find_app(&id).await?;
+                Ok(record.map(|record| {
+                    let identity = identity(&record, AuthMethod::AppId, None, Vec::new());
+                    Arc::new(CachedApp {
+                        record,
+                        caller: Arc::new(Caller::new(identity)),
+                    })
+                }))
             })
             .await
     }
@@ -82,5 +131,25 @@ impl CredentialCache {
                 Err(error) => tracing::warn!(%error, "cannot read the store's change sequence"),
             }
         }
+    }
+}
+
+/// The identity an application's credential acts with: its owner's (or, ownerless, its own).
+fn identity(
+    app: &AppRecord,
+    method: AuthMethod,
+    key: Option<(String, String)>,
+    scopes: Vec<String>,
+) -> Identity {
+    let (key_id, key_prefix) = key.unzip();
+    Identity {
+        subject: app.owner.clone().unwrap_or_else(|| app.id.clone()),
+        application: app.id.clone(),
+        tenant: app.tenant.clone(),
+        roles: app.roles.clone(),
+        scopes,
+        method,
+        key_id,
+        key_prefix,
     }
 }

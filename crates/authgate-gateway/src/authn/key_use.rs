@@ -1,7 +1,6 @@
 //! `last_used_at` for keys, written in batches: a request only notes the time in memory, and a
 //! background task writes what accumulated every few seconds (and once more at shutdown).
 
-use authgate_core::time::now_unix;
 use authgate_store::CredentialStore;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,12 +21,11 @@ impl KeyUseRecorder {
         }
     }
 
-    /// Notes that the key was used now.
-    pub fn record(&self, key_id: &str) {
-        let now = now_unix();
+    /// Notes that the key was used at `now` (Unix seconds).
+    pub fn record(&self, key_id: &str, now: i64) {
         if let Ok(mut pending) = self.pending.lock() {
             match pending.get_mut(key_id) {
-                Some(at) => *at = now,
+                Some(at) => *at = (*at).max(now),
                 None => {
                     pending.insert(key_id.to_owned(), now);
                 }

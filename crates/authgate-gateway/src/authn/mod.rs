@@ -1,7 +1,7 @@
 //! Stages 2 and 3, extract and authenticate: who is calling?
 //!
 //! [`AuthenticateLayer`] takes the credential the [`extract`] module finds, proves it with the
-//! [`Authenticator`], and puts the caller's [`Identity`] and the credential's [`Presented`] sources
+//! [`Authenticator`], and puts the [`Caller`] and the credential's [`Presented`] sources
 //! into the request's extensions for the stages after it.
 //!
 //! **Security-sensitive.** This module is the only one that sees a secret. A secret is checked
@@ -13,28 +13,32 @@ mod cache;
 pub mod extract;
 mod key_use;
 
-pub use cache::CredentialCache;
+pub use cache::{CachedApp, CachedKey, CredentialCache};
 pub use key_use::KeyUseRecorder;
 
+use crate::caller::Caller;
 use crate::respond::Rejection;
 use crate::route::Route;
 use crate::{Request, Response};
-use authgate_core::{AuthMethod, ErrorCode, Identity, KeyDigest, key, time::now_unix};
-use authgate_store::{AppMode, AppRecord, KeyRecord};
+use authgate_core::{ErrorCode, KeyDigest, key, time::now_unix};
+use authgate_store::AppMode;
 use extract::{Credential, Extractor, Source};
 use futures_util::future::BoxFuture;
 use http::HeaderMap;
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 /// The credential's sources, kept so the forward stage can hide them from the upstream.
 #[derive(Debug, Clone)]
 pub struct Presented(pub Vec<Source>);
 
-/// Proves credentials against the store, through the cache.
+/// Proves credentials against the store, through the cache. Cheap to clone.
 #[derive(Clone)]
-pub struct Authenticator {
+pub struct Authenticator(Arc<Inner>);
+
+struct Inner {
     extractor: Extractor,
     cache: CredentialCache,
     key_use: KeyUseRecorder,
@@ -42,11 +46,11 @@ pub struct Authenticator {
 
 impl Authenticator {
     pub fn new(extractor: Extractor, cache: CredentialCache, key_use: KeyUseRecorder) -> Self {
-        Self {
+        Self(Arc::new(Inner {
             extractor,
             cache,
             key_use,
-        }
+        }))
     }
 
     /// Finds and proves the credential of a request on `route`.
@@ -55,110 +59,89 @@ impl Authenticator {
         headers: &HeaderMap,
         query: Option<&str>,
         route: &Route,
-    ) -> Result<(Identity, Presented), Rejection> {
+    ) -> Result<(Arc<Caller>, Presented), Rejection> {
         let credential = self
+            .0
             .extractor
             .extract(headers, query, &route.auth)
             .ok_or_else(|| Rejection::new(ErrorCode::MissingCredentials))?;
         let bearer = credential.sources().contains(&Source::Bearer);
-        let identity = self.verify(&credential).await.map_err(|code| Rejection {
+        let caller = self.verify(&credential).await.map_err(|code| Rejection {
             bearer,
             ..Rejection::new(code)
         })?;
-        Ok((identity, Presented(credential.sources().to_vec())))
+        Ok((caller, Presented(credential.sources().to_vec())))
     }
 
     /// Proves one credential.
-    pub async fn verify(&self, credential: &Credential) -> Result<Identity, ErrorCode> {
+    pub async fn verify(&self, credential: &Credential) -> Result<Arc<Caller>, ErrorCode> {
         match credential {
             Credential::ApiKey { secret, .. } => {
-                let record = self.verify_secret(secret).await?;
-                if record.app.mode != AppMode::ApiKey {
+                let key = self.verify_secret(secret).await?;
+                if key.record.app.mode != AppMode::ApiKey {
                     return Err(ErrorCode::InvalidCredentials);
                 }
-                Ok(self.key_identity(&record, AuthMethod::ApiKey))
+                Ok(key.caller.clone())
             }
             Credential::AppIdKey {
                 app_id, app_key, ..
             } => {
-                let record = self.verify_secret(app_key).await?;
-                if record.app.id != *app_id || record.app.mode != AppMode::AppIdKey {
+                let key = self.verify_secret(app_key).await?;
+                if key.record.app.id != *app_id || key.record.app.mode != AppMode::AppIdKey {
                     return Err(ErrorCode::InvalidCredentials);
                 }
-                Ok(self.key_identity(&record, AuthMethod::AppIdKey))
+                Ok(key.caller.clone())
             }
             Credential::AppId { app_id, .. } => {
                 let app = self
+                    .0
                     .cache
                     .app(app_id)
                     .await
                     .map_err(|_| ErrorCode::StoreUnavailable)?
                     .ok_or(ErrorCode::InvalidCredentials)?;
-                match app.mode {
+                match app.record.mode {
                     AppMode::AppId => {}
                     AppMode::AppIdKey => return Err(ErrorCode::MissingCredentials),
                     AppMode::ApiKey => return Err(ErrorCode::InvalidCredentials),
                 }
-                if app.suspended {
+                if app.record.suspended {
                     return Err(ErrorCode::ApplicationSuspended);
                 }
-                Ok(identity(&app, AuthMethod::AppId, None, Vec::new()))
+                Ok(app.caller.clone())
             }
         }
     }
 
     /// Shape, checksum, digest, lookup, constant-time compare, then the key's and app's state.
-    async fn verify_secret(&self, secret: &str) -> Result<Arc<KeyRecord>, ErrorCode> {
+    async fn verify_secret(&self, secret: &str) -> Result<Arc<CachedKey>, ErrorCode> {
         key::validate(secret).map_err(|_| ErrorCode::InvalidCredentials)?;
         let digest = KeyDigest::of(secret);
-        let record = self
+        let key = self
+            .0
             .cache
             .key(&digest)
             .await
             .map_err(|_| ErrorCode::StoreUnavailable)?
             .ok_or(ErrorCode::InvalidCredentials)?;
+        let record = &key.record;
         if !record.digest.matches(&digest) {
             return Err(ErrorCode::InvalidCredentials);
         }
         if record.revoked {
             return Err(ErrorCode::RevokedCredentials);
         }
-        if record.expires_at.is_some_and(|at| at <= now_unix()) {
+        let now = now_unix();
+        if record.expires_at.is_some_and(|at| at <= now) {
             return Err(ErrorCode::ExpiredCredentials);
         }
         if record.app.suspended {
             return Err(ErrorCode::ApplicationSuspended);
         }
-        Ok(record)
-    }
-
-    fn key_identity(&self, record: &KeyRecord, method: AuthMethod) -> Identity {
-        self.key_use.record(&record.id);
-        identity(
-            &record.app,
-            method,
-            Some((record.id.clone(), record.display_prefix.clone())),
-            record.scopes.clone(),
-        )
-    }
-}
-
-fn identity(
-    app: &AppRecord,
-    method: AuthMethod,
-    key: Option<(String, String)>,
-    scopes: Vec<String>,
-) -> Identity {
-    let (key_id, key_prefix) = key.unzip();
-    Identity {
-        subject: app.owner.clone().unwrap_or_else(|| app.id.clone()),
-        application: app.id.clone(),
-        tenant: app.tenant.clone(),
-        roles: app.roles.clone(),
-        scopes,
-        method,
-        key_id,
-        key_prefix,
+        if key.last_noted.swap(now, Ordering::Relaxed) != now {
+            self.0.key_use.record(&record.id, now);
+        }
+        Ok(key)
     }
 }
 
@@ -220,14 +203,14 @@ where
                 .authenticate(request.headers(), request.uri().query(), &route)
                 .await;
             match outcome {
-                Ok((identity, presented)) => {
+                Ok((caller, presented)) => {
                     tracing::debug!(
                         route = %route.name,
-                        application = %identity.application,
-                        key_prefix = identity.key_prefix.as_deref().unwrap_or("-"),
+                        application = %caller.identity.application,
+                        key_prefix = caller.identity.key_prefix.as_deref().unwrap_or("-"),
                         "authenticated"
                     );
-                    request.extensions_mut().insert(identity);
+                    request.extensions_mut().insert(caller);
                     request.extensions_mut().insert(presented);
                     inner.call(request).await
                 }

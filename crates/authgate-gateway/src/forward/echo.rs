@@ -7,10 +7,15 @@ use authgate_core::ErrorCode;
 use http::HeaderValue;
 use http::header::CONTENT_TYPE;
 use http::request::Parts;
+use http::uri::PathAndQuery;
 use http_body_util::BodyExt;
 use std::collections::BTreeMap;
 
-pub(super) async fn respond(parts: &Parts, path_and_query: &str, mut body: Body) -> Response {
+pub(super) async fn respond(
+    parts: &Parts,
+    path_and_query: &PathAndQuery,
+    mut body: Body,
+) -> Response {
     let mut body_size: u64 = 0;
     while let Some(frame) = body.frame().await {
         match frame {
@@ -36,14 +41,11 @@ pub(super) async fn respond(parts: &Parts, path_and_query: &str, mut body: Body)
             })
             .or_insert_with(|| value.into_owned());
     }
-    let (path, query) = path_and_query
-        .split_once('?')
-        .unwrap_or((path_and_query, ""));
     let description = serde_json::json!({
         "upstream": "authgate built-in echo",
         "method": parts.method.as_str(),
-        "path": path,
-        "query": query,
+        "path": path_and_query.path(),
+        "query": path_and_query.query().unwrap_or_default(),
         "headers": headers,
         "body_size": body_size,
     });

@@ -3,7 +3,7 @@
 //! `hide_credentials` is on, plus `X-Forwarded-*` and authgate's identity headers.
 
 use crate::authn::extract::Source;
-use authgate_core::Identity;
+use crate::caller::Caller;
 use http::header::{AUTHORIZATION, CONNECTION, HOST};
 use http::uri::Authority;
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -21,18 +21,13 @@ const HOP_BY_HOP: [&str; 9] = [
     "upgrade",
 ];
 
-pub static X_AUTHGATE_SUBJECT: HeaderName = HeaderName::from_static("x-authgate-subject");
-pub static X_AUTHGATE_APPLICATION: HeaderName = HeaderName::from_static("x-authgate-application");
-pub static X_AUTHGATE_TENANT: HeaderName = HeaderName::from_static("x-authgate-tenant");
-pub static X_AUTHGATE_ROLES: HeaderName = HeaderName::from_static("x-authgate-roles");
-pub static X_AUTHGATE_AUTH_METHOD: HeaderName = HeaderName::from_static("x-authgate-auth-method");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// What the request headers are rewritten from.
 pub struct ForwardContext<'a> {
-    pub identity: Option<&'a Identity>,
+    pub caller: Option<&'a Caller>,
     pub peer: Option<IpAddr>,
     /// Credential locations to remove (empty when credentials are forwarded).
     pub hidden: &'a [Source],
@@ -90,20 +85,9 @@ pub fn prepare_request(headers: &mut HeaderMap, context: &ForwardContext<'_>) {
         headers.insert(HOST, value);
     }
 
-    if let Some(identity) = context.identity {
-        let pairs = [
-            (&X_AUTHGATE_SUBJECT, identity.subject.as_str()),
-            (&X_AUTHGATE_APPLICATION, identity.application.as_str()),
-            (&X_AUTHGATE_TENANT, identity.tenant.as_str()),
-            (&X_AUTHGATE_AUTH_METHOD, identity.method.as_str()),
-        ];
-        for (name, value) in pairs {
-            if let Ok(value) = HeaderValue::from_str(value) {
-                headers.insert(name.clone(), value);
-            }
-        }
-        if let Ok(value) = HeaderValue::from_str(&identity.roles.join(",")) {
-            headers.insert(X_AUTHGATE_ROLES.clone(), value);
+    if let Some(caller) = context.caller {
+        for (name, value) in &caller.upstream_headers {
+            headers.insert(name.clone(), value.clone());
         }
     }
 }

@@ -9,11 +9,13 @@ mod echo;
 pub mod headers;
 
 use crate::authn::Presented;
+use crate::authn::extract::Source;
+use crate::caller::Caller;
 use crate::listener::PeerAddr;
 use crate::respond::Rejection;
 use crate::route::{Route, Upstream};
 use crate::{Body, Request, Response};
-use authgate_core::{ErrorCode, Identity};
+use authgate_core::ErrorCode;
 use futures_util::future::BoxFuture;
 use http::Uri;
 use http::header::CONTENT_LENGTH;
@@ -22,6 +24,7 @@ use http_body_util::{LengthLimitError, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -79,14 +82,9 @@ impl Forward {
             (true, Some(presented)) => presented.0.as_slice(),
             _ => &[],
         };
-        let path = route.upstream_path(parts.uri.path()).into_owned();
-        let query = headers::forwarded_query(parts.uri.query(), hidden);
-        let path_and_query = match query {
-            Some(query) => format!("{path}?{query}"),
-            None => path,
-        };
+        let path_and_query = upstream_path_and_query(&parts.uri, &route, hidden)?;
         let context = headers::ForwardContext {
-            identity: parts.extensions.get::<Identity>(),
+            caller: parts.extensions.get::<Arc<Caller>>().map(Arc::as_ref),
             peer: parts.extensions.get::<PeerAddr>().map(|p| p.0.ip()),
             hidden,
             upstream_host: match &route.upstream {
@@ -100,8 +98,6 @@ impl Forward {
         match &route.upstream {
             Upstream::Echo => Ok(echo::respond(&parts, &path_and_query, body).await),
             Upstream::Http { authority, .. } => {
-                let path_and_query = PathAndQuery::try_from(path_and_query)
-                    .map_err(|_| Rejection::new(ErrorCode::MalformedRequest))?;
                 parts.uri = Uri::builder()
                     .scheme(Scheme::HTTP)
                     .authority(authority.clone())
@@ -130,6 +126,30 @@ impl Forward {
             }
         }
     }
+}
+
+/// The path and query to send upstream. The common case (nothing stripped, prepended or hidden)
+/// reuses the request's own, without copying it.
+fn upstream_path_and_query(
+    uri: &Uri,
+    route: &Route,
+    hidden: &[Source],
+) -> Result<PathAndQuery, Rejection> {
+    let path = route.upstream_path(uri.path());
+    let query = headers::forwarded_query(uri.query(), hidden);
+    let query_unchanged = match &query {
+        Some(kept) => matches!(kept, Cow::Borrowed(_)),
+        None => uri.query().is_none(),
+    };
+    let unchanged = matches!(path, Cow::Borrowed(_)) && query_unchanged;
+    if unchanged && let Some(original) = uri.path_and_query() {
+        return Ok(original.clone());
+    }
+    let rebuilt = match query {
+        Some(query) => format!("{path}?{query}"),
+        None => path.into_owned(),
+    };
+    PathAndQuery::try_from(rebuilt).map_err(|_| Rejection::new(ErrorCode::MalformedRequest))
 }
 
 fn caused_by_length_limit(error: &(dyn std::error::Error + 'static)) -> bool {

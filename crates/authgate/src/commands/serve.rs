@@ -3,10 +3,12 @@
 use anyhow::Context as _;
 use authgate_config::{Config, LogFormat};
 use authgate_core::key;
+use authgate_gateway::health;
 use authgate_gateway::listener::{self, ListenOptions};
-use authgate_gateway::{health, stack};
+use authgate_gateway::stack::Gateway;
 use authgate_store::NewCredential;
 use std::io::IsTerminal as _;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -29,11 +31,14 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
     }
     drop(admin_token);
 
-    let gateway = stack::gateway(&config, store.clone()).map_err(anyhow::Error::msg)?;
+    let gateway = Arc::new(Gateway::new(&config, store.clone()).map_err(anyhow::Error::msg)?);
     let admin_router = health::routes(store.clone());
 
-    let gateway_listener = TcpListener::bind(config.server.listen)
-        .await
+    let workers = match config.server.workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let (gateway_addr, gateway_sockets) = listener::bind_workers(config.server.listen, workers)
         .with_context(|| format!("cannot listen on {} (server.listen)", config.server.listen))?;
     let admin_listener = TcpListener::bind(config.server.admin_listen)
         .await
@@ -43,7 +48,20 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
                 config.server.admin_listen
             )
         })?;
-    tracing::info!(addr = %gateway_listener.local_addr()?, "gateway listening");
+
+    let (stop, stopped) = watch::channel(false);
+    let options = ListenOptions {
+        header_read_timeout: config.server.header_read_timeout.0,
+        drain_timeout: config.server.drain_timeout.0,
+    };
+    let router_gateway = gateway.clone();
+    let gateway_workers = listener::spawn_workers(
+        gateway_sockets,
+        Arc::new(move || router_gateway.router()),
+        options,
+        &stopped,
+    )?;
+    tracing::info!(addr = %gateway_addr, workers, "gateway listening");
     tracing::info!(addr = %admin_listener.local_addr()?, "admin listening");
 
     let watcher = tokio::spawn(
@@ -54,32 +72,26 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
     );
     let flusher = tokio::spawn(gateway.key_use.clone().run(KEY_USE_FLUSH_INTERVAL));
 
-    let (stop, stopped) = watch::channel(false);
-    let options = ListenOptions {
-        header_read_timeout: config.server.header_read_timeout.0,
-        drain_timeout: config.server.drain_timeout.0,
-    };
-    let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
-        let _ = stopped.wait_for(|s| *s).await;
-    };
-    let gateway_server = listener::serve(
-        gateway_listener,
-        gateway.router,
-        options,
-        until_stopped(stopped.clone()),
-    );
     let admin_server = listener::serve(
         admin_listener,
         admin_router,
         options,
-        until_stopped(stopped),
+        listener::stopped(stopped),
     );
     let signal = async move {
         wait_for_signal().await;
         tracing::info!("shutting down: draining in-flight requests");
         let _ = stop.send(true);
     };
-    tokio::join!(gateway_server, admin_server, signal);
+    tokio::join!(admin_server, signal);
+    for worker in gateway_workers {
+        if tokio::task::spawn_blocking(move || worker.join())
+            .await
+            .is_err()
+        {
+            tracing::error!("a gateway worker panicked");
+        }
+    }
 
     watcher.abort();
     flusher.abort();

@@ -63,7 +63,8 @@ impl Gateway {
                     [("gateway listening addr=", 0), ("admin listening addr=", 1)]
                 {
                     if let Some(rest) = line.split(marker).nth(1) {
-                        let _ = tx.send((which, rest.trim().to_owned()));
+                        let addr = rest.split_whitespace().next().unwrap_or_default();
+                        let _ = tx.send((which, addr.to_owned()));
                     }
                 }
                 let mut logs = sink.lock().unwrap();

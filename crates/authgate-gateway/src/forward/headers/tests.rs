@@ -1,5 +1,5 @@
 use super::*;
-use authgate_core::AuthMethod;
+use authgate_core::{AuthMethod, Identity};
 
 fn identity() -> Identity {
     Identity {
@@ -29,13 +29,13 @@ fn spoofed_identity_hop_by_hop_and_hidden_credentials_are_removed() {
     headers.insert("host", HeaderValue::from_static("api.example.com"));
     headers.insert("last-event-id", HeaderValue::from_static("41"));
     headers.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
-    let identity = identity();
+    let caller = Caller::new(identity());
     let authority: Authority = "127.0.0.1:9000".parse().unwrap();
     let hidden = [Source::Header(HeaderName::from_static("x-api-key"))];
     prepare_request(
         &mut headers,
         &ForwardContext {
-            identity: Some(&identity),
+            caller: Some(&caller),
             peer: Some("127.0.0.1".parse().unwrap()),
             hidden: &hidden,
             upstream_host: Some(&authority),

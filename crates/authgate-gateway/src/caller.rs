@@ -1,0 +1,41 @@
+//! What authentication hands to every later stage: the caller's identity, and the identity
+//! headers the upstream will receive. Both are built once, when a credential's store record
+//! enters the cache, and shared by every request that presents it.
+
+use authgate_core::Identity;
+use http::{HeaderName, HeaderValue};
+
+pub static X_AUTHGATE_SUBJECT: HeaderName = HeaderName::from_static("x-authgate-subject");
+pub static X_AUTHGATE_APPLICATION: HeaderName = HeaderName::from_static("x-authgate-application");
+pub static X_AUTHGATE_TENANT: HeaderName = HeaderName::from_static("x-authgate-tenant");
+pub static X_AUTHGATE_ROLES: HeaderName = HeaderName::from_static("x-authgate-roles");
+pub static X_AUTHGATE_AUTH_METHOD: HeaderName = HeaderName::from_static("x-authgate-auth-method");
+
+/// An authenticated caller.
+#[derive(Debug)]
+pub struct Caller {
+    pub identity: Identity,
+    /// `X-Authgate-*` headers for the upstream.
+    pub upstream_headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Caller {
+    pub fn new(identity: Identity) -> Self {
+        let roles = identity.roles.join(",");
+        let upstream_headers = [
+            (&X_AUTHGATE_SUBJECT, identity.subject.as_str()),
+            (&X_AUTHGATE_APPLICATION, identity.application.as_str()),
+            (&X_AUTHGATE_TENANT, identity.tenant.as_str()),
+            (&X_AUTHGATE_ROLES, roles.as_str()),
+            (&X_AUTHGATE_AUTH_METHOD, identity.method.as_str()),
+        ]
+        .into_iter()
+        // A value that cannot be a header (a control character in a name) is left out, not mangled.
+        .filter_map(|(name, value)| HeaderValue::from_str(value).ok().map(|v| (name.clone(), v)))
+        .collect();
+        Self {
+            identity,
+            upstream_headers,
+        }
+    }
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Whole-gateway load run: authgate beside nginx doing the same key check, in the same run, with
+# the shared anchor kit (../shared/bench/run.sh). Loopback only; everything started is stopped.
+#
+#   scripts/bench-load.sh                 # 1,000 authgate keys, the kit's defaults
+#   NKEYS=10000 DURATION=10 scripts/bench-load.sh
+#
+# Needs nginx-light, wrk and curl (installed here when missing and running as root).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+KIT="${BENCH_KIT:-$ROOT/../shared/bench}"
+NKEYS="${NKEYS:-1000}"
+PORT="${AUTHGATE_BENCH_PORT:-8090}"
+
+[ -x "$KIT/run.sh" ] || { echo "bench-load: no anchor kit at $KIT" >&2; exit 1; }
+missing=()
+[ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v wrk >/dev/null || missing+=(wrk)
+command -v curl >/dev/null || missing+=(curl)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+cargo build --release -p authgate --quiet
+BIN="$ROOT/target/release/authgate"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/authgate-load.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+
+cat > "$WORK/authgate.toml" <<TOML
+[server]
+listen = "127.0.0.1:$PORT"
+admin_listen = "127.0.0.1:$((PORT + 1))"
+[store]
+url = "sqlite://$WORK/authgate.db"
+[log]
+level = "warn"
+[[routes]]
+name = "bench"
+path_prefix = "/"
+upstream = "http://127.0.0.1:9001"
+TOML
+
+APP="$("$BIN" --config "$WORK/authgate.toml" apps create bench)"
+echo "creating $NKEYS keys for $APP ..." >&2
+for _ in $(seq "$NKEYS"); do
+  "$BIN" --config "$WORK/authgate.toml" keys create --app "$APP" --output json \
+    | sed -n 's/.*"secret": "\(.*\)".*/\1/p'
+done > "$WORK/keys.txt"
+
+GATEWAY_URL="http://127.0.0.1:$PORT/" \
+GATEWAY_CMD="$BIN --config $WORK/authgate.toml serve" \
+KEYS_FILE="$WORK/keys.txt" \
+INVALID_KEY="sk_live_1111111111111111111111111111" \
+  "$KIT/run.sh"

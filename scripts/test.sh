@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every test authgate has: unit tests, and the integration tests that start the real binary
+# in front of a real upstream process. Installs what the tests need when it is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v python3 >/dev/null || missing+=(python3)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  else
+    echo "scripts/test.sh: please install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+cargo test --workspace --all-targets "$@"
