@@ -22,6 +22,11 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_FILE: &str = "authgate.toml";
 /// Prefix of the environment overrides: `AUTHGATE_SERVER__LISTEN=...`.
 pub const ENV_PREFIX: &str = "AUTHGATE_";
+/// The familiar names for the default rate limit (they win over the file).
+const LEGACY_ENV: [(&str, &str); 2] = [
+    ("RATE_LIMIT_RPM", "rate_limit.rpm"),
+    ("RATE_LIMIT_BURST", "rate_limit.burst"),
+];
 /// The upstream that answers with a description of the request it received.
 pub const ECHO_UPSTREAM: &str = "builtin:echo";
 
@@ -33,6 +38,8 @@ pub struct Config {
     pub store: StoreConfig,
     pub state: StateConfig,
     pub auth: AuthConfig,
+    /// The limit every application gets on routes without their own.
+    pub rate_limit: RateLimitConfig,
     pub log: LogConfig,
     /// Routes in any order; the longest matching prefix wins. None configured: `/` to the echo.
     pub routes: Vec<RouteConfig>,
@@ -179,6 +186,17 @@ impl Default for AppIdKeyConfig {
     }
 }
 
+/// A GCRA rate limit per application: `rpm` requests a minute on average, up to `burst` at
+/// once (default: `rpm`). No `rpm`: no limit.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rpm: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub burst: Option<u32>,
+}
+
 /// Logging.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -225,6 +243,9 @@ pub struct RouteConfig {
     /// How long the upstream may take to start answering (504 after).
     #[serde(default = "default_upstream_timeout")]
     pub timeout: Duration,
+    /// This route's own limit, counted apart from the default one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimitConfig>,
 }
 
 /// A kind of credential a route accepts.
@@ -259,6 +280,7 @@ impl Config {
             strip_prefix: false,
             auth: default_route_auth(),
             timeout: default_upstream_timeout(),
+            rate_limit: None,
         }]
     }
 
@@ -298,6 +320,16 @@ pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
         figment = figment.merge(Toml::file_exact(path));
     }
     figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
+    for (name, key) in LEGACY_ENV {
+        if let Ok(value) = std::env::var(name) {
+            let number: u32 = value.trim().parse().map_err(|_| ConfigError::Invalid {
+                source_name: "environment".into(),
+                key: name.into(),
+                problem: format!("`{value}` is not a whole number"),
+            })?;
+            figment = figment.merge(Serialized::default(key, number));
+        }
+    }
     let config: Config = figment
         .extract()
         .map_err(|e| ConfigError::Parse(describe(e)))?;

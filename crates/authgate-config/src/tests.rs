@@ -97,3 +97,29 @@ fn an_explicit_missing_file_is_an_error() {
         Ok(())
     });
 }
+
+#[test]
+fn rate_limit_env_names_set_the_default_limit() {
+    Jail::expect_with(|jail| {
+        jail.create_file("authgate.toml", "[rate_limit]\nrpm = 10\n")?;
+        jail.set_env("RATE_LIMIT_RPM", "600");
+        jail.set_env("RATE_LIMIT_BURST", "50");
+        let config = load_in_jail(jail, None).map_err(|e| e.to_string())?;
+        assert_eq!(config.rate_limit.rpm, Some(600));
+        assert_eq!(config.rate_limit.burst, Some(50));
+        jail.set_env("RATE_LIMIT_RPM", "lots");
+        let err = load_in_jail(jail, None).unwrap_err().to_string();
+        assert!(err.contains("RATE_LIMIT_RPM"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_zero_rate_is_refused() {
+    Jail::expect_with(|jail| {
+        jail.create_file("authgate.toml", "[rate_limit]\nrpm = 0\n")?;
+        let err = load_in_jail(jail, None).unwrap_err().to_string();
+        assert!(err.contains("rate_limit.rpm"), "{err}");
+        Ok(())
+    });
+}

@@ -1,6 +1,6 @@
 //! Checks that serde's types cannot express.
 
-use crate::{Config, ConfigError, ECHO_UPSTREAM};
+use crate::{Config, ConfigError, ECHO_UPSTREAM, RateLimitConfig};
 use std::collections::HashSet;
 
 pub(crate) fn validate(config: &Config, source_name: &str) -> Result<(), ConfigError> {
@@ -44,6 +44,7 @@ pub(crate) fn validate(config: &Config, source_name: &str) -> Result<(), ConfigE
             "must be greater than 0".into(),
         ));
     }
+    check_rate_limit(&config.rate_limit, "rate_limit", source_name)?;
     let mut names = HashSet::new();
     for (i, route) in config.routes.iter().enumerate() {
         let key = |field: &str| format!("routes[{i}].{field}");
@@ -88,6 +89,15 @@ pub(crate) fn validate(config: &Config, source_name: &str) -> Result<(), ConfigE
                 }
             }
         }
+        if let Some(limit) = &route.rate_limit {
+            check_rate_limit(limit, &key("rate_limit"), source_name)?;
+            if limit.rpm.is_none() {
+                return Err(invalid(
+                    key("rate_limit.rpm"),
+                    "a route's own limit needs rpm".into(),
+                ));
+            }
+        }
         if route.auth.is_empty() {
             return Err(invalid(
                 key("auth"),
@@ -96,4 +106,25 @@ pub(crate) fn validate(config: &Config, source_name: &str) -> Result<(), ConfigE
         }
     }
     Ok(())
+}
+
+fn check_rate_limit(
+    limit: &RateLimitConfig,
+    key: &str,
+    source_name: &str,
+) -> Result<(), ConfigError> {
+    let problem = match (limit.rpm, limit.burst) {
+        (Some(0), _) => Some(("rpm", "must be greater than 0")),
+        (_, Some(0)) => Some(("burst", "must be greater than 0")),
+        (None, Some(_)) => Some(("burst", "needs rpm beside it")),
+        _ => None,
+    };
+    match problem {
+        Some((field, problem)) => Err(ConfigError::Invalid {
+            source_name: source_name.to_owned(),
+            key: format!("{key}.{field}"),
+            problem: problem.to_owned(),
+        }),
+        None => Ok(()),
+    }
 }

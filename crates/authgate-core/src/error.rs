@@ -13,6 +13,7 @@ pub enum ErrorCode {
     ExpiredCredentials,
     RevokedCredentials,
     ApplicationSuspended,
+    RateLimited,
     RouteNotFound,
     MethodNotAllowed,
     PayloadTooLarge,
@@ -32,6 +33,7 @@ impl ErrorCode {
             Self::ExpiredCredentials => "expired_credentials",
             Self::RevokedCredentials => "revoked_credentials",
             Self::ApplicationSuspended => "application_suspended",
+            Self::RateLimited => "rate_limited",
             Self::RouteNotFound => "route_not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
@@ -51,6 +53,7 @@ impl ErrorCode {
             | Self::ExpiredCredentials
             | Self::RevokedCredentials
             | Self::ApplicationSuspended => 401,
+            Self::RateLimited => 429,
             Self::RouteNotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::PayloadTooLarge => 413,
@@ -70,6 +73,9 @@ impl ErrorCode {
             Self::ExpiredCredentials => "The credential has expired.",
             Self::RevokedCredentials => "The credential has been revoked.",
             Self::ApplicationSuspended => "The application is suspended.",
+            Self::RateLimited => {
+                "Too many requests: retry after the number of seconds in Retry-After."
+            }
             Self::RouteNotFound => "No route matches this path.",
             Self::MethodNotAllowed => "This route does not accept this method.",
             Self::PayloadTooLarge => "The request body is too large.",

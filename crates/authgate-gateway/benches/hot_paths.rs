@@ -95,6 +95,7 @@ fn route_matching(c: &mut Criterion) {
             strip_prefix: false,
             auth: vec![AuthKind::ApiKey],
             timeout: authgate_config::Duration::from_secs(30),
+            rate_limit: None,
         })
         .chain(std::iter::once(RouteConfig {
             name: "root".into(),
@@ -104,9 +105,10 @@ fn route_matching(c: &mut Criterion) {
             strip_prefix: false,
             auth: vec![AuthKind::ApiKey],
             timeout: authgate_config::Duration::from_secs(30),
+            rate_limit: None,
         }))
         .collect();
-    let table = RouteTable::new(&routes).expect("routes");
+    let table = RouteTable::new(&routes, &Default::default()).expect("routes");
     c.bench_function("route_match/21_routes", |b| {
         b.iter(|| {
             table

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! listener ─▶ route (Arc<Route>) ─▶ authn: extract + authenticate (Arc<Caller>, Presented)
-//!          ─▶ forward (upstream or built-in echo, streamed both ways)
+//!          ─▶ limit (per application) ─▶ forward (upstream or built-in echo, streamed both ways)
 //! ```
 //!
 //! Any stage that refuses a request returns a [`respond::Rejection`]; only [`respond`] turns it
@@ -16,6 +16,7 @@ pub mod authn;
 pub mod caller;
 pub mod forward;
 pub mod health;
+pub mod limit;
 pub mod listener;
 pub mod respond;
 pub mod route;

@@ -7,8 +7,8 @@
 
 use crate::{Body, Response};
 use authgate_core::ErrorCode;
-use http::header::{ALLOW, CONTENT_TYPE, WWW_AUTHENTICATE};
-use http::{HeaderValue, StatusCode};
+use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 /// Why a request was refused, with what the response needs beyond the code.
 #[derive(Debug, Clone)]
@@ -16,8 +16,8 @@ pub struct Rejection {
     pub code: ErrorCode,
     /// The refused credential came as `Authorization: Bearer`.
     pub bearer: bool,
-    /// For 405: the methods the route accepts.
-    pub allow: Option<HeaderValue>,
+    /// Headers the refusal carries besides the standard ones (`Allow`, `Retry-After`, limits).
+    pub headers: HeaderMap,
 }
 
 impl Rejection {
@@ -25,8 +25,14 @@ impl Rejection {
         Self {
             code,
             bearer: false,
-            allow: None,
+            headers: HeaderMap::new(),
         }
+    }
+
+    /// Adds a header to the refusal's response.
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.insert(name, value);
+        self
     }
 
     /// The JSON response for this refusal.
@@ -51,9 +57,7 @@ impl Rejection {
             };
             headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
-        if let Some(allow) = self.allow {
-            headers.insert(ALLOW, allow);
-        }
+        headers.extend(self.headers);
         response
     }
 }

@@ -5,9 +5,10 @@
 //! route is chosen, so a request can never reach an upstream path outside the route that
 //! authenticated it. Puts the matched `Arc<Route>` into the request's extensions.
 
+use crate::limit::RateBucket;
 use crate::respond::Rejection;
 use crate::{Request, Response};
-use authgate_config::{AuthKind, ECHO_UPSTREAM, RouteConfig};
+use authgate_config::{AuthKind, ECHO_UPSTREAM, RateLimitConfig, RouteConfig};
 use authgate_core::ErrorCode;
 use futures_util::future::BoxFuture;
 use http::{HeaderValue, Method, uri::Authority};
@@ -27,6 +28,8 @@ pub struct Route {
     pub strip_prefix: bool,
     pub auth: Vec<AuthKind>,
     pub timeout: Duration,
+    /// The bucket this route's requests count against; `None`: not limited.
+    pub rate_limit: Option<Arc<RateBucket>>,
     allow: Option<HeaderValue>,
 }
 
@@ -49,11 +52,13 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
-    /// Builds the table from validated configuration.
-    pub fn new(configs: &[RouteConfig]) -> Result<Self, String> {
+    /// Builds the table from validated configuration; routes without a limit of their own
+    /// count against `default_limit`.
+    pub fn new(configs: &[RouteConfig], default_limit: &RateLimitConfig) -> Result<Self, String> {
+        let default_bucket = RateBucket::new("default", default_limit).map(Arc::new);
         let mut routes = configs
             .iter()
-            .map(Route::from_config)
+            .map(|config| Route::from_config(config, default_bucket.as_ref()))
             .collect::<Result<Vec<_>, _>>()?;
         routes.sort_by_key(|route| std::cmp::Reverse(route.prefix.len()));
         Ok(Self {
@@ -72,17 +77,23 @@ impl RouteTable {
             .find(|route| prefix_matches(&route.prefix, path))
             .ok_or_else(|| Rejection::new(ErrorCode::RouteNotFound))?;
         match &route.methods {
-            Some(methods) if !methods.contains(method) => Err(Rejection {
-                allow: route.allow.clone(),
-                ..Rejection::new(ErrorCode::MethodNotAllowed)
-            }),
+            Some(methods) if !methods.contains(method) => {
+                let rejection = Rejection::new(ErrorCode::MethodNotAllowed);
+                Err(match &route.allow {
+                    Some(allow) => rejection.with_header(http::header::ALLOW, allow.clone()),
+                    None => rejection,
+                })
+            }
             _ => Ok(route),
         }
     }
 }
 
 impl Route {
-    fn from_config(config: &RouteConfig) -> Result<Self, String> {
+    fn from_config(
+        config: &RouteConfig,
+        default_bucket: Option<&Arc<RateBucket>>,
+    ) -> Result<Self, String> {
         let upstream = if config.upstream == ECHO_UPSTREAM {
             Upstream::Echo
         } else {
@@ -130,6 +141,10 @@ impl Route {
             strip_prefix: config.strip_prefix,
             auth: config.auth.clone(),
             timeout: config.timeout.0,
+            rate_limit: match &config.rate_limit {
+                Some(own) => RateBucket::new(&format!("route:{}", config.name), own).map(Arc::new),
+                None => default_bucket.cloned(),
+            },
             allow,
         })
     }

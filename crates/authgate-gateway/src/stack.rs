@@ -5,18 +5,22 @@ use crate::authn::extract::Extractor;
 use crate::authn::{AuthenticateLayer, Authenticator, CredentialCache, KeyUseRecorder};
 use crate::forward::Forward;
 use crate::health;
+use crate::limit::RateLimitLayer;
 use crate::route::{RouteLayer, RouteTable};
 use authgate_config::Config;
+use authgate_state::RateLimiter;
 use authgate_store::CredentialStore;
 use axum::Router;
 use std::sync::Arc;
 use tower::ServiceBuilder;
 
-/// The gateway: what every worker shares (routes, credential cache, key-use batch) and a
+/// The gateway: what every worker shares (routes, credential cache, key-use batch, rate
+/// limiter) and a
 /// factory for each worker's own router.
 pub struct Gateway {
     routes: RouteTable,
     authenticator: Authenticator,
+    rate_limiter: Arc<dyn RateLimiter>,
     store: Arc<dyn CredentialStore>,
     hide_credentials: bool,
     max_body_size: u64,
@@ -28,8 +32,12 @@ pub struct Gateway {
 
 impl Gateway {
     /// Builds the gateway from validated configuration.
-    pub fn new(config: &Config, store: Arc<dyn CredentialStore>) -> Result<Self, String> {
-        let routes = RouteTable::new(&config.effective_routes())?;
+    pub fn new(
+        config: &Config,
+        store: Arc<dyn CredentialStore>,
+        rate_limiter: Arc<dyn RateLimiter>,
+    ) -> Result<Self, String> {
+        let routes = RouteTable::new(&config.effective_routes(), &config.rate_limit)?;
         let cache = CredentialCache::new(store.clone(), config.auth.cache_ttl.0);
         let key_use = KeyUseRecorder::new(store.clone());
         let authenticator =
@@ -37,6 +45,7 @@ impl Gateway {
         Ok(Self {
             routes,
             authenticator,
+            rate_limiter,
             store,
             hide_credentials: config.auth.hide_credentials,
             max_body_size: config.server.max_body_size,
@@ -51,6 +60,7 @@ impl Gateway {
         let pipeline = ServiceBuilder::new()
             .layer(RouteLayer::new(self.routes.clone()))
             .layer(AuthenticateLayer::new(self.authenticator.clone()))
+            .layer(RateLimitLayer::new(self.rate_limiter.clone()))
             .service(Forward::new(self.hide_credentials, self.max_body_size));
         health::routes(self.store.clone()).fallback_service(pipeline)
     }

@@ -9,21 +9,25 @@ fn route(name: &str, prefix: &str, methods: &[&str], upstream: &str, strip: bool
         strip_prefix: strip,
         auth: vec![AuthKind::ApiKey],
         timeout: authgate_config::Duration::from_secs(1),
+        rate_limit: None,
     }
 }
 
 fn table() -> RouteTable {
-    RouteTable::new(&[
-        route("root", "/", &[], ECHO_UPSTREAM, false),
-        route(
-            "tasks",
-            "/api/v1/",
-            &["GET", "POST"],
-            "http://127.0.0.1:9000",
-            true,
-        ),
-        route("admin", "/api", &[], "http://127.0.0.1:9001/base/", false),
-    ])
+    RouteTable::new(
+        &[
+            route("root", "/", &[], ECHO_UPSTREAM, false),
+            route(
+                "tasks",
+                "/api/v1/",
+                &["GET", "POST"],
+                "http://127.0.0.1:9000",
+                true,
+            ),
+            route("admin", "/api", &[], "http://127.0.0.1:9001/base/", false),
+        ],
+        &RateLimitConfig::default(),
+    )
     .unwrap()
 }
 
@@ -43,12 +47,16 @@ fn the_longest_prefix_wins() {
 fn a_method_outside_the_route_is_405_with_allow() {
     let rejection = table().find("/api/v1/tasks", &Method::DELETE).unwrap_err();
     assert_eq!(rejection.code, ErrorCode::MethodNotAllowed);
-    assert_eq!(rejection.allow.unwrap(), "GET, POST");
+    assert_eq!(rejection.headers["allow"], "GET, POST");
 }
 
 #[test]
 fn no_route_is_404_and_dot_segments_are_400() {
-    let only = RouteTable::new(&[route("tasks", "/api/", &[], ECHO_UPSTREAM, false)]).unwrap();
+    let only = RouteTable::new(
+        &[route("tasks", "/api/", &[], ECHO_UPSTREAM, false)],
+        &RateLimitConfig::default(),
+    )
+    .unwrap();
     assert_eq!(
         only.find("/other", &Method::GET).unwrap_err().code,
         ErrorCode::RouteNotFound
@@ -72,4 +80,53 @@ fn upstream_paths_strip_and_prepend() {
     assert_eq!(admin.upstream_path("/api/users"), "/base/api/users");
     let root = table.find("/x/y", &Method::GET).unwrap();
     assert_eq!(root.upstream_path("/x/y"), "/x/y");
+}
+
+#[test]
+fn routes_count_against_their_own_bucket_or_the_default() {
+    let mut own = route("tasks", "/api/", &[], ECHO_UPSTREAM, false);
+    own.rate_limit = Some(RateLimitConfig {
+        rpm: Some(600),
+        burst: None,
+    });
+    let plain = route("root", "/", &[], ECHO_UPSTREAM, false);
+    let default = RateLimitConfig {
+        rpm: Some(60),
+        burst: Some(5),
+    };
+    let table = RouteTable::new(&[own, plain], &default).unwrap();
+    let tasks = table
+        .find("/api/x", &Method::GET)
+        .unwrap()
+        .rate_limit
+        .clone()
+        .unwrap();
+    assert_eq!(tasks.name, "route:tasks");
+    assert_eq!(
+        (tasks.quota.per_minute.get(), tasks.quota.burst.get()),
+        (600, 600)
+    );
+    let root = table
+        .find("/x", &Method::GET)
+        .unwrap()
+        .rate_limit
+        .clone()
+        .unwrap();
+    assert_eq!(root.name, "default");
+    assert_eq!(
+        (root.quota.per_minute.get(), root.quota.burst.get()),
+        (60, 5)
+    );
+    let unlimited = RouteTable::new(
+        &[route("root", "/", &[], ECHO_UPSTREAM, false)],
+        &RateLimitConfig::default(),
+    )
+    .unwrap();
+    assert!(
+        unlimited
+            .find("/", &Method::GET)
+            .unwrap()
+            .rate_limit
+            .is_none()
+    );
 }

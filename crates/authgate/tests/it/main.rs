@@ -9,6 +9,7 @@ mod harness;
 mod cli;
 mod credentials;
 mod lifecycle;
+mod limits;
 mod proxy;
 mod robustness;
 mod serve;

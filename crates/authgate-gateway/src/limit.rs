@@ -1,0 +1,162 @@
+//! Stage 5, traffic policy: rate limits per application (SPEC §4).
+//!
+//! A route counts against its own bucket when it sets `rate_limit`, else against the default
+//! `[rate_limit]` bucket, else is not limited. Counters belong to the application, not the key,
+//! so rotating keys does not reset a limit (3scale). Every limited response carries
+//! `X-RateLimit-Limit`, `-Remaining`, `-Reset` (Unix seconds) and the IETF `RateLimit-Policy` /
+//! `RateLimit` fields; a refusal is 429 `rate_limited` with `Retry-After`. When the shared state
+//! cannot answer, the request passes (fail open, as Kong's `fault_tolerant`) and a warning is
+//! logged: a limiter outage should not become an API outage.
+
+use crate::caller::Caller;
+use crate::respond::Rejection;
+use crate::route::Route;
+use crate::{Request, Response};
+use authgate_config::RateLimitConfig;
+use authgate_core::ErrorCode;
+use authgate_core::time::now_unix;
+use authgate_state::{Quota, RateDecision, RateLimiter};
+use futures_util::future::BoxFuture;
+use http::header::RETRY_AFTER;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use std::convert::Infallible;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+static X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+static X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+static X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+
+/// A set of counters with its quota: the default limit, or one route's own.
+#[derive(Debug)]
+pub struct RateBucket {
+    pub name: String,
+    pub quota: Quota,
+    limit_header: HeaderValue,
+    policy_header: HeaderValue,
+}
+
+impl RateBucket {
+    /// The bucket for a configured limit; `None` when it sets no rate.
+    pub fn new(name: &str, config: &RateLimitConfig) -> Option<Self> {
+        let per_minute = NonZeroU32::new(config.rpm?)?;
+        let burst = config.burst.and_then(NonZeroU32::new).unwrap_or(per_minute);
+        Some(Self {
+            name: name.to_owned(),
+            quota: Quota { per_minute, burst },
+            limit_header: HeaderValue::from(per_minute.get()),
+            policy_header: HeaderValue::from_str(&format!("\"{name}\";q={per_minute};w=60"))
+                .ok()?,
+        })
+    }
+
+    fn write_headers(&self, headers: &mut HeaderMap, decision: &RateDecision) {
+        let reset_secs = whole_seconds(decision.reset_after);
+        headers.insert(X_RATELIMIT_LIMIT.clone(), self.limit_header.clone());
+        headers.insert(
+            X_RATELIMIT_REMAINING.clone(),
+            HeaderValue::from(decision.remaining),
+        );
+        headers.insert(
+            X_RATELIMIT_RESET.clone(),
+            HeaderValue::from(now_unix().saturating_add_unsigned(reset_secs)),
+        );
+        headers.insert(RATELIMIT_POLICY.clone(), self.policy_header.clone());
+        let current = format!("\"{}\";r={};t={reset_secs}", self.name, decision.remaining);
+        if let Ok(value) = HeaderValue::from_str(&current) {
+            headers.insert(RATELIMIT.clone(), value);
+        }
+    }
+}
+
+/// Seconds, rounded up: a client told to wait 0 s would retry too early.
+fn whole_seconds(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
+
+// === impl RateLimitLayer ===
+
+/// Counts each authenticated request against its route's bucket.
+#[derive(Clone)]
+pub struct RateLimitLayer {
+    limiter: Arc<dyn RateLimiter>,
+}
+
+impl RateLimitLayer {
+    pub fn new(limiter: Arc<dyn RateLimiter>) -> Self {
+        Self { limiter }
+    }
+}
+
+impl<S> tower::Layer<S> for RateLimitLayer {
+    type Service = RateLimit<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RateLimit {
+            limiter: self.limiter.clone(),
+            inner,
+        }
+    }
+}
+
+/// The service built by [`RateLimitLayer`].
+#[derive(Clone)]
+pub struct RateLimit<S> {
+    limiter: Arc<dyn RateLimiter>,
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for RateLimit<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let bucket = request
+            .extensions()
+            .get::<Arc<Route>>()
+            .and_then(|route| route.rate_limit.clone());
+        let caller = request.extensions().get::<Arc<Caller>>().cloned();
+        let (Some(bucket), Some(caller)) = (bucket, caller) else {
+            return Box::pin(self.inner.call(request));
+        };
+        let limiter = self.limiter.clone();
+        // The clone is ready (services here always are); the original keeps its readiness.
+        let mut inner = self.inner.clone();
+        std::mem::swap(&mut inner, &mut self.inner);
+        Box::pin(async move {
+            let application = &caller.identity.application;
+            match limiter.check(&bucket.name, bucket.quota, application).await {
+                Ok(decision) if decision.allowed => {
+                    let mut response = inner.call(request).await?;
+                    bucket.write_headers(response.headers_mut(), &decision);
+                    Ok(response)
+                }
+                Ok(decision) => {
+                    let wait = whole_seconds(decision.retry_after.unwrap_or_default()).max(1);
+                    let mut rejection = Rejection::new(ErrorCode::RateLimited)
+                        .with_header(RETRY_AFTER, HeaderValue::from(wait));
+                    bucket.write_headers(&mut rejection.headers, &decision);
+                    tracing::debug!(%application, bucket = %bucket.name, "rate limited");
+                    Ok(rejection.into_response())
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "rate limiter unavailable; letting the request through");
+                    inner.call(request).await
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,128 @@
+//! Rate limits per application: honest headers, 429 with Retry-After, recovery, per-route buckets.
+
+use crate::harness::{Gateway, Upstream, route_to};
+use reqwest::StatusCode;
+use std::time::Duration;
+
+async fn get(gateway: &Gateway, path: &str, secret: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(gateway.url(path))
+        .header("X-API-Key", secret)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn header(response: &reqwest::Response, name: &str) -> String {
+    response.headers()[name].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_burst_beyond_the_limit_gets_429_and_the_limit_recovers() {
+    let upstream = Upstream::start();
+    let gateway = Gateway::start(&route_to(
+        &upstream.url(),
+        "rate_limit = { rpm = 60, burst = 3 }",
+    ));
+    let app = gateway.app("api-key");
+    let (_, first) = gateway.key(&app, &[]);
+    let (_, second) = gateway.key(&app, &[]);
+
+    let mut remaining = Vec::new();
+    for _ in 0..3 {
+        let response = get(&gateway, "/", &first).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(header(&response, "x-ratelimit-limit"), "60");
+        assert_eq!(
+            header(&response, "ratelimit-policy"),
+            "\"route:api\";q=60;w=60"
+        );
+        let reset: i64 = header(&response, "x-ratelimit-reset").parse().unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        assert!(
+            (now..=now + 4).contains(&reset),
+            "reset {reset} is a Unix time within the burst's refill"
+        );
+        remaining.push(header(&response, "x-ratelimit-remaining"));
+    }
+    assert_eq!(remaining, ["2", "1", "0"]);
+
+    // The limit belongs to the application: its other key is refused too.
+    let refused = get(&gateway, "/", &second).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(header(&refused, "retry-after"), "1");
+    assert_eq!(header(&refused, "x-ratelimit-remaining"), "0");
+    assert_eq!(header(&refused, "content-type"), "application/json");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited");
+    assert_eq!(body["error"], "Too Many Requests");
+    assert_eq!(
+        upstream.hits().await,
+        3,
+        "a refused request never reaches the upstream"
+    );
+
+    // Another application has its own counters.
+    let other = gateway.app("api-key");
+    let (_, other_key) = gateway.key(&other, &[]);
+    assert_eq!(
+        get(&gateway, "/", &other_key).await.status(),
+        StatusCode::OK
+    );
+
+    // At 60 a minute, one request's worth comes back each second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(get(&gateway, "/", &first).await.status(), StatusCode::OK);
+    assert_eq!(
+        get(&gateway, "/", &first).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn the_default_limit_comes_from_the_environment_and_routes_override_it() {
+    let upstream = Upstream::start();
+    let config = format!(
+        "[[routes]]\nname = \"open\"\npath_prefix = \"/open/\"\nupstream = \"{0}\"\nrate_limit = {{ rpm = 6000 }}\n\
+         [[routes]]\nname = \"rest\"\npath_prefix = \"/\"\nupstream = \"{0}\"\n",
+        upstream.url()
+    );
+    let gateway = Gateway::start_with_env(
+        &config,
+        &[("RATE_LIMIT_RPM", "60"), ("RATE_LIMIT_BURST", "2")],
+    );
+    let app = gateway.app("api-key");
+    let (_, secret) = gateway.key(&app, &[]);
+
+    assert_eq!(get(&gateway, "/a", &secret).await.status(), StatusCode::OK);
+    assert_eq!(get(&gateway, "/b", &secret).await.status(), StatusCode::OK);
+    let refused = get(&gateway, "/c", &secret).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        header(&refused, "ratelimit-policy"),
+        "\"default\";q=60;w=60"
+    );
+
+    for _ in 0..5 {
+        let response = get(&gateway, "/open/x", &secret).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "the route's own bucket is counted apart"
+        );
+        assert_eq!(header(&response, "x-ratelimit-limit"), "6000");
+    }
+}
+
+#[tokio::test]
+async fn without_a_limit_no_rate_headers_are_sent() {
+    let gateway = Gateway::start("");
+    let app = gateway.app("api-key");
+    let (_, secret) = gateway.key(&app, &[]);
+    let response = get(&gateway, "/", &secret).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers().get("x-ratelimit-limit").is_none());
+}
