@@ -16,13 +16,12 @@ use authgate_config::RateLimitConfig;
 use authgate_core::ErrorCode;
 use authgate_core::time::now_unix;
 use authgate_state::{Quota, RateDecision, RateLimiter};
-use futures_util::future::BoxFuture;
+use axum::extract::State;
+use axum::middleware::Next;
 use http::header::RETRY_AFTER;
 use http::{HeaderMap, HeaderName, HeaderValue};
-use std::convert::Infallible;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 static X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
@@ -78,85 +77,39 @@ fn whole_seconds(duration: Duration) -> u64 {
     duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
 
-// === impl RateLimitLayer ===
-
-/// Counts each authenticated request against its route's bucket.
-#[derive(Clone)]
-pub struct RateLimitLayer {
-    limiter: Arc<dyn RateLimiter>,
-}
-
-impl RateLimitLayer {
-    pub fn new(limiter: Arc<dyn RateLimiter>) -> Self {
-        Self { limiter }
-    }
-}
-
-impl<S> tower::Layer<S> for RateLimitLayer {
-    type Service = RateLimit<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        RateLimit {
-            limiter: self.limiter.clone(),
-            inner,
+/// The stage, for `axum::middleware::from_fn_with_state(limiter, limit::stage)`: counts each
+/// authenticated request against its route's bucket, and answers 429 past the limit.
+pub async fn stage(
+    State(limiter): State<Arc<dyn RateLimiter>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let bucket = request
+        .extensions()
+        .get::<Arc<Route>>()
+        .and_then(|route| route.rate_limit.clone());
+    let caller = request.extensions().get::<Arc<Caller>>().cloned();
+    let (Some(bucket), Some(caller)) = (bucket, caller) else {
+        return next.run(request).await;
+    };
+    let application = &caller.identity.application;
+    match limiter.check(&bucket.name, bucket.quota, application).await {
+        Ok(decision) if decision.allowed => {
+            let mut response = next.run(request).await;
+            bucket.write_headers(response.headers_mut(), &decision);
+            response
         }
-    }
-}
-
-/// The service built by [`RateLimitLayer`].
-#[derive(Clone)]
-pub struct RateLimit<S> {
-    limiter: Arc<dyn RateLimiter>,
-    inner: S,
-}
-
-impl<S> tower::Service<Request> for RateLimit<S>
-where
-    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        let bucket = request
-            .extensions()
-            .get::<Arc<Route>>()
-            .and_then(|route| route.rate_limit.clone());
-        let caller = request.extensions().get::<Arc<Caller>>().cloned();
-        let (Some(bucket), Some(caller)) = (bucket, caller) else {
-            return Box::pin(self.inner.call(request));
-        };
-        let limiter = self.limiter.clone();
-        // The clone is ready (services here always are); the original keeps its readiness.
-        let mut inner = self.inner.clone();
-        std::mem::swap(&mut inner, &mut self.inner);
-        Box::pin(async move {
-            let application = &caller.identity.application;
-            match limiter.check(&bucket.name, bucket.quota, application).await {
-                Ok(decision) if decision.allowed => {
-                    let mut response = inner.call(request).await?;
-                    bucket.write_headers(response.headers_mut(), &decision);
-                    Ok(response)
-                }
-                Ok(decision) => {
-                    let wait = whole_seconds(decision.retry_after.unwrap_or_default()).max(1);
-                    let mut rejection = Rejection::new(ErrorCode::RateLimited)
-                        .with_header(RETRY_AFTER, HeaderValue::from(wait));
-                    bucket.write_headers(&mut rejection.headers, &decision);
-                    tracing::debug!(%application, bucket = %bucket.name, "rate limited");
-                    Ok(rejection.into_response())
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "rate limiter unavailable; letting the request through");
-                    inner.call(request).await
-                }
-            }
-        })
+        Ok(decision) => {
+            let wait = whole_seconds(decision.retry_after.unwrap_or_default()).max(1);
+            let mut rejection = Rejection::new(ErrorCode::RateLimited)
+                .with_header(RETRY_AFTER, HeaderValue::from(wait));
+            bucket.write_headers(&mut rejection.headers, &decision);
+            tracing::debug!(%application, bucket = %bucket.name, "rate limited");
+            rejection.into_response()
+        }
+        Err(error) => {
+            tracing::warn!(%error, "rate limiter unavailable; letting the request through");
+            next.run(request).await
+        }
     }
 }

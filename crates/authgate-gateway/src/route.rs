@@ -10,11 +10,10 @@ use crate::respond::Rejection;
 use crate::{Request, Response};
 use authgate_config::{AuthKind, ECHO_UPSTREAM, RateLimitConfig, RouteConfig};
 use authgate_core::ErrorCode;
-use futures_util::future::BoxFuture;
+use axum::extract::State;
+use axum::middleware::Next;
 use http::{HeaderValue, Method, uri::Authority};
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// A route ready to match and forward.
@@ -184,60 +183,16 @@ fn has_dot_segment(path: &str) -> bool {
     })
 }
 
-// === impl RouteLayer ===
-
-/// Matches the route and puts it in the request's extensions.
-#[derive(Debug, Clone)]
-pub struct RouteLayer {
-    table: RouteTable,
-}
-
-impl RouteLayer {
-    pub fn new(table: RouteTable) -> Self {
-        Self { table }
-    }
-}
-
-impl<S> tower::Layer<S> for RouteLayer {
-    type Service = Routing<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Routing {
-            table: self.table.clone(),
-            inner,
+/// The stage, for `axum::middleware::from_fn_with_state(table, route::stage)`: matches the
+/// route and puts it in the request's extensions, or answers 400/404/405.
+pub async fn stage(State(table): State<RouteTable>, mut request: Request, next: Next) -> Response {
+    match table.find(request.uri().path(), request.method()) {
+        Ok(route) => {
+            let route = route.clone();
+            request.extensions_mut().insert(route);
+            next.run(request).await
         }
-    }
-}
-
-/// The service built by [`RouteLayer`].
-#[derive(Debug, Clone)]
-pub struct Routing<S> {
-    table: RouteTable,
-    inner: S,
-}
-
-impl<S> tower::Service<Request> for Routing<S>
-where
-    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: Request) -> Self::Future {
-        match self.table.find(request.uri().path(), request.method()) {
-            Ok(route) => {
-                request.extensions_mut().insert(route.clone());
-                let future = self.inner.call(request);
-                Box::pin(future)
-            }
-            Err(rejection) => Box::pin(async move { Ok(rejection.into_response()) }),
-        }
+        Err(rejection) => rejection.into_response(),
     }
 }
 

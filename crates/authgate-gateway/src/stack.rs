@@ -2,15 +2,15 @@
 //! the path every request on the gateway listener takes.
 
 use crate::authn::extract::Extractor;
-use crate::authn::{AuthenticateLayer, Authenticator, CredentialCache, KeyUseRecorder};
+use crate::authn::{self, Authenticator, CredentialCache, KeyUseRecorder};
 use crate::forward::Forward;
-use crate::health;
-use crate::limit::RateLimitLayer;
-use crate::route::{RouteLayer, RouteTable};
+use crate::route::{self, RouteTable};
+use crate::{health, limit};
 use authgate_config::Config;
 use authgate_state::RateLimiter;
 use authgate_store::CredentialStore;
 use axum::Router;
+use axum::middleware::from_fn_with_state;
 use std::sync::Arc;
 use tower::ServiceBuilder;
 
@@ -58,9 +58,9 @@ impl Gateway {
     /// pool, so a worker thread never waits on another's connections.
     pub fn router(&self) -> Router {
         let pipeline = ServiceBuilder::new()
-            .layer(RouteLayer::new(self.routes.clone()))
-            .layer(AuthenticateLayer::new(self.authenticator.clone()))
-            .layer(RateLimitLayer::new(self.rate_limiter.clone()))
+            .layer(from_fn_with_state(self.routes.clone(), route::stage))
+            .layer(from_fn_with_state(self.authenticator.clone(), authn::stage))
+            .layer(from_fn_with_state(self.rate_limiter.clone(), limit::stage))
             .service(Forward::new(self.hide_credentials, self.max_body_size));
         health::routes(self.store.clone()).fallback_service(pipeline)
     }

@@ -1,6 +1,6 @@
 //! Stages 2 and 3, extract and authenticate: who is calling?
 //!
-//! [`AuthenticateLayer`] takes the credential the [`extract`] module finds, proves it with the
+//! [`stage`] takes the credential the [`extract`] module finds, proves it with the
 //! [`Authenticator`], and puts the [`Caller`] and the credential's [`Presented`] sources
 //! into the request's extensions for the stages after it.
 //!
@@ -22,13 +22,12 @@ use crate::route::Route;
 use crate::{Request, Response};
 use authgate_core::{ErrorCode, KeyDigest, key, time::now_unix};
 use authgate_store::AppMode;
+use axum::extract::State;
+use axum::middleware::Next;
 use extract::{Credential, Extractor, Source};
-use futures_util::future::BoxFuture;
 use http::HeaderMap;
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::{Context, Poll};
 
 /// The credential's sources, kept so the forward stage can hide them from the upstream.
 #[derive(Debug, Clone)]
@@ -145,80 +144,34 @@ impl Authenticator {
     }
 }
 
-// === impl AuthenticateLayer ===
-
-/// Authenticates every request; refuses with 401 (or 503 when the store is down).
-#[derive(Clone)]
-pub struct AuthenticateLayer {
-    authenticator: Authenticator,
-}
-
-impl AuthenticateLayer {
-    pub fn new(authenticator: Authenticator) -> Self {
-        Self { authenticator }
-    }
-}
-
-impl<S> tower::Layer<S> for AuthenticateLayer {
-    type Service = Authenticate<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Authenticate {
-            authenticator: self.authenticator.clone(),
-            inner,
+/// The stage, for `axum::middleware::from_fn_with_state(authenticator, authn::stage)`:
+/// authenticates the request on its route, or answers 401 (503 when the store is down).
+pub async fn stage(
+    State(authenticator): State<Authenticator>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let Some(route) = request.extensions().get::<Arc<Route>>().cloned() else {
+        return Rejection::new(ErrorCode::InternalError).into_response();
+    };
+    let outcome = authenticator
+        .authenticate(request.headers(), request.uri().query(), &route)
+        .await;
+    match outcome {
+        Ok((caller, presented)) => {
+            tracing::debug!(
+                route = %route.name,
+                application = %caller.identity.application,
+                key_prefix = caller.identity.key_prefix.as_deref().unwrap_or("-"),
+                "authenticated"
+            );
+            request.extensions_mut().insert(caller);
+            request.extensions_mut().insert(presented);
+            next.run(request).await
         }
-    }
-}
-
-/// The service built by [`AuthenticateLayer`].
-#[derive(Clone)]
-pub struct Authenticate<S> {
-    authenticator: Authenticator,
-    inner: S,
-}
-
-impl<S> tower::Service<Request> for Authenticate<S>
-where
-    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: Request) -> Self::Future {
-        let authenticator = self.authenticator.clone();
-        // The clone is ready (services here always are); the original keeps its readiness.
-        let mut inner = self.inner.clone();
-        std::mem::swap(&mut inner, &mut self.inner);
-        Box::pin(async move {
-            let Some(route) = request.extensions().get::<Arc<Route>>().cloned() else {
-                return Ok(Rejection::new(ErrorCode::InternalError).into_response());
-            };
-            let outcome = authenticator
-                .authenticate(request.headers(), request.uri().query(), &route)
-                .await;
-            match outcome {
-                Ok((caller, presented)) => {
-                    tracing::debug!(
-                        route = %route.name,
-                        application = %caller.identity.application,
-                        key_prefix = caller.identity.key_prefix.as_deref().unwrap_or("-"),
-                        "authenticated"
-                    );
-                    request.extensions_mut().insert(caller);
-                    request.extensions_mut().insert(presented);
-                    inner.call(request).await
-                }
-                Err(rejection) => {
-                    tracing::debug!(route = %route.name, code = %rejection.code, "refused");
-                    Ok(rejection.into_response())
-                }
-            }
-        })
+        Err(rejection) => {
+            tracing::debug!(route = %route.name, code = %rejection.code, "refused");
+            rejection.into_response()
+        }
     }
 }

@@ -72,21 +72,30 @@ impl Gateway {
                 logs.push('\n');
             }
         });
-        let mut addrs: [Option<SocketAddr>; 2] = [None, None];
-        while addrs.iter().any(Option::is_none) {
-            match rx.recv_timeout(Duration::from_secs(20)) {
-                Ok((which, addr)) => addrs[which] = Some(addr.parse().expect("listen address")),
-                Err(_) => panic!("authgate did not start; its log:\n{}", logs.lock().unwrap()),
-            }
-        }
-        Gateway {
+        // Built before the wait, so that a failed start still kills the process (Drop).
+        let unbound = SocketAddr::from(([0, 0, 0, 0], 0));
+        let mut gateway = Gateway {
             child,
             dir: dir.to_owned(),
             _owned: None,
-            addr: addrs[0].unwrap(),
-            admin: addrs[1].unwrap(),
+            addr: unbound,
+            admin: unbound,
             logs,
+        };
+        let mut seen = [false, false];
+        while seen.contains(&false) {
+            let Ok((which, addr)) = rx.recv_timeout(Duration::from_secs(20)) else {
+                panic!("authgate did not start; its log:\n{}", gateway.logs());
+            };
+            let addr = addr.parse().expect("listen address");
+            if which == 0 {
+                gateway.addr = addr;
+            } else {
+                gateway.admin = addr;
+            }
+            seen[which] = true;
         }
+        gateway
     }
 
     pub fn url(&self, path: &str) -> String {
