@@ -15,6 +15,7 @@ pub use duration::Duration;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -38,6 +39,8 @@ pub struct Config {
     pub store: StoreConfig,
     pub state: StateConfig,
     pub auth: AuthConfig,
+    /// Who may do what once authenticated.
+    pub authorization: AuthorizationConfig,
     /// The limit every application gets on routes without their own.
     pub rate_limit: RateLimitConfig,
     pub log: LogConfig,
@@ -186,6 +189,35 @@ impl Default for AppIdKeyConfig {
     }
 }
 
+/// How permissions are decided (SPEC §2 `[authorization]`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthorizationConfig {
+    pub scheme: AuthorizationScheme,
+    pub admin_list: AdminListConfig,
+}
+
+/// The three schemes users of Weaviate, Kong and 3scale know.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthorizationScheme {
+    /// Roles (built-in `admin`, `viewer`, and custom ones) grant permissions.
+    #[default]
+    Rbac,
+    /// Named admins may do everything, read-only users may read.
+    AdminList,
+    /// Any authenticated caller may do everything.
+    Undifferentiated,
+}
+
+/// The lists of the `admin_list` scheme, by user name.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminListConfig {
+    pub admins: Vec<String>,
+    pub read_only: Vec<String>,
+}
+
 /// A GCRA rate limit per application: `rpm` requests a minute on average, up to `burst` at
 /// once (default: `rpm`). No `rpm`: no limit.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -246,6 +278,13 @@ pub struct RouteConfig {
     /// This route's own limit, counted apart from the default one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimitConfig>,
+    /// The resource this route acts on: GET, HEAD and OPTIONS need `<permission>:read`, other
+    /// methods `<permission>:write`. None: authentication alone is enough.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission: Option<String>,
+    /// Method → action overrides (`DELETE = "delete"` makes DELETE need `<permission>:delete`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub actions: BTreeMap<String, String>,
 }
 
 /// A kind of credential a route accepts.
@@ -281,6 +320,8 @@ impl Config {
             auth: default_route_auth(),
             timeout: default_upstream_timeout(),
             rate_limit: None,
+            permission: None,
+            actions: BTreeMap::new(),
         }]
     }
 

@@ -45,6 +45,17 @@ pub(crate) fn validate(config: &Config, source_name: &str) -> Result<(), ConfigE
         ));
     }
     check_rate_limit(&config.rate_limit, "rate_limit", source_name)?;
+    let lists = &config.authorization.admin_list;
+    if let Some(both) = lists
+        .admins
+        .iter()
+        .find(|name| lists.read_only.contains(name))
+    {
+        return Err(invalid(
+            "authorization.admin_list".into(),
+            format!("`{both}` is both an admin and read-only; name each user once"),
+        ));
+    }
     let mut names = HashSet::new();
     for (i, route) in config.routes.iter().enumerate() {
         let key = |field: &str| format!("routes[{i}].{field}");
@@ -98,6 +109,28 @@ pub(crate) fn validate(config: &Config, source_name: &str) -> Result<(), ConfigE
                 ));
             }
         }
+        if let Some(resource) = &route.permission
+            && !is_name(resource)
+        {
+            return Err(invalid(
+                key("permission"),
+                format!("`{resource}` must be a resource name (letters, digits, - _ . /)"),
+            ));
+        }
+        for (method, action) in &route.actions {
+            if http::Method::from_bytes(method.as_bytes()).is_err() || !is_name(action) {
+                return Err(invalid(
+                    key("actions"),
+                    format!("`{method} = \"{action}\"` is not a method and an action name"),
+                ));
+            }
+            if route.permission.is_none() {
+                return Err(invalid(
+                    key("actions"),
+                    "actions need `permission` on the route".into(),
+                ));
+            }
+        }
         if route.auth.is_empty() {
             return Err(invalid(
                 key("auth"),
@@ -127,4 +160,11 @@ fn check_rate_limit(
         }),
         None => Ok(()),
     }
+}
+
+fn is_name(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'))
 }

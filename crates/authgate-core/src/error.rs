@@ -13,6 +13,7 @@ pub enum ErrorCode {
     ExpiredCredentials,
     RevokedCredentials,
     ApplicationSuspended,
+    InsufficientPermissions,
     RateLimited,
     RouteNotFound,
     MethodNotAllowed,
@@ -33,6 +34,7 @@ impl ErrorCode {
             Self::ExpiredCredentials => "expired_credentials",
             Self::RevokedCredentials => "revoked_credentials",
             Self::ApplicationSuspended => "application_suspended",
+            Self::InsufficientPermissions => "insufficient_permissions",
             Self::RateLimited => "rate_limited",
             Self::RouteNotFound => "route_not_found",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -53,6 +55,7 @@ impl ErrorCode {
             | Self::ExpiredCredentials
             | Self::RevokedCredentials
             | Self::ApplicationSuspended => 401,
+            Self::InsufficientPermissions => 403,
             Self::RateLimited => 429,
             Self::RouteNotFound => 404,
             Self::MethodNotAllowed => 405,
@@ -73,6 +76,9 @@ impl ErrorCode {
             Self::ExpiredCredentials => "The credential has expired.",
             Self::RevokedCredentials => "The credential has been revoked.",
             Self::ApplicationSuspended => "The application is suspended.",
+            Self::InsufficientPermissions => {
+                "The caller is not allowed to do this; `required` names the permission it lacks."
+            }
             Self::RateLimited => {
                 "Too many requests: retry after the number of seconds in Retry-After."
             }

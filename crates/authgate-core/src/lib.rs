@@ -10,8 +10,10 @@ pub mod error;
 pub mod id;
 pub mod identity;
 pub mod key;
+pub mod permission;
 pub mod time;
 
 pub use error::ErrorCode;
 pub use identity::{AuthMethod, Identity};
 pub use key::{KeyDigest, NewSecret};
+pub use permission::{Grants, Permission};

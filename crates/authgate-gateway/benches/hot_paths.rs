@@ -3,10 +3,11 @@
 //!
 //! `cargo bench -p authgate-gateway --bench hot_paths`
 
-use authgate_config::{AuthConfig, AuthKind, RouteConfig};
+use authgate_config::{AuthConfig, AuthKind, AuthorizationConfig, RouteConfig};
 use authgate_core::key;
 use authgate_gateway::authn::extract::{Credential, Extractor, Source};
 use authgate_gateway::authn::{Authenticator, CredentialCache, KeyUseRecorder};
+use authgate_gateway::authz::GrantPolicy;
 use authgate_gateway::route::RouteTable;
 use authgate_store::{AppMode, DirectoryStore, NewApp, NewCredential, NewKey, SqliteStore};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -27,6 +28,7 @@ fn key_verification(c: &mut Criterion) {
                 tenant: "default".into(),
                 owner: None,
                 mode: AppMode::ApiKey,
+                roles: Vec::new(),
             })
             .await
             .expect("app");
@@ -44,7 +46,8 @@ fn key_verification(c: &mut Criterion) {
             })
             .await
             .expect("key");
-        let cache = CredentialCache::new(store.clone(), Duration::from_secs(600));
+        let policy = Arc::new(GrantPolicy::new(&AuthorizationConfig::default()));
+        let cache = CredentialCache::new(store.clone(), policy, Duration::from_secs(600));
         let authenticator = Authenticator::new(
             Extractor::new(&AuthConfig::default()),
             cache.clone(),
@@ -96,6 +99,8 @@ fn route_matching(c: &mut Criterion) {
             auth: vec![AuthKind::ApiKey],
             timeout: authgate_config::Duration::from_secs(30),
             rate_limit: None,
+            permission: None,
+            actions: Default::default(),
         })
         .chain(std::iter::once(RouteConfig {
             name: "root".into(),
@@ -106,6 +111,8 @@ fn route_matching(c: &mut Criterion) {
             auth: vec![AuthKind::ApiKey],
             timeout: authgate_config::Duration::from_secs(30),
             rate_limit: None,
+            permission: None,
+            actions: Default::default(),
         }))
         .collect();
     let table = RouteTable::new(&routes, &Default::default()).expect("routes");

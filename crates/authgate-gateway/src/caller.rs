@@ -1,8 +1,8 @@
-//! What authentication hands to every later stage: the caller's identity, and the identity
-//! headers the upstream will receive. Both are built once, when a credential's store record
+//! What authentication hands to every later stage: the caller's identity, what it may do, and
+//! the identity headers the upstream will receive. Both are built once, when a credential's store record
 //! enters the cache, and shared by every request that presents it.
 
-use authgate_core::Identity;
+use authgate_core::{Grants, Identity};
 use http::{HeaderName, HeaderValue};
 
 pub static X_AUTHGATE_SUBJECT: HeaderName = HeaderName::from_static("x-authgate-subject");
@@ -15,12 +15,14 @@ pub static X_AUTHGATE_AUTH_METHOD: HeaderName = HeaderName::from_static("x-authg
 #[derive(Debug)]
 pub struct Caller {
     pub identity: Identity,
+    /// What it may do.
+    pub grants: Grants,
     /// `X-Authgate-*` headers for the upstream.
     pub upstream_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl Caller {
-    pub fn new(identity: Identity) -> Self {
+    pub fn new(identity: Identity, grants: Grants) -> Self {
         let roles = identity.roles.join(",");
         let upstream_headers = [
             (&X_AUTHGATE_SUBJECT, identity.subject.as_str()),
@@ -35,6 +37,7 @@ impl Caller {
         .collect();
         Self {
             identity,
+            grants,
             upstream_headers,
         }
     }

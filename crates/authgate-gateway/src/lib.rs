@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! listener ─▶ route (Arc<Route>) ─▶ authn: extract + authenticate (Arc<Caller>, Presented)
-//!          ─▶ limit (per application) ─▶ forward (upstream or built-in echo, streamed both ways)
+//!          ─▶ authz (403) ─▶ limit (per application) ─▶ forward (upstream or built-in echo, streamed both ways)
 //! ```
 //!
 //! Any stage that refuses a request returns a [`respond::Rejection`]; only [`respond`] turns it
@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod authn;
+pub mod authz;
 pub mod caller;
 pub mod forward;
 pub mod health;

@@ -19,7 +19,7 @@ use authgate_state::{Quota, RateDecision, RateLimiter};
 use axum::extract::State;
 use axum::middleware::Next;
 use http::header::RETRY_AFTER;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderName, HeaderValue};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,22 +53,24 @@ impl RateBucket {
         })
     }
 
-    fn write_headers(&self, headers: &mut HeaderMap, decision: &RateDecision) {
+    /// The rate-limit headers for one decision.
+    fn headers(&self, decision: &RateDecision) -> Vec<(HeaderName, HeaderValue)> {
         let reset_secs = whole_seconds(decision.reset_after);
-        headers.insert(X_RATELIMIT_LIMIT.clone(), self.limit_header.clone());
-        headers.insert(
-            X_RATELIMIT_REMAINING.clone(),
-            HeaderValue::from(decision.remaining),
-        );
-        headers.insert(
-            X_RATELIMIT_RESET.clone(),
-            HeaderValue::from(now_unix().saturating_add_unsigned(reset_secs)),
-        );
-        headers.insert(RATELIMIT_POLICY.clone(), self.policy_header.clone());
+        let reset_at = now_unix().saturating_add_unsigned(reset_secs);
         let current = format!("\"{}\";r={};t={reset_secs}", self.name, decision.remaining);
+        let mut headers = vec![
+            (X_RATELIMIT_LIMIT.clone(), self.limit_header.clone()),
+            (
+                X_RATELIMIT_REMAINING.clone(),
+                HeaderValue::from(decision.remaining),
+            ),
+            (X_RATELIMIT_RESET.clone(), HeaderValue::from(reset_at)),
+            (RATELIMIT_POLICY.clone(), self.policy_header.clone()),
+        ];
         if let Ok(value) = HeaderValue::from_str(&current) {
-            headers.insert(RATELIMIT.clone(), value);
+            headers.push((RATELIMIT.clone(), value));
         }
+        headers
     }
 }
 
@@ -96,14 +98,17 @@ pub async fn stage(
     match limiter.check(&bucket.name, bucket.quota, application).await {
         Ok(decision) if decision.allowed => {
             let mut response = next.run(request).await;
-            bucket.write_headers(response.headers_mut(), &decision);
+            // insert, not append: these replace any the upstream sent.
+            for (name, value) in bucket.headers(&decision) {
+                response.headers_mut().insert(name, value);
+            }
             response
         }
         Ok(decision) => {
             let wait = whole_seconds(decision.retry_after.unwrap_or_default()).max(1);
             let mut rejection = Rejection::new(ErrorCode::RateLimited)
                 .with_header(RETRY_AFTER, HeaderValue::from(wait));
-            bucket.write_headers(&mut rejection.headers, &decision);
+            rejection.headers.extend(bucket.headers(&decision));
             tracing::debug!(%application, bucket = %bucket.name, "rate limited");
             rejection.into_response()
         }

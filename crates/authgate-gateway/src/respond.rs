@@ -3,12 +3,13 @@
 //! Every error the gateway produces has `Content-Type: application/json` and the body
 //! `{"error": "<reason phrase>", "message": "<sentence>", "code": "<machine code>"}`; 401s carry
 //! `WWW-Authenticate: Bearer realm="authgate"`, with `error="invalid_token"` when the refused
-//! credential was a bearer token.
+//! credential was a bearer token; a 403 names the `required` permission, and answers a bearer
+//! token with `error="insufficient_scope"`.
 
 use crate::{Body, Response};
 use authgate_core::ErrorCode;
 use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use http::{HeaderName, HeaderValue, StatusCode};
 
 /// Why a request was refused, with what the response needs beyond the code.
 #[derive(Debug, Clone)]
@@ -17,7 +18,9 @@ pub struct Rejection {
     /// The refused credential came as `Authorization: Bearer`.
     pub bearer: bool,
     /// Headers the refusal carries besides the standard ones (`Allow`, `Retry-After`, limits).
-    pub headers: HeaderMap,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// For 403: the permission that was required.
+    pub required: Option<String>,
 }
 
 impl Rejection {
@@ -25,13 +28,14 @@ impl Rejection {
         Self {
             code,
             bearer: false,
-            headers: HeaderMap::new(),
+            headers: Vec::new(),
+            required: None,
         }
     }
 
     /// Adds a header to the refusal's response.
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.headers.insert(name, value);
+        self.headers.push((name, value));
         self
     }
 
@@ -43,6 +47,7 @@ impl Rejection {
             error: status.canonical_reason().unwrap_or("Error"),
             message: self.code.message(),
             code: self.code.as_str(),
+            required: self.required.as_deref(),
         };
         let json = serde_json::to_vec(&body).unwrap_or_default();
         let mut response = Response::new(Body::from(json));
@@ -57,17 +62,27 @@ impl Rejection {
             };
             headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
-        headers.extend(self.headers);
+        if status == StatusCode::FORBIDDEN && self.bearer {
+            headers.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer realm="authgate", error="insufficient_scope""#),
+            );
+        }
+        for (name, value) in self.headers {
+            headers.insert(name, value);
+        }
         response
     }
 }
 
 /// The JSON error body, fields in the order SPEC §4 shows them.
 #[derive(serde::Serialize)]
-struct ErrorBody {
+struct ErrorBody<'a> {
     error: &'static str,
     message: &'static str,
     code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    required: Option<&'a str>,
 }
 
 impl From<ErrorCode> for Rejection {

@@ -9,10 +9,11 @@ use crate::limit::RateBucket;
 use crate::respond::Rejection;
 use crate::{Request, Response};
 use authgate_config::{AuthKind, ECHO_UPSTREAM, RateLimitConfig, RouteConfig};
-use authgate_core::ErrorCode;
+use authgate_core::{ErrorCode, Permission};
 use axum::extract::State;
 use axum::middleware::Next;
 use http::{HeaderValue, Method, uri::Authority};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,7 +30,17 @@ pub struct Route {
     pub timeout: Duration,
     /// The bucket this route's requests count against; `None`: not limited.
     pub rate_limit: Option<Arc<RateBucket>>,
+    /// What each method requires; `None`: authentication alone is enough.
+    permission: Option<RoutePermission>,
     allow: Option<HeaderValue>,
+}
+
+/// The permissions a route requires, prepared once.
+#[derive(Debug)]
+struct RoutePermission {
+    read: Permission,
+    write: Permission,
+    actions: HashMap<Method, Permission>,
 }
 
 /// Where a route's requests go.
@@ -144,7 +155,35 @@ impl Route {
                 Some(own) => RateBucket::new(&format!("route:{}", config.name), own).map(Arc::new),
                 None => default_bucket.cloned(),
             },
+            permission: config
+                .permission
+                .as_deref()
+                .map(|resource| RoutePermission {
+                    read: Permission::new(resource, "read"),
+                    write: Permission::new(resource, "write"),
+                    actions: config
+                        .actions
+                        .iter()
+                        .filter_map(|(method, action)| {
+                            let method =
+                                Method::from_bytes(method.to_ascii_uppercase().as_bytes()).ok()?;
+                            Some((method, Permission::new(resource, action)))
+                        })
+                        .collect(),
+                }),
             allow,
+        })
+    }
+
+    /// The permission a request with `method` needs on this route, if the route names one.
+    pub fn required_permission(&self, method: &Method) -> Option<&Permission> {
+        let permission = self.permission.as_ref()?;
+        Some(match permission.actions.get(method) {
+            Some(action) => action,
+            None if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) => {
+                &permission.read
+            }
+            None => &permission.write,
         })
     }
 

@@ -3,6 +3,7 @@
 
 use crate::authn::extract::Extractor;
 use crate::authn::{self, Authenticator, CredentialCache, KeyUseRecorder};
+use crate::authz::{self, GrantPolicy};
 use crate::forward::Forward;
 use crate::route::{self, RouteTable};
 use crate::{health, limit};
@@ -10,7 +11,7 @@ use authgate_config::Config;
 use authgate_state::RateLimiter;
 use authgate_store::CredentialStore;
 use axum::Router;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use std::sync::Arc;
 use tower::ServiceBuilder;
 
@@ -38,7 +39,8 @@ impl Gateway {
         rate_limiter: Arc<dyn RateLimiter>,
     ) -> Result<Self, String> {
         let routes = RouteTable::new(&config.effective_routes(), &config.rate_limit)?;
-        let cache = CredentialCache::new(store.clone(), config.auth.cache_ttl.0);
+        let policy = Arc::new(GrantPolicy::new(&config.authorization));
+        let cache = CredentialCache::new(store.clone(), policy, config.auth.cache_ttl.0);
         let key_use = KeyUseRecorder::new(store.clone());
         let authenticator =
             Authenticator::new(Extractor::new(&config.auth), cache.clone(), key_use.clone());
@@ -60,6 +62,7 @@ impl Gateway {
         let pipeline = ServiceBuilder::new()
             .layer(from_fn_with_state(self.routes.clone(), route::stage))
             .layer(from_fn_with_state(self.authenticator.clone(), authn::stage))
+            .layer(from_fn(authz::stage))
             .layer(from_fn_with_state(self.rate_limiter.clone(), limit::stage))
             .service(Forward::new(self.hide_credentials, self.max_body_size));
         health::routes(self.store.clone()).fallback_service(pipeline)

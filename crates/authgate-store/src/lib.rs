@@ -27,6 +27,8 @@ pub trait CredentialStore: Send + Sync + 'static {
     async fn find_key(&self, digest: &KeyDigest) -> Result<Option<KeyRecord>, StoreError>;
     /// The application with this id, for `app-id` and `app-id-key` credentials.
     async fn find_app(&self, app_id: &str) -> Result<Option<AppRecord>, StoreError>;
+    /// The permissions of the named custom roles (built-in ones are not stored).
+    async fn role_permissions(&self, roles: &[String]) -> Result<Vec<String>, StoreError>;
     /// Records when keys were last used; called in batches, never per request.
     async fn record_key_use(&self, uses: &[(String, i64)]) -> Result<(), StoreError>;
     /// The sequence number of the latest change; it moves whenever cached credentials may be stale.
@@ -58,6 +60,14 @@ pub trait DirectoryStore: Send + Sync + 'static {
     async fn revoke_key(&self, id: &str) -> Result<Key, StoreError>;
     /// Replaces a key's secret; the old one fails from the next request on.
     async fn regenerate_key(&self, id: &str, secret: &NewCredential) -> Result<Key, StoreError>;
+
+    /// Creates a custom role; permissions are already validated `resource:action` texts.
+    async fn create_role(&self, name: &str, permissions: &[String]) -> Result<Role, StoreError>;
+    async fn list_roles(&self) -> Result<Vec<Role>, StoreError>;
+    /// Deletes a custom role and every binding of it.
+    async fn delete_role(&self, name: &str) -> Result<(), StoreError>;
+    /// Gives a user (by id or name) a role, built-in or custom.
+    async fn bind_role(&self, user: &str, role: &str) -> Result<User, StoreError>;
 }
 
 /// Both halves: what `open` returns.

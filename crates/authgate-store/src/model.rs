@@ -51,7 +51,7 @@ pub struct AppRecord {
     pub tenant: String,
     /// The owner's name; `None` for an application without an owner.
     pub owner: Option<String>,
-    /// The roles the application acts with (its owner's).
+    /// The roles the application acts with: its own, or else its owner's.
     pub roles: Vec<String>,
 }
 
@@ -97,6 +97,8 @@ pub struct App {
     pub tenant: String,
     pub owner: Option<String>,
     pub mode: AppMode,
+    /// The application's own roles; empty: it acts with its owner's.
+    pub roles: Vec<String>,
     pub suspended: bool,
     pub created_at: i64,
 }
@@ -107,6 +109,15 @@ pub struct NewApp {
     pub tenant: String,
     pub owner: Option<String>,
     pub mode: AppMode,
+    pub roles: Vec<String>,
+}
+
+/// A custom role: a name and the permissions it grants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Role {
+    pub name: String,
+    pub permissions: Vec<String>,
+    pub created_at: i64,
 }
 
 /// A key as listings show it: never the secret, only its prefix.

@@ -44,6 +44,9 @@ pub(crate) enum Command {
     /// People and service users.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Custom roles (RBAC); `admin` and `viewer` are built in.
+    #[command(subcommand)]
+    Roles(RolesCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,6 +80,9 @@ pub(crate) enum AppsCommand {
         owner: Option<String>,
         #[arg(long, value_enum, default_value_t = Mode::ApiKey)]
         mode: Mode,
+        /// A role of the application's own (repeatable); without one it acts with its owner's.
+        #[arg(long = "role")]
+        roles: Vec<String>,
     },
     /// List applications.
     List,
@@ -131,4 +137,20 @@ pub(crate) enum UsersCommand {
     List,
     /// Delete a user who owns no application.
     Delete { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RolesCommand {
+    /// Create a role granting permissions `resource:action` (`*` allowed on either side).
+    Create {
+        name: String,
+        #[arg(long = "permission", required = true)]
+        permissions: Vec<String>,
+    },
+    /// List roles, built-in ones first.
+    List,
+    /// Delete a custom role and its bindings.
+    Delete { name: String },
+    /// Give a user a role.
+    Bind { user: String, role: String },
 }

@@ -2,11 +2,12 @@
 //!
 //! Entries are keyed by key digest (or app id) and hold the store's answer, including "no such
 //! key", so repeated bad keys do not hit the store either; a found record is kept with its
-//! [`Caller`] already built. Concurrent misses for one key share a single lookup. The watcher
+//! [`Caller`] (identity and grants) already built. Concurrent misses for one key share a single lookup. The watcher
 //! polls the store's change sequence and drops every entry when it moves: a suspend, revoke or
 //! regenerate made by the CLI or another instance takes effect within one poll interval, while
 //! entries also expire after the configured TTL as a backstop.
 
+use crate::authz::GrantPolicy;
 use crate::caller::Caller;
 use authgate_core::{AuthMethod, Identity, KeyDigest};
 use authgate_store::{AppMode, AppRecord, CredentialStore, KeyRecord, StoreError};
@@ -37,14 +38,16 @@ pub struct CachedApp {
 #[derive(Clone)]
 pub struct CredentialCache {
     store: Arc<dyn CredentialStore>,
+    policy: Arc<GrantPolicy>,
     keys: Cache<KeyDigest, Option<Arc<CachedKey>>>,
     apps: Cache<String, Option<Arc<CachedApp>>>,
 }
 
 impl CredentialCache {
-    pub fn new(store: Arc<dyn CredentialStore>, ttl: Duration) -> Self {
+    pub fn new(store: Arc<dyn CredentialStore>, policy: Arc<GrantPolicy>, ttl: Duration) -> Self {
         Self {
             store,
+            policy,
             keys: Cache::builder()
                 .max_capacity(MAX_ENTRIES)
                 .time_to_live(ttl)
@@ -61,28 +64,24 @@ impl CredentialCache {
         if let Some(hit) = self.keys.get(digest).await {
             return Ok(hit);
         }
-        let store = self.store.clone();
-        let digest = *digest;
+        let (store, policy, digest) = (self.store.clone(), self.policy.clone(), *digest);
         self.keys
             .try_get_with(digest, async move {
-                let record = store.find_key(&digest).await?;
-                Ok(record.map(|record| {
-                    let method = match record.app.mode {
-                        AppMode::AppIdKey => AuthMethod::AppIdKey,
-                        AppMode::ApiKey | AppMode::AppId => AuthMethod::ApiKey,
-                    };
-                    let identity = identity(
-                        &record.app,
-                        method,
-                        Some((record.id.clone(), record.display_prefix.clone())),
-                        record.scopes.clone(),
-                    );
-                    Arc::new(CachedKey {
-                        record,
-                        caller: Arc::new(Caller::new(identity)),
-                        last_noted: AtomicI64::new(0),
-                    })
-                }))
+                let Some(record) = store.find_key(&digest).await? else {
+                    return Ok(None);
+                };
+                let method = match record.app.mode {
+                    AppMode::AppIdKey => AuthMethod::AppIdKey,
+                    AppMode::ApiKey | AppMode::AppId => AuthMethod::ApiKey,
+                };
+                let key = Some((record.id.clone(), record.display_prefix.clone()));
+                let identity = identity(&record.app, method, key, record.scopes.clone());
+                let grants = policy.grants(&identity, store.as_ref()).await?;
+                Ok(Some(Arc::new(CachedKey {
+                    record,
+                    caller: Arc::new(Caller::new(identity, grants)),
+                    last_noted: AtomicI64::new(0),
+                })))
             })
             .await
     }
@@ -92,18 +91,18 @@ impl CredentialCache {
         if let Some(hit) = self.apps.get(app_id).await {
             return Ok(hit);
         }
-        let store = self.store.clone();
-        let id = app_id.to_owned();
+        let (store, policy, id) = (self.store.clone(), self.policy.clone(), app_id.to_owned());
         self.apps
             .try_get_with_by_ref(app_id, async move {
-                let record = store.find_app(&id).await?;
-                Ok(record.map(|record| {
-                    let identity = identity(&record, AuthMethod::AppId, None, Vec::new());
-                    Arc::new(CachedApp {
-                        record,
-                        caller: Arc::new(Caller::new(identity)),
-                    })
-                }))
+                let Some(record) = store.find_app(&id).await? else {
+                    return Ok(None);
+                };
+                let identity = identity(&record, AuthMethod::AppId, None, Vec::new());
+                let grants = policy.grants(&identity, store.as_ref()).await?;
+                Ok(Some(Arc::new(CachedApp {
+                    record,
+                    caller: Arc::new(Caller::new(identity, grants)),
+                })))
             })
             .await
     }

@@ -10,6 +10,8 @@ fn route(name: &str, prefix: &str, methods: &[&str], upstream: &str, strip: bool
         auth: vec![AuthKind::ApiKey],
         timeout: authgate_config::Duration::from_secs(1),
         rate_limit: None,
+        permission: None,
+        actions: Default::default(),
     }
 }
 
@@ -47,7 +49,10 @@ fn the_longest_prefix_wins() {
 fn a_method_outside_the_route_is_405_with_allow() {
     let rejection = table().find("/api/v1/tasks", &Method::DELETE).unwrap_err();
     assert_eq!(rejection.code, ErrorCode::MethodNotAllowed);
-    assert_eq!(rejection.headers["allow"], "GET, POST");
+    assert_eq!(
+        rejection.headers,
+        vec![(http::header::ALLOW, HeaderValue::from_static("GET, POST"))]
+    );
 }
 
 #[test]
@@ -129,4 +134,23 @@ fn routes_count_against_their_own_bucket_or_the_default() {
             .rate_limit
             .is_none()
     );
+}
+
+#[test]
+fn methods_map_to_read_write_or_the_route_s_own_actions() {
+    let mut tasks = route("tasks", "/api/", &[], ECHO_UPSTREAM, false);
+    tasks.permission = Some("tasks".into());
+    tasks.actions.insert("DELETE".into(), "delete".into());
+    let open = route("open", "/", &[], ECHO_UPSTREAM, false);
+    let table = RouteTable::new(&[tasks, open], &RateLimitConfig::default()).unwrap();
+    let tasks = table.find("/api/x", &Method::GET).unwrap();
+    let required = |m: Method| tasks.required_permission(&m).map(ToString::to_string);
+    assert_eq!(required(Method::GET).as_deref(), Some("tasks:read"));
+    assert_eq!(required(Method::HEAD).as_deref(), Some("tasks:read"));
+    assert_eq!(required(Method::OPTIONS).as_deref(), Some("tasks:read"));
+    assert_eq!(required(Method::POST).as_deref(), Some("tasks:write"));
+    assert_eq!(required(Method::PATCH).as_deref(), Some("tasks:write"));
+    assert_eq!(required(Method::DELETE).as_deref(), Some("tasks:delete"));
+    let open = table.find("/x", &Method::POST).unwrap();
+    assert!(open.required_permission(&Method::POST).is_none());
 }

@@ -2,11 +2,12 @@
 
 use crate::{
     App, AppMode, AppRecord, CredentialStore, DEFAULT_TENANT, DirectoryStore, Key, KeyRecord,
-    MAX_APP_KEYS, NewApp, NewCredential, NewKey, NewUser, StoreError, User,
+    MAX_APP_KEYS, NewApp, NewCredential, NewKey, NewUser, Role, StoreError, User,
 };
 use async_trait::async_trait;
 use authgate_core::KeyDigest;
 use authgate_core::id::new_id;
+use authgate_core::permission::BUILTIN_ROLES;
 use authgate_core::time::now_unix;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -52,11 +53,13 @@ impl SqliteStore {
 
 const APP_RECORD_COLUMNS: &str = "a.id AS app_id, a.mode AS app_mode, a.suspended_at AS app_suspended_at, \
      t.name AS tenant_name, u.name AS owner_name, \
-     (SELECT group_concat(role, ',') FROM user_roles r WHERE r.user_id = a.owner_id) AS owner_roles";
+     coalesce((SELECT group_concat(role, ',') FROM app_roles ar WHERE ar.app_id = a.id), \
+              (SELECT group_concat(role, ',') FROM user_roles r WHERE r.user_id = a.owner_id)) AS acting_roles";
 const APP_RECORD_JOINS: &str =
     "JOIN tenants t ON t.id = a.tenant_id LEFT JOIN users u ON u.id = a.owner_id";
 const KEY_COLUMNS: &str = "SELECT id, app_id, prefix, name, scopes, expires_at, revoked_at, created_at, last_used_at FROM api_keys";
-const APP_COLUMNS: &str = "SELECT a.id, a.name, t.name AS tenant_name, u.name AS owner_name, a.mode, a.suspended_at, a.created_at \
+const APP_COLUMNS: &str = "SELECT a.id, a.name, t.name AS tenant_name, u.name AS owner_name, a.mode, a.suspended_at, a.created_at, \
+     (SELECT group_concat(role, ',') FROM app_roles ar WHERE ar.app_id = a.id) AS own_roles \
      FROM applications a JOIN tenants t ON t.id = a.tenant_id LEFT JOIN users u ON u.id = a.owner_id";
 const USER_COLUMNS: &str = "SELECT u.id, u.name, t.name AS tenant_name, u.created_at, \
      (SELECT group_concat(role, ',') FROM user_roles r WHERE r.user_id = u.id) AS roles \
@@ -125,6 +128,19 @@ impl CredentialStore for SqliteStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn role_permissions(&self, roles: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut permissions = Vec::new();
+        for role in roles {
+            let stored: Option<String> =
+                sqlx::query_scalar("SELECT permissions FROM roles WHERE name = ?")
+                    .bind(role)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            permissions.extend(split_list(stored));
+        }
+        Ok(permissions)
     }
 
     async fn change_seq(&self) -> Result<i64, StoreError> {
@@ -202,6 +218,7 @@ impl DirectoryStore for SqliteStore {
             )));
         }
         for role in &new.roles {
+            ensure_role_exists(&mut tx, role).await?;
             sqlx::query(
                 "INSERT INTO user_roles (user_id, role) VALUES (?, ?) ON CONFLICT DO NOTHING",
             )
@@ -271,6 +288,16 @@ impl DirectoryStore for SqliteStore {
             .bind(now_unix())
             .execute(&mut *tx)
             .await?;
+        for role in &new.roles {
+            ensure_role_exists(&mut tx, role).await?;
+            sqlx::query(
+                "INSERT INTO app_roles (app_id, role) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(&id)
+            .bind(role)
+            .execute(&mut *tx)
+            .await?;
+        }
         record_change(&mut tx, "application", &id).await?;
         tx.commit().await?;
         self.get_app(&id).await
@@ -433,9 +460,101 @@ impl DirectoryStore for SqliteStore {
         tx.commit().await?;
         self.key_by_id(id).await
     }
+
+    async fn create_role(&self, name: &str, permissions: &[String]) -> Result<Role, StoreError> {
+        if BUILTIN_ROLES.contains(&name) {
+            return Err(StoreError::Conflict(format!("`{name}` is a built-in role")));
+        }
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        {
+            return Err(StoreError::Invalid(format!(
+                "`{name}` is not a role name (letters, digits, - _ .)"
+            )));
+        }
+        if permissions.is_empty() {
+            return Err(StoreError::Invalid(
+                "a role needs at least one permission".into(),
+            ));
+        }
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query("INSERT INTO roles (name, permissions, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+            .bind(name)
+            .bind(permissions.join(","))
+            .bind(now_unix())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if inserted == 0 {
+            return Err(StoreError::Conflict(format!(
+                "a role named `{name}` already exists"
+            )));
+        }
+        record_change(&mut tx, "role", name).await?;
+        tx.commit().await?;
+        self.find_role(name).await
+    }
+
+    async fn list_roles(&self) -> Result<Vec<Role>, StoreError> {
+        let rows = sqlx::query("SELECT name, permissions, created_at FROM roles ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(role_from_row).collect()
+    }
+
+    async fn delete_role(&self, name: &str) -> Result<(), StoreError> {
+        if BUILTIN_ROLES.contains(&name) {
+            return Err(StoreError::Conflict(format!(
+                "`{name}` is a built-in role and cannot be deleted"
+            )));
+        }
+        let mut tx = self.pool.begin().await?;
+        let deleted = sqlx::query("DELETE FROM roles WHERE name = ?")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(StoreError::NotFound(format!("role `{name}`")));
+        }
+        for table in ["user_roles", "app_roles"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE role = ?"))
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+        }
+        record_change(&mut tx, "role", name).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn bind_role(&self, user: &str, role: &str) -> Result<User, StoreError> {
+        let found = self.find_user(user).await?;
+        let mut tx = self.pool.begin().await?;
+        ensure_role_exists(&mut tx, role).await?;
+        sqlx::query("INSERT INTO user_roles (user_id, role) VALUES (?, ?) ON CONFLICT DO NOTHING")
+            .bind(&found.id)
+            .bind(role)
+            .execute(&mut *tx)
+            .await?;
+        record_change(&mut tx, "user", &found.id).await?;
+        tx.commit().await?;
+        self.find_user(&found.id).await
+    }
 }
 
 impl SqliteStore {
+    async fn find_role(&self, name: &str) -> Result<Role, StoreError> {
+        let row = sqlx::query("SELECT name, permissions, created_at FROM roles WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("role `{name}`")))?;
+        role_from_row(&row)
+    }
+
     async fn find_user(&self, id_or_name: &str) -> Result<User, StoreError> {
         sqlx::query(&format!("{USER_COLUMNS} WHERE u.id = ? OR u.name = ?"))
             .bind(id_or_name)
@@ -464,6 +583,26 @@ async fn ensure_tenant(tx: &mut Transaction<'_, Sqlite>, name: &str) -> Result<S
         .bind(name)
         .fetch_one(&mut **tx)
         .await?)
+}
+
+/// Refuses a role that is neither built in nor created.
+async fn ensure_role_exists(
+    tx: &mut Transaction<'_, Sqlite>,
+    role: &str,
+) -> Result<(), StoreError> {
+    if BUILTIN_ROLES.contains(&role) {
+        return Ok(());
+    }
+    let found: Option<String> = sqlx::query_scalar("SELECT name FROM roles WHERE name = ?")
+        .bind(role)
+        .fetch_optional(&mut **tx)
+        .await?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(StoreError::NotFound(format!(
+            "role `{role}` (built-in roles: admin, viewer; create others with `roles create`)"
+        ))),
+    }
 }
 
 async fn record_change(
@@ -495,7 +634,7 @@ fn parse_mode(text: &str) -> Result<AppMode, StoreError> {
 }
 
 fn app_record_from_row(row: &SqliteRow) -> Result<AppRecord, StoreError> {
-    let mut roles = split_list(row.try_get("owner_roles")?);
+    let mut roles = split_list(row.try_get("acting_roles")?);
     roles.sort();
     Ok(AppRecord {
         id: row.try_get("app_id")?,
@@ -514,6 +653,11 @@ fn app_from_row(row: &SqliteRow) -> Result<App, StoreError> {
         tenant: row.try_get("tenant_name")?,
         owner: row.try_get("owner_name")?,
         mode: parse_mode(row.try_get("mode")?)?,
+        roles: {
+            let mut roles = split_list(row.try_get("own_roles")?);
+            roles.sort();
+            roles
+        },
         suspended: row.try_get::<Option<i64>, _>("suspended_at")?.is_some(),
         created_at: row.try_get("created_at")?,
     })
@@ -530,6 +674,14 @@ fn key_from_row(row: &SqliteRow) -> Result<Key, StoreError> {
         revoked_at: row.try_get("revoked_at")?,
         created_at: row.try_get("created_at")?,
         last_used_at: row.try_get("last_used_at")?,
+    })
+}
+
+fn role_from_row(row: &SqliteRow) -> Result<Role, StoreError> {
+    Ok(Role {
+        name: row.try_get("name")?,
+        permissions: split_list(row.try_get("permissions")?),
+        created_at: row.try_get("created_at")?,
     })
 }
 

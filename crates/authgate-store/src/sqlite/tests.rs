@@ -24,6 +24,7 @@ async fn app(store: &SqliteStore, mode: AppMode) -> App {
             tenant: DEFAULT_TENANT.into(),
             owner: None,
             mode,
+            roles: Vec::new(),
         })
         .await
         .unwrap()
@@ -57,6 +58,7 @@ async fn a_created_key_is_found_by_digest_with_its_application() {
             tenant: "acme".into(),
             owner: Some("jane".into()),
             mode: AppMode::ApiKey,
+            roles: Vec::new(),
         })
         .await
         .unwrap();
@@ -217,6 +219,7 @@ async fn a_user_who_owns_applications_is_not_deleted() {
             tenant: DEFAULT_TENANT.into(),
             owner: Some("ian".into()),
             mode: AppMode::ApiKey,
+            roles: Vec::new(),
         })
         .await
         .unwrap();
@@ -224,4 +227,85 @@ async fn a_user_who_owns_applications_is_not_deleted() {
         store.delete_user("ian").await,
         Err(StoreError::Conflict(_))
     ));
+}
+
+#[tokio::test]
+async fn roles_are_checked_bound_and_acted_with() {
+    let (_dir, store) = store().await;
+    let role = store
+        .create_role("tasks-reader", &["tasks:read".into()])
+        .await
+        .unwrap();
+    assert_eq!(role.permissions, vec!["tasks:read"]);
+    assert!(matches!(
+        store.create_role("admin", &["x:y".into()]).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.create_role("tasks-reader", &["x:y".into()]).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let unknown = store
+        .create_user(NewUser {
+            name: "x".into(),
+            tenant: DEFAULT_TENANT.into(),
+            roles: vec!["nope".into()],
+        })
+        .await;
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound(_))),
+        "{unknown:?}"
+    );
+
+    store
+        .create_user(NewUser {
+            name: "ian".into(),
+            tenant: DEFAULT_TENANT.into(),
+            roles: vec!["viewer".into()],
+        })
+        .await
+        .unwrap();
+    let ian = store.bind_role("ian", "tasks-reader").await.unwrap();
+    assert_eq!(ian.roles, vec!["tasks-reader", "viewer"]);
+
+    // An application acts with its own roles if it has any, else with its owner's.
+    let owned = store
+        .create_app(NewApp {
+            name: "a".into(),
+            tenant: DEFAULT_TENANT.into(),
+            owner: Some("ian".into()),
+            mode: AppMode::AppId,
+            roles: vec![],
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.find_app(&owned.id).await.unwrap().unwrap().roles,
+        vec!["tasks-reader", "viewer"]
+    );
+    let own = store
+        .create_app(NewApp {
+            name: "b".into(),
+            tenant: DEFAULT_TENANT.into(),
+            owner: Some("ian".into()),
+            mode: AppMode::AppId,
+            roles: vec!["admin".into()],
+        })
+        .await
+        .unwrap();
+    assert_eq!(own.roles, vec!["admin"]);
+    assert_eq!(
+        store.find_app(&own.id).await.unwrap().unwrap().roles,
+        vec!["admin"]
+    );
+
+    assert_eq!(
+        store
+            .role_permissions(&["tasks-reader".into(), "viewer".into()])
+            .await
+            .unwrap(),
+        vec!["tasks:read"]
+    );
+    store.delete_role("tasks-reader").await.unwrap();
+    assert_eq!(store.list_users().await.unwrap()[0].roles, vec!["viewer"]);
 }

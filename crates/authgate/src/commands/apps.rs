@@ -15,6 +15,7 @@ pub(super) async fn run(
             tenant,
             owner,
             mode,
+            roles,
         } => {
             let mode = match mode {
                 Mode::ApiKey => AppMode::ApiKey,
@@ -27,6 +28,7 @@ pub(super) async fn run(
                     tenant,
                     owner,
                     mode,
+                    roles,
                 })
                 .await?;
             print(output, &app, || app.id.clone())

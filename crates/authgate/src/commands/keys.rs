@@ -4,8 +4,8 @@ use crate::cli::{KeysCommand, Output};
 use crate::output::{print, table, time};
 use anyhow::{Context as _, bail};
 use authgate_config::Config;
-use authgate_core::key;
 use authgate_core::time::now_unix;
+use authgate_core::{Permission, key};
 use authgate_store::{Key, NewCredential, NewKey, Store};
 use serde::Serialize;
 use std::time::UNIX_EPOCH;
@@ -32,12 +32,18 @@ pub(super) async fn run(
             scopes,
         } => {
             let expires_at = expires.as_deref().map(parse_expiry).transpose()?;
+            let scopes = scopes
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .map(|s| Permission::parse(&s).map(|p| p.to_string()))
+                .collect::<Result<Vec<_>, _>>()
+                .context("--scopes")?;
             let secret = key::generate(&config.auth.key_env);
             let key = store
                 .create_key(NewKey {
                     app_id: app,
                     name,
-                    scopes: scopes.into_iter().filter(|s| !s.is_empty()).collect(),
+                    scopes,
                     expires_at,
                     credential: credential(&secret),
                 })

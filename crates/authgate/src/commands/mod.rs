@@ -2,6 +2,7 @@
 
 mod apps;
 mod keys;
+mod roles;
 mod serve;
 mod users;
 
@@ -31,6 +32,9 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Keys(command) => {
             let config = load()?;
             keys::run(&*open_store(&config).await?, &config, command, output).await?;
+        }
+        Command::Roles(command) => {
+            roles::run(&*open_store(&load()?).await?, command, output).await?
         }
         Command::Users(command) => {
             users::run(&*open_store(&load()?).await?, command, output).await?

@@ -6,6 +6,7 @@
 
 mod harness;
 
+mod authorization;
 mod cli;
 mod credentials;
 mod lifecycle;

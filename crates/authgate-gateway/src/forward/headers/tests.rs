@@ -29,7 +29,7 @@ fn spoofed_identity_hop_by_hop_and_hidden_credentials_are_removed() {
     headers.insert("host", HeaderValue::from_static("api.example.com"));
     headers.insert("last-event-id", HeaderValue::from_static("41"));
     headers.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
-    let caller = Caller::new(identity());
+    let caller = Caller::new(identity(), authgate_core::Grants::default());
     let authority: Authority = "127.0.0.1:9000".parse().unwrap();
     let hidden = [Source::Header(HeaderName::from_static("x-api-key"))];
     prepare_request(

@@ -1,0 +1,110 @@
+//! Stage 4, authorize: may this caller do this on this route?
+//!
+//! **Security-sensitive.** A route that names a `permission` requires `<permission>:read` for
+//! GET, HEAD and OPTIONS and `<permission>:write` for other methods, unless its `actions` map a
+//! method to another action; a route without one needs authentication only. What a caller holds
+//! is computed once per cache fill by [`GrantPolicy`] under the configured scheme, and its
+//! credential's scopes can only narrow it. A refusal is 403 `insufficient_permissions` naming
+//! the permission that was required.
+
+use crate::authn::Presented;
+use crate::authn::extract::Source;
+use crate::caller::Caller;
+use crate::respond::Rejection;
+use crate::route::Route;
+use crate::{Request, Response};
+use authgate_config::{AuthorizationConfig, AuthorizationScheme};
+use authgate_core::permission::builtin_role;
+use authgate_core::{ErrorCode, Grants, Identity, Permission};
+use authgate_store::{CredentialStore, StoreError};
+use axum::middleware::Next;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// Turns an identity into what it may do, under the configured scheme.
+#[derive(Debug)]
+pub struct GrantPolicy {
+    scheme: AuthorizationScheme,
+    admins: HashSet<String>,
+    read_only: HashSet<String>,
+}
+
+impl GrantPolicy {
+    pub fn new(config: &AuthorizationConfig) -> Self {
+        Self {
+            scheme: config.scheme,
+            admins: config.admin_list.admins.iter().cloned().collect(),
+            read_only: config.admin_list.read_only.iter().cloned().collect(),
+        }
+    }
+
+    /// The grants of `identity`: its roles' permissions (per scheme), narrowed by its scopes.
+    pub async fn grants(
+        &self,
+        identity: &Identity,
+        store: &dyn CredentialStore,
+    ) -> Result<Grants, StoreError> {
+        let permissions = match self.scheme {
+            AuthorizationScheme::Undifferentiated => vec![Permission::new("*", "*")],
+            AuthorizationScheme::AdminList if self.admins.contains(&identity.subject) => {
+                vec![Permission::new("*", "*")]
+            }
+            AuthorizationScheme::AdminList if self.read_only.contains(&identity.subject) => {
+                vec![Permission::new("*", "read")]
+            }
+            AuthorizationScheme::AdminList => Vec::new(),
+            AuthorizationScheme::Rbac => {
+                let (builtin, custom): (Vec<&String>, Vec<&String>) = identity
+                    .roles
+                    .iter()
+                    .partition(|role| builtin_role(role).is_some());
+                let custom: Vec<String> = custom.into_iter().cloned().collect();
+                let stored = if custom.is_empty() {
+                    Vec::new()
+                } else {
+                    store.role_permissions(&custom).await?
+                };
+                builtin
+                    .iter()
+                    .filter_map(|role| builtin_role(role))
+                    .chain(stored.iter().filter_map(|p| Permission::parse(p).ok()))
+                    .collect()
+            }
+        };
+        Ok(Grants {
+            permissions,
+            scopes: identity
+                .scopes
+                .iter()
+                .filter_map(|s| Permission::parse(s).ok())
+                .collect(),
+        })
+    }
+}
+
+/// The stage, for `axum::middleware::from_fn(authz::stage)`: lets the request on, or answers 403.
+pub async fn stage(request: Request, next: Next) -> Response {
+    let extensions = request.extensions();
+    let required = extensions
+        .get::<Arc<Route>>()
+        .and_then(|route| route.required_permission(request.method()));
+    let Some(required) = required else {
+        return next.run(request).await;
+    };
+    let allowed = extensions
+        .get::<Arc<Caller>>()
+        .is_some_and(|caller| caller.grants.allow(required));
+    if allowed {
+        return next.run(request).await;
+    }
+    let bearer = extensions
+        .get::<Presented>()
+        .is_some_and(|presented| presented.0.contains(&Source::Bearer));
+    tracing::debug!(%required, "forbidden");
+    Rejection {
+        bearer,
+        required: Some(required.to_string()),
+        ..Rejection::new(ErrorCode::InsufficientPermissions)
+    }
+    .into_response()
+}
