@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 missing=()
 command -v python3 >/dev/null || missing+=(python3)
+[ -x /usr/sbin/nginx ] || missing+=(nginx-light)   # forward-auth tests put a real nginx in front
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq

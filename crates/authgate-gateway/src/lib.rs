@@ -22,6 +22,8 @@ pub mod listener;
 pub mod respond;
 pub mod route;
 pub mod stack;
+pub mod trail;
+pub mod verify;
 
 /// The body type used everywhere in the pipeline.
 pub type Body = axum::body::Body;

@@ -11,6 +11,7 @@
 use crate::caller::Caller;
 use crate::respond::Rejection;
 use crate::route::Route;
+use crate::trail::Trail;
 use crate::{Request, Response};
 use authgate_config::RateLimitConfig;
 use authgate_core::ErrorCode;
@@ -95,7 +96,11 @@ pub async fn stage(
         return next.run(request).await;
     };
     let application = &caller.identity.application;
-    match limiter.check(&bucket.name, bucket.quota, application).await {
+    let decision = limiter.check(&bucket.name, bucket.quota, application).await;
+    if let (Some(trail), Ok(decision)) = (request.extensions().get::<Trail>(), &decision) {
+        trail.note(|t| t.rate = Some((bucket.name.clone(), *decision)));
+    }
+    match decision {
         Ok(decision) if decision.allowed => {
             let mut response = next.run(request).await;
             // insert, not append: these replace any the upstream sent.

@@ -7,6 +7,7 @@
 
 use crate::limit::RateBucket;
 use crate::respond::Rejection;
+use crate::trail::Trail;
 use crate::{Request, Response};
 use authgate_config::{AuthKind, ECHO_UPSTREAM, RateLimitConfig, RouteConfig};
 use authgate_core::{ErrorCode, Permission};
@@ -228,6 +229,9 @@ pub async fn stage(State(table): State<RouteTable>, mut request: Request, next: 
     match table.find(request.uri().path(), request.method()) {
         Ok(route) => {
             let route = route.clone();
+            if let Some(trail) = request.extensions().get::<Trail>() {
+                trail.note(|t| t.route = Some(route.clone()));
+            }
             request.extensions_mut().insert(route);
             next.run(request).await
         }

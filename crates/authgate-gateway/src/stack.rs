@@ -6,14 +6,18 @@ use crate::authn::{self, Authenticator, CredentialCache, KeyUseRecorder};
 use crate::authz::{self, GrantPolicy};
 use crate::forward::Forward;
 use crate::route::{self, RouteTable};
+use crate::trail::{Trail, TrailRecord};
+use crate::verify::{VERIFY_PATH, Verdict, original_request};
+use crate::{Request, Response};
 use crate::{health, limit};
 use authgate_config::Config;
 use authgate_state::RateLimiter;
 use authgate_store::CredentialStore;
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
+use std::convert::Infallible;
 use std::sync::Arc;
-use tower::ServiceBuilder;
+use tower::{ServiceBuilder, ServiceExt};
 
 /// The gateway: what every worker shares (routes, credential cache, key-use batch, rate
 /// limiter) and a
@@ -56,15 +60,78 @@ impl Gateway {
         })
     }
 
-    /// The service of one worker: the shared stages in front of its own upstream connection
-    /// pool, so a worker thread never waits on another's connections.
-    pub fn router(&self) -> Router {
-        let pipeline = ServiceBuilder::new()
+    /// The stages of SPEC §4 in order, in front of `terminal`: the upstream for proxied
+    /// requests, or the forward-auth verdict.
+    fn pipeline<T>(&self, terminal: T) -> impl PipelineService
+    where
+        T: tower::Service<Request, Response = Response, Error = Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        T::Future: Send + 'static,
+    {
+        ServiceBuilder::new()
             .layer(from_fn_with_state(self.routes.clone(), route::stage))
             .layer(from_fn_with_state(self.authenticator.clone(), authn::stage))
             .layer(from_fn(authz::stage))
             .layer(from_fn_with_state(self.rate_limiter.clone(), limit::stage))
-            .service(Forward::new(self.hide_credentials, self.max_body_size));
-        health::routes(self.store.clone()).fallback_service(pipeline)
+            .service(terminal)
     }
+
+    /// The service of one worker: the shared stages in front of its own upstream connection
+    /// pool, so a worker thread never waits on another's connections.
+    pub fn router(&self) -> Router {
+        let proxy = self.pipeline(Forward::new(self.hide_credentials, self.max_body_size));
+        let verify = self.verifier();
+        health::routes(self.store.clone())
+            .route_service(VERIFY_PATH, verify.clone())
+            .route_service(&format!("{VERIFY_PATH}/{{*original}}"), verify)
+            .fallback_service(proxy)
+    }
+
+    /// Forward-auth: the decision for the request a verify request stands for.
+    pub fn verifier(&self) -> impl PipelineService {
+        let pipeline = self.pipeline(Verdict);
+        tower::service_fn(move |request: Request| {
+            let pipeline = pipeline.clone();
+            async move {
+                match original_request(request) {
+                    Ok(original) => pipeline.oneshot(original).await,
+                    Err(rejection) => Ok(rejection.into_response()),
+                }
+            }
+        })
+    }
+
+    /// What the gateway would decide for `request`, forwarding nothing, with what each stage
+    /// found (`authgate check`).
+    pub async fn decide(&self, mut request: Request) -> (Response, TrailRecord) {
+        let trail = Trail::default();
+        request.extensions_mut().insert(trail.clone());
+        let response = match self.pipeline(Verdict).oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        (response, trail.record())
+    }
+}
+
+/// A service the gateway's routers can mount.
+pub trait PipelineService:
+    tower::Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> PipelineService for S where
+    S: tower::Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
 }

@@ -44,6 +44,17 @@ pub(crate) enum Command {
     /// People and service users.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Explain what the gateway would decide for a request, forwarding nothing (exit 0: allowed).
+    Check {
+        #[arg(long, default_value = "GET")]
+        method: String,
+        /// The path, with its query string if any.
+        #[arg(long)]
+        path: String,
+        /// A request header `Name: value` (repeatable).
+        #[arg(long = "header", value_name = "'NAME: VALUE'")]
+        headers: Vec<String>,
+    },
     /// Custom roles (RBAC); `admin` and `viewer` are built in.
     #[command(subcommand)]
     Roles(RolesCommand),

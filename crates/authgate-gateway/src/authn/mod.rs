@@ -19,6 +19,7 @@ pub use key_use::KeyUseRecorder;
 use crate::caller::Caller;
 use crate::respond::Rejection;
 use crate::route::Route;
+use crate::trail::Trail;
 use crate::{Request, Response};
 use authgate_core::{ErrorCode, KeyDigest, key, time::now_unix};
 use authgate_store::AppMode;
@@ -165,6 +166,9 @@ pub async fn stage(
                 key_prefix = caller.identity.key_prefix.as_deref().unwrap_or("-"),
                 "authenticated"
             );
+            if let Some(trail) = request.extensions().get::<Trail>() {
+                trail.note(|t| t.caller = Some(caller.clone()));
+            }
             request.extensions_mut().insert(caller);
             request.extensions_mut().insert(presented);
             next.run(request).await

@@ -12,6 +12,7 @@ use crate::authn::extract::Source;
 use crate::caller::Caller;
 use crate::respond::Rejection;
 use crate::route::Route;
+use crate::trail::Trail;
 use crate::{Request, Response};
 use authgate_config::{AuthorizationConfig, AuthorizationScheme};
 use authgate_core::permission::builtin_role;
@@ -91,6 +92,9 @@ pub async fn stage(request: Request, next: Next) -> Response {
     let Some(required) = required else {
         return next.run(request).await;
     };
+    if let Some(trail) = extensions.get::<Trail>() {
+        trail.note(|t| t.required = Some(required.clone()));
+    }
     let allowed = extensions
         .get::<Arc<Caller>>()
         .is_some_and(|caller| caller.grants.allow(required));

@@ -1,6 +1,7 @@
 //! One module per command group; each opens the store named by the configuration.
 
 mod apps;
+mod check;
 mod keys;
 mod roles;
 mod serve;
@@ -8,7 +9,9 @@ mod users;
 
 use crate::cli::{Args, Command, ConfigCommand};
 use anyhow::Context as _;
-use authgate_config::Config;
+use authgate_config::{Config, StateBackend};
+use authgate_gateway::stack::Gateway;
+use authgate_state::MemoryRateLimiter;
 use authgate_store::Store;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -23,6 +26,11 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<ExitCode> {
             print!("{}", config.to_toml());
         }
         Command::Serve => serve::run(load()?).await?,
+        Command::Check {
+            method,
+            path,
+            headers,
+        } => return check::run(load()?, &method, &path, &headers, output).await,
         Command::Migrate => {
             let config = load()?;
             open_store(&config).await?;
@@ -48,4 +56,12 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>
     authgate_store::open(&config.store.url)
         .await
         .with_context(|| format!("cannot open the store {}", config.store.url))
+}
+
+/// The gateway as `serve` runs it and `check` consults it: configuration, store, shared state.
+pub(crate) fn gateway(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Gateway> {
+    let rate_limiter = match config.state.backend {
+        StateBackend::Memory => Arc::new(MemoryRateLimiter::new()),
+    };
+    Gateway::new(config, store, rate_limiter).map_err(anyhow::Error::msg)
 }

@@ -1,12 +1,10 @@
 //! `authgate serve`: both listeners, the background tasks, and an orderly shutdown.
 
 use anyhow::Context as _;
-use authgate_config::{Config, LogFormat, StateBackend};
+use authgate_config::{Config, LogFormat};
 use authgate_core::key;
 use authgate_gateway::health;
 use authgate_gateway::listener::{self, ListenOptions};
-use authgate_gateway::stack::Gateway;
-use authgate_state::MemoryRateLimiter;
 use authgate_store::NewCredential;
 use std::io::IsTerminal as _;
 use std::sync::Arc;
@@ -32,11 +30,7 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
     }
     drop(admin_token);
 
-    let rate_limiter = match config.state.backend {
-        StateBackend::Memory => Arc::new(MemoryRateLimiter::new()),
-    };
-    let gateway =
-        Arc::new(Gateway::new(&config, store.clone(), rate_limiter).map_err(anyhow::Error::msg)?);
+    let gateway = Arc::new(super::gateway(&config, store.clone())?);
     let admin_router = health::routes(store.clone());
 
     let workers = match config.server.workers {

@@ -9,6 +9,7 @@ mod harness;
 mod authorization;
 mod cli;
 mod credentials;
+mod forward_auth;
 mod lifecycle;
 mod limits;
 mod proxy;
