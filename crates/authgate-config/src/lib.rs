@@ -28,6 +28,8 @@ const LEGACY_ENV: [(&str, &str); 2] = [
     ("RATE_LIMIT_RPM", "rate_limit.rpm"),
     ("RATE_LIMIT_BURST", "rate_limit.burst"),
 ];
+/// The familiar switch that turns authentication off (`auth.skip`).
+const SKIP_AUTH_ENV: &str = "GATEWAY_SKIP_AUTH";
 /// The upstream that answers with a description of the request it received.
 pub const ECHO_UPSTREAM: &str = "builtin:echo";
 
@@ -128,6 +130,12 @@ pub enum StateBackend {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
+    /// A request with no credential at all passes as `anonymous` (a bad credential is still
+    /// 401); what anonymous may do is set under `[authorization]`.
+    pub anonymous: bool,
+    /// Authentication off: every request is an anonymous admin. For development only; also
+    /// `GATEWAY_SKIP_AUTH=1`. authgate warns at start and marks every response.
+    pub skip: bool,
     pub api_key: ApiKeyConfig,
     pub app_id_key: AppIdKeyConfig,
     /// Remove the credential from the request before it goes upstream.
@@ -141,6 +149,8 @@ pub struct AuthConfig {
 impl Default for AuthConfig {
     fn default() -> Self {
         Self {
+            anonymous: false,
+            skip: false,
             api_key: ApiKeyConfig::default(),
             app_id_key: AppIdKeyConfig::default(),
             hide_credentials: true,
@@ -194,6 +204,8 @@ impl Default for AppIdKeyConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct AuthorizationConfig {
     pub scheme: AuthorizationScheme,
+    /// Under `rbac`: the roles an anonymous caller acts with.
+    pub anonymous_roles: Vec<String>,
     pub admin_list: AdminListConfig,
 }
 
@@ -216,6 +228,18 @@ pub enum AuthorizationScheme {
 pub struct AdminListConfig {
     pub admins: Vec<String>,
     pub read_only: Vec<String>,
+    /// What an anonymous caller may do under `admin_list`.
+    pub anonymous: AnonymousAccess,
+}
+
+/// Anonymous callers' rights under `admin_list` (Weaviate's options).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AnonymousAccess {
+    #[default]
+    None,
+    ReadOnly,
+    Admin,
 }
 
 /// A GCRA rate limit per application: `rpm` requests a minute on average, up to `burst` at
@@ -295,6 +319,8 @@ pub enum AuthKind {
     ApiKey,
     /// `app_id` + `app_key`, or `app_id` alone for applications in `app-id` mode.
     AppIdKey,
+    /// No credential at all: the request passes as `anonymous`.
+    Anonymous,
 }
 
 fn default_route_auth() -> Vec<AuthKind> {
@@ -370,6 +396,20 @@ pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
             })?;
             figment = figment.merge(Serialized::default(key, number));
         }
+    }
+    if let Ok(value) = std::env::var(SKIP_AUTH_ENV) {
+        let skip = match value.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "on" | "yes" | "enabled" => true,
+            "" | "0" | "false" | "off" | "no" | "disabled" => false,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    source_name: "environment".into(),
+                    key: SKIP_AUTH_ENV.into(),
+                    problem: format!("`{value}` is not 1/0, true/false, on/off or yes/no"),
+                });
+            }
+        };
+        figment = figment.merge(Serialized::default("auth.skip", skip));
     }
     let config: Config = figment
         .extract()

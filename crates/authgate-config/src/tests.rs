@@ -123,3 +123,26 @@ fn a_zero_rate_is_refused() {
         Ok(())
     });
 }
+
+#[test]
+fn gateway_skip_auth_turns_authentication_off() {
+    Jail::expect_with(|jail| {
+        assert!(
+            !load_in_jail(jail, None)
+                .map_err(|e| e.to_string())?
+                .auth
+                .skip
+        );
+        jail.set_env("GATEWAY_SKIP_AUTH", "1");
+        assert!(
+            load_in_jail(jail, None)
+                .map_err(|e| e.to_string())?
+                .auth
+                .skip
+        );
+        jail.set_env("GATEWAY_SKIP_AUTH", "maybe");
+        let err = load_in_jail(jail, None).unwrap_err().to_string();
+        assert!(err.contains("GATEWAY_SKIP_AUTH"), "{err}");
+        Ok(())
+    });
+}

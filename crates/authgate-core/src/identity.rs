@@ -9,6 +9,10 @@ pub enum AuthMethod {
     ApiKey,
     AppIdKey,
     AppId,
+    /// No credential, where anonymous access is allowed.
+    Anonymous,
+    /// Authentication is switched off (`GATEWAY_SKIP_AUTH`).
+    Skipped,
 }
 
 impl AuthMethod {
@@ -17,6 +21,8 @@ impl AuthMethod {
             Self::ApiKey => "api_key",
             Self::AppIdKey => "app_id_key",
             Self::AppId => "app_id",
+            Self::Anonymous => "anonymous",
+            Self::Skipped => "skipped",
         }
     }
 }
@@ -26,7 +32,7 @@ impl AuthMethod {
 pub struct Identity {
     /// The owner's user name (the subject the upstream sees).
     pub subject: String,
-    /// The application's id; statistics and limits belong to it.
+    /// The application's id; statistics and limits belong to it. Empty for anonymous callers.
     pub application: String,
     /// The tenant's name.
     pub tenant: String,
@@ -39,4 +45,20 @@ pub struct Identity {
     pub key_id: Option<String>,
     /// The key's display prefix: the only part of a secret that may be logged.
     pub key_prefix: Option<String>,
+}
+
+impl Identity {
+    /// A caller without a credential, acting with `roles`.
+    pub fn anonymous(method: AuthMethod, roles: Vec<String>) -> Self {
+        Self {
+            subject: "anonymous".into(),
+            application: String::new(),
+            tenant: String::new(),
+            roles,
+            scopes: Vec::new(),
+            method,
+            key_id: None,
+            key_prefix: None,
+        }
+    }
 }

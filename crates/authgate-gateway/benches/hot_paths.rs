@@ -6,7 +6,7 @@
 use authgate_config::{AuthConfig, AuthKind, AuthorizationConfig, RouteConfig};
 use authgate_core::key;
 use authgate_gateway::authn::extract::{Credential, Extractor, Source};
-use authgate_gateway::authn::{Authenticator, CredentialCache, KeyUseRecorder};
+use authgate_gateway::authn::{AnonymousPolicy, Authenticator, CredentialCache, KeyUseRecorder};
 use authgate_gateway::authz::GrantPolicy;
 use authgate_gateway::route::RouteTable;
 use authgate_store::{AppMode, DirectoryStore, NewApp, NewCredential, NewKey, SqliteStore};
@@ -52,6 +52,7 @@ fn key_verification(c: &mut Criterion) {
             Extractor::new(&AuthConfig::default()),
             cache.clone(),
             KeyUseRecorder::new(store),
+            AnonymousPolicy::default(),
         );
         (authenticator, cache, secret.secret)
     });

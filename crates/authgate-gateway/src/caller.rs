@@ -32,7 +32,9 @@ impl Caller {
             (&X_AUTHGATE_AUTH_METHOD, identity.method.as_str()),
         ]
         .into_iter()
-        // A value that cannot be a header (a control character in a name) is left out, not mangled.
+        // Empty values (no application for anonymous) and values that cannot be a header are
+        // left out, not mangled.
+        .filter(|(_, value)| !value.is_empty())
         .filter_map(|(name, value)| HeaderValue::from_str(value).ok().map(|v| (name.clone(), v)))
         .collect();
         Self {

@@ -9,6 +9,7 @@
 //! logged: a limiter outage should not become an API outage.
 
 use crate::caller::Caller;
+use crate::listener::PeerAddr;
 use crate::respond::Rejection;
 use crate::route::Route;
 use crate::trail::Trail;
@@ -95,8 +96,17 @@ pub async fn stage(
     let (Some(bucket), Some(caller)) = (bucket, caller) else {
         return next.run(request).await;
     };
-    let application = &caller.identity.application;
-    let decision = limiter.check(&bucket.name, bucket.quota, application).await;
+    // Limits belong to the application; anonymous callers are counted by address.
+    let application = match caller.identity.application.as_str() {
+        "" => match request.extensions().get::<PeerAddr>() {
+            Some(peer) => format!("ip:{}", peer.0.ip()),
+            None => "ip:unknown".to_owned(),
+        },
+        id => id.to_owned(),
+    };
+    let decision = limiter
+        .check(&bucket.name, bucket.quota, &application)
+        .await;
     if let (Some(trail), Ok(decision)) = (request.extensions().get::<Trail>(), &decision) {
         trail.note(|t| t.rate = Some((bucket.name.clone(), *decision)));
     }

@@ -2,7 +2,7 @@
 //! the path every request on the gateway listener takes.
 
 use crate::authn::extract::Extractor;
-use crate::authn::{self, Authenticator, CredentialCache, KeyUseRecorder};
+use crate::authn::{self, AnonymousPolicy, Authenticator, CredentialCache, KeyUseRecorder};
 use crate::authz::{self, GrantPolicy};
 use crate::forward::Forward;
 use crate::route::{self, RouteTable};
@@ -14,7 +14,7 @@ use authgate_config::Config;
 use authgate_state::RateLimiter;
 use authgate_store::CredentialStore;
 use axum::Router;
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::{from_fn, from_fn_with_state, map_response};
 use std::convert::Infallible;
 use std::sync::Arc;
 use tower::{ServiceBuilder, ServiceExt};
@@ -29,6 +29,8 @@ pub struct Gateway {
     store: Arc<dyn CredentialStore>,
     hide_credentials: bool,
     max_body_size: u64,
+    /// `GATEWAY_SKIP_AUTH`: every response says so.
+    skip_authentication: bool,
     /// Cleared by [`CredentialCache::watch_changes`] when the store changes.
     pub cache: CredentialCache,
     /// Flushed by [`KeyUseRecorder::run`] and once more at shutdown.
@@ -46,8 +48,16 @@ impl Gateway {
         let policy = Arc::new(GrantPolicy::new(&config.authorization));
         let cache = CredentialCache::new(store.clone(), policy, config.auth.cache_ttl.0);
         let key_use = KeyUseRecorder::new(store.clone());
-        let authenticator =
-            Authenticator::new(Extractor::new(&config.auth), cache.clone(), key_use.clone());
+        let anonymous = AnonymousPolicy {
+            everywhere: config.auth.anonymous,
+            skip_authentication: config.auth.skip,
+        };
+        let authenticator = Authenticator::new(
+            Extractor::new(&config.auth),
+            cache.clone(),
+            key_use.clone(),
+            anonymous,
+        );
         Ok(Self {
             routes,
             authenticator,
@@ -55,6 +65,7 @@ impl Gateway {
             store,
             hide_credentials: config.auth.hide_credentials,
             max_body_size: config.server.max_body_size,
+            skip_authentication: config.auth.skip,
             cache,
             key_use,
         })
@@ -84,10 +95,15 @@ impl Gateway {
     pub fn router(&self) -> Router {
         let proxy = self.pipeline(Forward::new(self.hide_credentials, self.max_body_size));
         let verify = self.verifier();
-        health::routes(self.store.clone())
+        let router = health::routes(self.store.clone())
             .route_service(VERIFY_PATH, verify.clone())
             .route_service(&format!("{VERIFY_PATH}/{{*original}}"), verify)
-            .fallback_service(proxy)
+            .fallback_service(proxy);
+        if self.skip_authentication {
+            router.layer(map_response(mark_skipped))
+        } else {
+            router
+        }
     }
 
     /// Forward-auth: the decision for the request a verify request stands for.
@@ -115,6 +131,14 @@ impl Gateway {
         };
         (response, trail.record())
     }
+}
+
+/// With authentication off, every response tells the client so.
+async fn mark_skipped(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert("x-authgate-auth", http::HeaderValue::from_static("skipped"));
+    response
 }
 
 /// A service the gateway's routers can mount.

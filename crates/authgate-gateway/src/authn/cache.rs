@@ -41,6 +41,8 @@ pub struct CredentialCache {
     policy: Arc<GrantPolicy>,
     keys: Cache<KeyDigest, Option<Arc<CachedKey>>>,
     apps: Cache<String, Option<Arc<CachedApp>>>,
+    /// The one anonymous caller (its grants may depend on stored custom roles).
+    anonymous: Cache<(), Arc<Caller>>,
 }
 
 impl CredentialCache {
@@ -56,7 +58,21 @@ impl CredentialCache {
                 .max_capacity(MAX_ENTRIES)
                 .time_to_live(ttl)
                 .build(),
+            anonymous: Cache::builder().max_capacity(1).time_to_live(ttl).build(),
         }
+    }
+
+    /// The caller a request without a credential acts as, where anonymous access is allowed.
+    pub async fn anonymous(&self) -> Result<Arc<Caller>, Arc<StoreError>> {
+        let (store, policy) = (self.store.clone(), self.policy.clone());
+        self.anonymous
+            .try_get_with((), async move {
+                let identity =
+                    Identity::anonymous(AuthMethod::Anonymous, policy.anonymous_roles.clone());
+                let grants = policy.grants(&identity, store.as_ref()).await?;
+                Ok(Arc::new(Caller::new(identity, grants)))
+            })
+            .await
     }
 
     /// The key with this digest, from the cache or the store.
@@ -111,6 +127,7 @@ impl CredentialCache {
     pub fn clear(&self) {
         self.keys.invalidate_all();
         self.apps.invalidate_all();
+        self.anonymous.invalidate_all();
     }
 
     /// Watches the store's change sequence until the process ends, clearing the cache when it moves.

@@ -21,7 +21,8 @@ use crate::respond::Rejection;
 use crate::route::Route;
 use crate::trail::Trail;
 use crate::{Request, Response};
-use authgate_core::{ErrorCode, KeyDigest, key, time::now_unix};
+use authgate_config::AuthKind;
+use authgate_core::{AuthMethod, ErrorCode, Grants, Identity, KeyDigest, key, time::now_unix};
 use authgate_store::AppMode;
 use axum::extract::State;
 use axum::middleware::Next;
@@ -42,15 +43,53 @@ struct Inner {
     extractor: Extractor,
     cache: CredentialCache,
     key_use: KeyUseRecorder,
+    /// Requests without a credential pass as anonymous on every route.
+    anonymous_everywhere: bool,
+    /// Authentication is off: every request is this anonymous admin.
+    skipped: Option<Arc<Caller>>,
+}
+
+/// How the authenticator treats requests without a credential.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AnonymousPolicy {
+    /// `[auth] anonymous`: allowed on every route (routes may also allow it one by one).
+    pub everywhere: bool,
+    /// `[auth] skip` / `GATEWAY_SKIP_AUTH`: no authentication at all.
+    pub skip_authentication: bool,
 }
 
 impl Authenticator {
-    pub fn new(extractor: Extractor, cache: CredentialCache, key_use: KeyUseRecorder) -> Self {
+    pub fn new(
+        extractor: Extractor,
+        cache: CredentialCache,
+        key_use: KeyUseRecorder,
+        anonymous: AnonymousPolicy,
+    ) -> Self {
+        let skipped = anonymous.skip_authentication.then(|| {
+            let identity = Identity::anonymous(AuthMethod::Skipped, vec!["admin".into()]);
+            Arc::new(Caller::new(identity, Grants::everything()))
+        });
         Self(Arc::new(Inner {
             extractor,
             cache,
             key_use,
+            anonymous_everywhere: anonymous.everywhere,
+            skipped,
         }))
+    }
+
+    /// The anonymous caller, for a request without a credential on `route`, if allowed there.
+    async fn anonymous_on(&self, route: &Route) -> Option<Result<Arc<Caller>, Rejection>> {
+        if !self.0.anonymous_everywhere && !route.auth.contains(&AuthKind::Anonymous) {
+            return None;
+        }
+        Some(
+            self.0
+                .cache
+                .anonymous()
+                .await
+                .map_err(|_| Rejection::new(ErrorCode::StoreUnavailable)),
+        )
     }
 
     /// Finds and proves the credential of a request on `route`.
@@ -146,7 +185,8 @@ impl Authenticator {
 }
 
 /// The stage, for `axum::middleware::from_fn_with_state(authenticator, authn::stage)`:
-/// authenticates the request on its route, or answers 401 (503 when the store is down).
+/// authenticates the request on its route, or answers 401 (503 when the store is down). A
+/// request without any credential passes as anonymous where that is allowed.
 pub async fn stage(
     State(authenticator): State<Authenticator>,
     mut request: Request,
@@ -155,27 +195,41 @@ pub async fn stage(
     let Some(route) = request.extensions().get::<Arc<Route>>().cloned() else {
         return Rejection::new(ErrorCode::InternalError).into_response();
     };
-    let outcome = authenticator
-        .authenticate(request.headers(), request.uri().query(), &route)
-        .await;
-    match outcome {
-        Ok((caller, presented)) => {
-            tracing::debug!(
-                route = %route.name,
-                application = %caller.identity.application,
-                key_prefix = caller.identity.key_prefix.as_deref().unwrap_or("-"),
-                "authenticated"
-            );
-            if let Some(trail) = request.extensions().get::<Trail>() {
-                trail.note(|t| t.caller = Some(caller.clone()));
+    let (caller, presented) = match &authenticator.0.skipped {
+        Some(skipped) => (skipped.clone(), None),
+        None => {
+            let outcome = authenticator
+                .authenticate(request.headers(), request.uri().query(), &route)
+                .await;
+            match outcome {
+                Ok((caller, presented)) => (caller, Some(presented)),
+                Err(rejection) if rejection.code == ErrorCode::MissingCredentials => {
+                    match authenticator.anonymous_on(&route).await {
+                        Some(Ok(anonymous)) => (anonymous, None),
+                        Some(Err(unavailable)) => return unavailable.into_response(),
+                        None => return rejection.into_response(),
+                    }
+                }
+                Err(rejection) => {
+                    tracing::debug!(route = %route.name, code = %rejection.code, "refused");
+                    return rejection.into_response();
+                }
             }
-            request.extensions_mut().insert(caller);
-            request.extensions_mut().insert(presented);
-            next.run(request).await
         }
-        Err(rejection) => {
-            tracing::debug!(route = %route.name, code = %rejection.code, "refused");
-            rejection.into_response()
-        }
+    };
+    tracing::debug!(
+        route = %route.name,
+        application = %caller.identity.application,
+        method = caller.identity.method.as_str(),
+        key_prefix = caller.identity.key_prefix.as_deref().unwrap_or("-"),
+        "authenticated"
+    );
+    if let Some(trail) = request.extensions().get::<Trail>() {
+        trail.note(|t| t.caller = Some(caller.clone()));
     }
+    request.extensions_mut().insert(caller);
+    if let Some(presented) = presented {
+        request.extensions_mut().insert(presented);
+    }
+    next.run(request).await
 }

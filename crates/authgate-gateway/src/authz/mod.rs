@@ -14,9 +14,9 @@ use crate::respond::Rejection;
 use crate::route::Route;
 use crate::trail::Trail;
 use crate::{Request, Response};
-use authgate_config::{AuthorizationConfig, AuthorizationScheme};
+use authgate_config::{AnonymousAccess, AuthorizationConfig, AuthorizationScheme};
 use authgate_core::permission::builtin_role;
-use authgate_core::{ErrorCode, Grants, Identity, Permission};
+use authgate_core::{AuthMethod, ErrorCode, Grants, Identity, Permission};
 use authgate_store::{CredentialStore, StoreError};
 use axum::middleware::Next;
 use std::collections::HashSet;
@@ -28,6 +28,9 @@ pub struct GrantPolicy {
     scheme: AuthorizationScheme,
     admins: HashSet<String>,
     read_only: HashSet<String>,
+    anonymous: AnonymousAccess,
+    /// Under `rbac`: the roles of an anonymous caller.
+    pub anonymous_roles: Vec<String>,
 }
 
 impl GrantPolicy {
@@ -36,6 +39,8 @@ impl GrantPolicy {
             scheme: config.scheme,
             admins: config.admin_list.admins.iter().cloned().collect(),
             read_only: config.admin_list.read_only.iter().cloned().collect(),
+            anonymous: config.admin_list.anonymous,
+            anonymous_roles: config.anonymous_roles.clone(),
         }
     }
 
@@ -45,8 +50,14 @@ impl GrantPolicy {
         identity: &Identity,
         store: &dyn CredentialStore,
     ) -> Result<Grants, StoreError> {
+        let anonymous = identity.method == AuthMethod::Anonymous;
         let permissions = match self.scheme {
             AuthorizationScheme::Undifferentiated => vec![Permission::new("*", "*")],
+            AuthorizationScheme::AdminList if anonymous => match self.anonymous {
+                AnonymousAccess::Admin => vec![Permission::new("*", "*")],
+                AnonymousAccess::ReadOnly => vec![Permission::new("*", "read")],
+                AnonymousAccess::None => Vec::new(),
+            },
             AuthorizationScheme::AdminList if self.admins.contains(&identity.subject) => {
                 vec![Permission::new("*", "*")]
             }

@@ -30,6 +30,15 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
     }
     drop(admin_token);
 
+    if config.auth.skip {
+        // Loud on purpose: this must never go unnoticed in a deployment.
+        eprintln!(
+            "WARNING: authentication is OFF (GATEWAY_SKIP_AUTH / auth.skip): every request acts as an anonymous admin"
+        );
+        tracing::warn!(
+            "authentication is OFF: every request acts as an anonymous admin; never do this in production"
+        );
+    }
     let gateway = Arc::new(super::gateway(&config, store.clone())?);
     let admin_router = health::routes(store.clone());
 

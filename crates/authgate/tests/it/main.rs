@@ -6,6 +6,7 @@
 
 mod harness;
 
+mod anonymous;
 mod authorization;
 mod cli;
 mod credentials;
