@@ -78,12 +78,16 @@ where
     S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
-    sockets
+    // Each worker reports once its socket listens (or failed to), so that when this returns
+    // the port accepts connections.
+    let (ready, listening) = std::sync::mpsc::channel::<std::io::Result<()>>();
+    let workers = sockets
         .into_iter()
         .enumerate()
         .map(|(index, socket)| {
             let make_service = make_service.clone();
             let stop = stop.clone();
+            let ready = ready.clone();
             std::thread::Builder::new()
                 .name(format!("authgate-worker-{index}"))
                 .spawn(move || {
@@ -93,20 +97,31 @@ where
                     {
                         Ok(runtime) => runtime,
                         Err(error) => {
-                            return tracing::error!(%error, "cannot start a worker runtime");
+                            let _ = ready.send(Err(error));
+                            return;
                         }
                     };
                     runtime.block_on(async move {
                         match socket.listen(BACKLOG) {
                             Ok(listener) => {
+                                let _ = ready.send(Ok(()));
                                 serve(listener, make_service(), options, stopped(stop)).await
                             }
-                            Err(error) => tracing::error!(%error, "cannot listen"),
+                            Err(error) => {
+                                let _ = ready.send(Err(error));
+                            }
                         }
                     });
                 })
         })
-        .collect()
+        .collect::<std::io::Result<Vec<_>>>()?;
+    drop(ready);
+    for _ in 0..workers.len() {
+        listening
+            .recv()
+            .map_err(|_| std::io::Error::other("a gateway worker stopped before listening"))??;
+    }
+    Ok(workers)
 }
 
 /// Resolves once `stop` turns true (or its sender is gone).
