@@ -138,6 +138,9 @@ pub struct AuthConfig {
     pub skip: bool,
     pub api_key: ApiKeyConfig,
     pub app_id_key: AppIdKeyConfig,
+    /// Keys written in the configuration, each standing for a user: for deployments without a
+    /// store of applications (Weaviate's `AUTHENTICATION_APIKEY_*`).
+    pub static_keys: Vec<StaticKeyConfig>,
     /// Remove the credential from the request before it goes upstream.
     pub hide_credentials: bool,
     /// The `<env>` part of generated keys: `sk_<env>_...`.
@@ -153,10 +156,52 @@ impl Default for AuthConfig {
             skip: false,
             api_key: ApiKeyConfig::default(),
             app_id_key: AppIdKeyConfig::default(),
+            static_keys: Vec::new(),
             hide_credentials: true,
             key_env: "live".into(),
             cache_ttl: Duration::from_secs(60),
         }
+    }
+}
+
+/// A key from the configuration and the user it stands for.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StaticKeyConfig {
+    pub key: Secret,
+    pub user: String,
+    /// The user's roles under `rbac` (`admin_list` goes by the user's name).
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+}
+
+fn default_tenant() -> String {
+    "default".into()
+}
+
+/// A secret from the configuration: never printed, not even by `config check`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for comparing with what a client presents.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("<redacted>")
     }
 }
 

@@ -146,3 +146,18 @@ fn gateway_skip_auth_turns_authentication_off() {
         Ok(())
     });
 }
+
+#[test]
+fn static_keys_are_never_printed() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "authgate.toml",
+            "[[auth.static_keys]]\nkey = \"jane-secret\"\nuser = \"jane\"\nroles = [\"admin\"]\n",
+        )?;
+        let config = load_in_jail(jail, None).map_err(|e| e.to_string())?;
+        assert_eq!(config.auth.static_keys[0].key.expose(), "jane-secret");
+        assert!(!config.to_toml().contains("jane-secret"));
+        assert!(!format!("{config:?}").contains("jane-secret"));
+        Ok(())
+    });
+}

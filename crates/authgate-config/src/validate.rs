@@ -56,6 +56,21 @@ pub(crate) fn validate(config: &Config, source_name: &str) -> Result<(), ConfigE
             format!("`{both}` is both an admin and read-only; name each user once"),
         ));
     }
+    let mut static_keys = HashSet::new();
+    for (i, entry) in config.auth.static_keys.iter().enumerate() {
+        if entry.key.expose().is_empty() || !static_keys.insert(entry.key.expose()) {
+            return Err(invalid(
+                format!("auth.static_keys[{i}].key"),
+                "is empty or used twice".into(),
+            ));
+        }
+        if entry.user.is_empty() {
+            return Err(invalid(
+                format!("auth.static_keys[{i}].user"),
+                "must name a user".into(),
+            ));
+        }
+    }
     let mut names = HashSet::new();
     for (i, route) in config.routes.iter().enumerate() {
         let key = |field: &str| format!("routes[{i}].{field}");

@@ -2,7 +2,7 @@
 //! HTTP contract and the ids of stored objects.
 //!
 //! **Architecture invariant:** this crate does no IO. Everything here is a pure function of its
-//! inputs (plus the operating system's random source for new secrets), so every other crate can
+//! inputs (plus the operating system's random source for new secrets and salts), so every other crate can
 //! depend on it and test it without a runtime.
 #![forbid(unsafe_code)]
 
@@ -10,6 +10,7 @@ pub mod error;
 pub mod id;
 pub mod identity;
 pub mod key;
+pub mod password;
 pub mod permission;
 pub mod time;
 

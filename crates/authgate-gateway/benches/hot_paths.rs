@@ -53,6 +53,7 @@ fn key_verification(c: &mut Criterion) {
             cache.clone(),
             KeyUseRecorder::new(store),
             AnonymousPolicy::default(),
+            Default::default(),
         );
         (authenticator, cache, secret.secret)
     });

@@ -4,6 +4,7 @@
 use crate::authn::extract::Extractor;
 use crate::authn::{self, AnonymousPolicy, Authenticator, CredentialCache, KeyUseRecorder};
 use crate::authz::{self, GrantPolicy};
+use crate::caller::Caller;
 use crate::forward::Forward;
 use crate::route::{self, RouteTable};
 use crate::trail::{Trail, TrailRecord};
@@ -11,10 +12,12 @@ use crate::verify::{VERIFY_PATH, Verdict, original_request};
 use crate::{Request, Response};
 use crate::{health, limit};
 use authgate_config::Config;
+use authgate_core::{AuthMethod, Identity, KeyDigest};
 use authgate_state::RateLimiter;
-use authgate_store::CredentialStore;
+use authgate_store::{CredentialStore, StoreError};
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state, map_response};
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use tower::{ServiceBuilder, ServiceExt};
@@ -39,13 +42,16 @@ pub struct Gateway {
 
 impl Gateway {
     /// Builds the gateway from validated configuration.
-    pub fn new(
+    pub async fn new(
         config: &Config,
         store: Arc<dyn CredentialStore>,
         rate_limiter: Arc<dyn RateLimiter>,
     ) -> Result<Self, String> {
         let routes = RouteTable::new(&config.effective_routes(), &config.rate_limit)?;
         let policy = Arc::new(GrantPolicy::new(&config.authorization));
+        let static_keys = static_callers(config, &policy, store.as_ref())
+            .await
+            .map_err(|e| format!("cannot resolve the roles of auth.static_keys: {e}"))?;
         let cache = CredentialCache::new(store.clone(), policy, config.auth.cache_ttl.0);
         let key_use = KeyUseRecorder::new(store.clone());
         let anonymous = AnonymousPolicy {
@@ -57,6 +63,7 @@ impl Gateway {
             cache.clone(),
             key_use.clone(),
             anonymous,
+            static_keys,
         );
         Ok(Self {
             routes,
@@ -131,6 +138,34 @@ impl Gateway {
         };
         (response, trail.record())
     }
+}
+
+/// The callers of `[[auth.static_keys]]`, by key digest. Their grants are resolved once, at
+/// start: a change to a custom role they hold applies after a restart.
+async fn static_callers(
+    config: &Config,
+    policy: &GrantPolicy,
+    store: &dyn CredentialStore,
+) -> Result<HashMap<KeyDigest, Arc<Caller>>, StoreError> {
+    let mut callers = HashMap::new();
+    for entry in &config.auth.static_keys {
+        let identity = Identity {
+            subject: entry.user.clone(),
+            application: format!("static:{}", entry.user),
+            tenant: entry.tenant.clone(),
+            roles: entry.roles.clone(),
+            scopes: Vec::new(),
+            method: AuthMethod::ApiKey,
+            key_id: None,
+            key_prefix: None,
+        };
+        let grants = policy.grants(&identity, store).await?;
+        callers.insert(
+            KeyDigest::of(entry.key.expose()),
+            Arc::new(Caller::new(identity, grants)),
+        );
+    }
+    Ok(callers)
 }
 
 /// With authentication off, every response tells the client so.

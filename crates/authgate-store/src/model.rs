@@ -78,6 +78,7 @@ pub struct NewCredential {
 pub struct User {
     pub id: String,
     pub name: String,
+    pub kind: UserKind,
     pub tenant: String,
     pub roles: Vec<String>,
     pub created_at: i64,
@@ -86,8 +87,28 @@ pub struct User {
 #[derive(Debug, Clone)]
 pub struct NewUser {
     pub name: String,
+    pub kind: UserKind,
     pub tenant: String,
     pub roles: Vec<String>,
+    /// An argon2id PHC string (`authgate_core::password::hash_password`), never a password.
+    pub password_hash: Option<String>,
+}
+
+/// A person (who may sign in with a password) or a service (which acts through keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserKind {
+    Person,
+    Service,
+}
+
+impl UserKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Person => "person",
+            Self::Service => "service",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -143,6 +143,12 @@ pub(crate) enum UsersCommand {
         /// A role to give the user (repeatable).
         #[arg(long = "role")]
         roles: Vec<String>,
+        /// Read the user's password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// A service user: acts through applications and keys, has no password.
+        #[arg(long, conflicts_with = "password_stdin")]
+        service: bool,
     },
     /// List users.
     List,

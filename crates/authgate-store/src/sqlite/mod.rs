@@ -2,7 +2,7 @@
 
 use crate::{
     App, AppMode, AppRecord, CredentialStore, DEFAULT_TENANT, DirectoryStore, Key, KeyRecord,
-    MAX_APP_KEYS, NewApp, NewCredential, NewKey, NewUser, Role, StoreError, User,
+    MAX_APP_KEYS, NewApp, NewCredential, NewKey, NewUser, Role, StoreError, User, UserKind,
 };
 use async_trait::async_trait;
 use authgate_core::KeyDigest;
@@ -61,7 +61,7 @@ const KEY_COLUMNS: &str = "SELECT id, app_id, prefix, name, scopes, expires_at, 
 const APP_COLUMNS: &str = "SELECT a.id, a.name, t.name AS tenant_name, u.name AS owner_name, a.mode, a.suspended_at, a.created_at, \
      (SELECT group_concat(role, ',') FROM app_roles ar WHERE ar.app_id = a.id) AS own_roles \
      FROM applications a JOIN tenants t ON t.id = a.tenant_id LEFT JOIN users u ON u.id = a.owner_id";
-const USER_COLUMNS: &str = "SELECT u.id, u.name, t.name AS tenant_name, u.created_at, \
+const USER_COLUMNS: &str = "SELECT u.id, u.name, u.kind, t.name AS tenant_name, u.created_at, \
      (SELECT group_concat(role, ',') FROM user_roles r WHERE r.user_id = u.id) AS roles \
      FROM users u JOIN tenants t ON t.id = u.tenant_id";
 
@@ -203,10 +203,12 @@ impl DirectoryStore for SqliteStore {
         let mut tx = self.pool.begin().await?;
         let tenant_id = ensure_tenant(&mut tx, &new.tenant).await?;
         let id = new_id("usr");
-        let inserted = sqlx::query("INSERT INTO users (id, tenant_id, name, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO NOTHING")
+        let inserted = sqlx::query("INSERT INTO users (id, tenant_id, name, kind, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO NOTHING")
             .bind(&id)
             .bind(&tenant_id)
             .bind(&new.name)
+            .bind(new.kind.as_str())
+            .bind(&new.password_hash)
             .bind(now_unix())
             .execute(&mut *tx)
             .await?
@@ -691,6 +693,10 @@ fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
     Ok(User {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
+        kind: match row.try_get::<String, _>("kind")?.as_str() {
+            "service" => UserKind::Service,
+            _ => UserKind::Person,
+        },
         tenant: row.try_get("tenant_name")?,
         roles,
         created_at: row.try_get("created_at")?,

@@ -46,6 +46,8 @@ async fn a_created_key_is_found_by_digest_with_its_application() {
     let owner = store
         .create_user(NewUser {
             name: "jane".into(),
+            kind: UserKind::Person,
+            password_hash: None,
             tenant: "acme".into(),
             roles: vec!["viewer".into(), "admin".into()],
         })
@@ -208,6 +210,8 @@ async fn a_user_who_owns_applications_is_not_deleted() {
     store
         .create_user(NewUser {
             name: "ian".into(),
+            kind: UserKind::Person,
+            password_hash: None,
             tenant: DEFAULT_TENANT.into(),
             roles: vec![],
         })
@@ -248,6 +252,8 @@ async fn roles_are_checked_bound_and_acted_with() {
     let unknown = store
         .create_user(NewUser {
             name: "x".into(),
+            kind: UserKind::Person,
+            password_hash: None,
             tenant: DEFAULT_TENANT.into(),
             roles: vec!["nope".into()],
         })
@@ -260,6 +266,8 @@ async fn roles_are_checked_bound_and_acted_with() {
     store
         .create_user(NewUser {
             name: "ian".into(),
+            kind: UserKind::Person,
+            password_hash: None,
             tenant: DEFAULT_TENANT.into(),
             roles: vec!["viewer".into()],
         })

@@ -41,7 +41,7 @@ pub(super) async fn run(
     output: Output,
 ) -> anyhow::Result<ExitCode> {
     let store = super::open_store(&config).await?;
-    let gateway = super::gateway(&config, store)?;
+    let gateway = super::gateway(&config, store).await?;
     let mut request = http::Request::builder()
         .method(method.to_ascii_uppercase().as_str())
         .uri(path);

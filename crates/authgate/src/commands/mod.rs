@@ -59,9 +59,11 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>
 }
 
 /// The gateway as `serve` runs it and `check` consults it: configuration, store, shared state.
-pub(crate) fn gateway(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Gateway> {
+pub(crate) async fn gateway(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Gateway> {
     let rate_limiter = match config.state.backend {
         StateBackend::Memory => Arc::new(MemoryRateLimiter::new()),
     };
-    Gateway::new(config, store, rate_limiter).map_err(anyhow::Error::msg)
+    Gateway::new(config, store, rate_limiter)
+        .await
+        .map_err(anyhow::Error::msg)
 }

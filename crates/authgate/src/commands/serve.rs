@@ -39,7 +39,7 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
             "authentication is OFF: every request acts as an anonymous admin; never do this in production"
         );
     }
-    let gateway = Arc::new(super::gateway(&config, store.clone())?);
+    let gateway = Arc::new(super::gateway(&config, store.clone()).await?);
     let admin_router = health::routes(store.clone());
 
     let workers = match config.server.workers {

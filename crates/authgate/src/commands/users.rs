@@ -2,7 +2,9 @@
 
 use crate::cli::{Output, UsersCommand};
 use crate::output::{print, table, time};
-use authgate_store::{NewUser, Store};
+use anyhow::Context as _;
+use authgate_core::password::hash_password;
+use authgate_store::{NewUser, Store, UserKind};
 
 pub(super) async fn run(
     store: &dyn Store,
@@ -14,12 +16,31 @@ pub(super) async fn run(
             name,
             tenant,
             roles,
+            password_stdin,
+            service,
         } => {
+            let password_hash = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .context("cannot read the password from standard input")?;
+                let password = line.trim_end_matches(['\r', '\n']);
+                Some(hash_password(password).context("--password-stdin")?)
+            } else {
+                None
+            };
+            let kind = if service {
+                UserKind::Service
+            } else {
+                UserKind::Person
+            };
             let user = store
                 .create_user(NewUser {
                     name,
+                    kind,
                     tenant,
                     roles,
+                    password_hash,
                 })
                 .await?;
             print(output, &user, || user.id.clone())
@@ -28,13 +49,14 @@ pub(super) async fn run(
             let users = store.list_users().await?;
             print(output, &users, || {
                 table(
-                    &["ID", "NAME", "TENANT", "ROLES", "CREATED"],
+                    &["ID", "NAME", "KIND", "TENANT", "ROLES", "CREATED"],
                     users
                         .iter()
                         .map(|u| {
                             vec![
                                 u.id.clone(),
                                 u.name.clone(),
+                                u.kind.as_str().to_owned(),
                                 u.tenant.clone(),
                                 u.roles.join(","),
                                 time(Some(u.created_at)),

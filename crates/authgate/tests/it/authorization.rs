@@ -241,3 +241,44 @@ async fn an_application_s_own_roles_replace_its_owner_s() {
         StatusCode::OK
     );
 }
+
+const STATIC_KEYS: &str = "[[auth.static_keys]]\nkey = \"jane-secret\"\nuser = \"jane\"\nroles = [\"admin\"]\n\
+[[auth.static_keys]]\nkey = \"ian-secret\"\nuser = \"ian\"\nroles = [\"viewer\"]\n";
+
+#[tokio::test]
+async fn static_keys_from_the_configuration_in_each_scheme() {
+    let schemes = [
+        "[authorization]\nscheme = \"rbac\"\n",
+        "[authorization]\nscheme = \"admin_list\"\n[authorization.admin_list]\nadmins = [\"jane\"]\nread_only = [\"ian\"]\n",
+    ];
+    for scheme in schemes {
+        let gateway = Gateway::start(&format!("{STATIC_KEYS}{scheme}{TASKS_ROUTES}"));
+        jane_and_ian(&gateway, "jane-secret", "ian-secret").await;
+        let seen: Value = reqwest::Client::new()
+            .get(gateway.url("/tasks"))
+            .header("Authorization", "Bearer ian-secret")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(seen["headers"]["x-authgate-subject"], "ian", "{scheme}");
+        assert!(
+            seen["headers"].get("authorization").is_none(),
+            "the static key is hidden too"
+        );
+        assert!(!gateway.logs().contains("ian-secret"));
+    }
+    let undifferentiated = Gateway::start(&format!(
+        "{STATIC_KEYS}[authorization]\nscheme = \"undifferentiated\"\n{TASKS_ROUTES}"
+    ));
+    assert_eq!(
+        status(&undifferentiated, "POST", "/tasks", "ian-secret").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(&undifferentiated, "POST", "/tasks", "mallory-secret").await,
+        StatusCode::UNAUTHORIZED
+    );
+}

@@ -153,3 +153,49 @@ fn config_check_names_the_file_and_the_key() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("server.listen"), "{stderr}");
 }
+
+#[tokio::test]
+async fn passwords_are_stored_as_argon2id_hashes() {
+    use std::io::Write;
+    let gateway = Gateway::start("");
+    let mut child = std::process::Command::new(crate::harness::AUTHGATE)
+        .args([
+            "users",
+            "create",
+            "jane",
+            "--password-stdin",
+            "--output",
+            "json",
+        ])
+        .current_dir(&gateway.dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse battery\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let user: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(user["kind"], "person");
+    let db = std::fs::read(gateway.dir.join("authgate.db")).unwrap();
+    let wal = std::fs::read(gateway.dir.join("authgate.db-wal")).unwrap_or_default();
+    let stored = [db, wal].concat();
+    let contains = |needle: &[u8]| stored.windows(needle.len()).any(|w| w == needle);
+    assert!(contains(b"$argon2id$"), "an argon2id hash is stored");
+    assert!(!contains(b"correct horse battery"), "the password is not");
+
+    let service = gateway.json(&["users", "create", "ci-bot", "--service"]);
+    assert_eq!(service["kind"], "service");
+    let empty = std::process::Command::new(crate::harness::AUTHGATE)
+        .args(["users", "create", "x", "--password-stdin"])
+        .current_dir(&gateway.dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!empty.status.success(), "an empty password is refused");
+}
