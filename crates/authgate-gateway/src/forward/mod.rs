@@ -5,6 +5,7 @@
 //! for the upstream's response headers, never a stream in progress. Refused connections answer
 //! 502 `upstream_unavailable`, a timeout 504 `upstream_timeout`, a body over `max_body_size` 413.
 
+mod client;
 mod echo;
 pub mod headers;
 
@@ -16,39 +17,29 @@ use crate::respond::Rejection;
 use crate::route::{Route, Upstream};
 use crate::{Body, Request, Response};
 use authgate_core::ErrorCode;
+use client::UpstreamClient;
 use futures_util::future::BoxFuture;
 use http::Uri;
 use http::header::CONTENT_LENGTH;
-use http::uri::{PathAndQuery, Scheme};
+use http::uri::PathAndQuery;
 use http_body_util::{LengthLimitError, Limited};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use std::borrow::Cow;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 /// Sends authenticated requests to their route's upstream.
 #[derive(Clone)]
 pub struct Forward {
-    client: Client<HttpConnector, Body>,
+    client: UpstreamClient,
     hide_credentials: bool,
     max_body_size: u64,
 }
 
 impl Forward {
     pub fn new(hide_credentials: bool, max_body_size: u64) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(1024)
-            .build(connector);
         Self {
-            client,
+            client: UpstreamClient::default(),
             hide_credentials,
             max_body_size,
         }
@@ -98,28 +89,25 @@ impl Forward {
         match &route.upstream {
             Upstream::Echo => Ok(echo::respond(&parts, &path_and_query, body).await),
             Upstream::Http { authority, .. } => {
-                parts.uri = Uri::builder()
-                    .scheme(Scheme::HTTP)
-                    .authority(authority.clone())
-                    .path_and_query(path_and_query)
-                    .build()
-                    .map_err(|_| Rejection::new(ErrorCode::MalformedRequest))?;
+                // Origin form on the wire; `Host` names the upstream (headers.rs).
+                parts.uri = Uri::from(path_and_query);
                 // Upstreams speak HTTP/1.1 here whatever the client spoke.
                 parts.version = http::Version::HTTP_11;
                 let request = http::Request::from_parts(parts, body);
-                let response = tokio::time::timeout(route.timeout, self.client.request(request))
-                    .await
-                    .map_err(|_| {
-                        tracing::warn!(route = %route.name, "upstream timed out");
-                        Rejection::new(ErrorCode::UpstreamTimeout)
-                    })?
-                    .map_err(|error| {
-                        if caused_by_length_limit(&error) {
-                            return Rejection::new(ErrorCode::PayloadTooLarge);
-                        }
-                        tracing::warn!(route = %route.name, %error, "upstream unavailable");
-                        Rejection::new(ErrorCode::UpstreamUnavailable)
-                    })?;
+                let response =
+                    tokio::time::timeout(route.timeout, self.client.send(authority, request))
+                        .await
+                        .map_err(|_| {
+                            tracing::warn!(route = %route.name, "upstream timed out");
+                            Rejection::new(ErrorCode::UpstreamTimeout)
+                        })?
+                        .map_err(|error| {
+                            if caused_by_length_limit(&error) {
+                                return Rejection::new(ErrorCode::PayloadTooLarge);
+                            }
+                            tracing::warn!(route = %route.name, %error, "upstream unavailable");
+                            Rejection::new(ErrorCode::UpstreamUnavailable)
+                        })?;
                 let (mut parts, body) = response.into_parts();
                 headers::prepare_response(&mut parts.headers);
                 Ok(Response::from_parts(parts, Body::new(body)))
