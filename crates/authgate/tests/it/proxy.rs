@@ -273,3 +273,48 @@ async fn a_body_over_the_limit_is_413_whether_declared_or_streamed() {
         .unwrap();
     assert_eq!(small.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn upstream_connections_are_reused_and_a_stale_one_is_replaced() {
+    let upstream = Upstream::start();
+    let (gateway, secret) = setup_with_env(&upstream, "", "", &[("AUTHGATE_SERVER__WORKERS", "1")]);
+    let client = reqwest::Client::new();
+    let mut ports = Vec::new();
+    for _ in 0..5 {
+        let seen: Value = client
+            .get(gateway.url("/"))
+            .header("X-API-Key", &secret)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ports.push(seen["peer_port"].as_u64().unwrap());
+    }
+    ports.dedup();
+    assert_eq!(
+        ports.len(),
+        1,
+        "one keep-alive connection served all five: {ports:?}"
+    );
+
+    // The upstream drops the connection after answering, without a word; the next request
+    // must not fail on the dead connection.
+    for _ in 0..3 {
+        let dropped = client
+            .get(gateway.url("/drop"))
+            .header("X-API-Key", &secret)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(dropped.status(), StatusCode::OK);
+        let next = client
+            .get(gateway.url("/"))
+            .header("X-API-Key", &secret)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(next.status(), StatusCode::OK);
+    }
+}

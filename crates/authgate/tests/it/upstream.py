@@ -6,6 +6,7 @@ GET /sse              text/event-stream: event 1, then waits for /release, then 
 GET /release          lets /sse send its second event
 GET /slow             answers after 3 s
 GET /hits             how many counted requests arrived
+GET /drop             answers, then closes the connection without saying so (a stale keep-alive)
 
 Prints its port on stdout, then serves until killed.
 """
@@ -60,6 +61,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(200, {"hits": hits})
         if url.path == "/slow":
             time.sleep(3)
+        if url.path == "/drop":
+            self.close_connection = True
         with hits_lock:
             hits += 1
         headers = {}
@@ -72,6 +75,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "query": url.query,
             "headers": headers,
             "body_size": len(body),
+            "peer_port": self.client_address[1],
         })
 
     def sse(self):
