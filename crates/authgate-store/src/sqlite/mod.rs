@@ -219,16 +219,7 @@ impl DirectoryStore for SqliteStore {
                 new.name
             )));
         }
-        for role in &new.roles {
-            ensure_role_exists(&mut tx, role).await?;
-            sqlx::query(
-                "INSERT INTO user_roles (user_id, role) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            )
-            .bind(&id)
-            .bind(role)
-            .execute(&mut *tx)
-            .await?;
-        }
+        grant_roles(&mut tx, RoleHolder::User, &id, &new.roles).await?;
         record_change(&mut tx, "user", &id).await?;
         tx.commit().await?;
         self.find_user(&id).await
@@ -290,16 +281,7 @@ impl DirectoryStore for SqliteStore {
             .bind(now_unix())
             .execute(&mut *tx)
             .await?;
-        for role in &new.roles {
-            ensure_role_exists(&mut tx, role).await?;
-            sqlx::query(
-                "INSERT INTO app_roles (app_id, role) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            )
-            .bind(&id)
-            .bind(role)
-            .execute(&mut *tx)
-            .await?;
-        }
+        grant_roles(&mut tx, RoleHolder::App, &id, &new.roles).await?;
         record_change(&mut tx, "application", &id).await?;
         tx.commit().await?;
         self.get_app(&id).await
@@ -535,12 +517,7 @@ impl DirectoryStore for SqliteStore {
     async fn bind_role(&self, user: &str, role: &str) -> Result<User, StoreError> {
         let found = self.find_user(user).await?;
         let mut tx = self.pool.begin().await?;
-        ensure_role_exists(&mut tx, role).await?;
-        sqlx::query("INSERT INTO user_roles (user_id, role) VALUES (?, ?) ON CONFLICT DO NOTHING")
-            .bind(&found.id)
-            .bind(role)
-            .execute(&mut *tx)
-            .await?;
+        grant_roles(&mut tx, RoleHolder::User, &found.id, &[role.to_owned()]).await?;
         record_change(&mut tx, "user", &found.id).await?;
         tx.commit().await?;
         self.find_user(&found.id).await
@@ -585,6 +562,38 @@ async fn ensure_tenant(tx: &mut Transaction<'_, Sqlite>, name: &str) -> Result<S
         .bind(name)
         .fetch_one(&mut **tx)
         .await?)
+}
+
+/// Who holds a role: a user, or an application of its own.
+enum RoleHolder {
+    User,
+    App,
+}
+
+/// Gives `holder` each of `roles`, refusing any that does not exist.
+async fn grant_roles(
+    tx: &mut Transaction<'_, Sqlite>,
+    holder: RoleHolder,
+    id: &str,
+    roles: &[String],
+) -> Result<(), StoreError> {
+    let sql = match holder {
+        RoleHolder::User => {
+            "INSERT INTO user_roles (user_id, role) VALUES (?, ?) ON CONFLICT DO NOTHING"
+        }
+        RoleHolder::App => {
+            "INSERT INTO app_roles (app_id, role) VALUES (?, ?) ON CONFLICT DO NOTHING"
+        }
+    };
+    for role in roles {
+        ensure_role_exists(tx, role).await?;
+        sqlx::query(sql)
+            .bind(id)
+            .bind(role)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Refuses a role that is neither built in nor created.

@@ -56,15 +56,7 @@ async fn create_list_show_print_json_and_secrets_only_once() {
     }
 
     // Through the gateway, the key acts as its owner.
-    let seen: serde_json::Value = reqwest::Client::new()
-        .get(gateway.url("/"))
-        .header("X-API-Key", secret)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let seen: serde_json::Value = gateway.echo("/", secret).await;
     assert_eq!(seen["headers"]["x-authgate-subject"], "jane");
     assert_eq!(seen["headers"]["x-authgate-tenant"], "acme");
     assert_eq!(seen["headers"]["x-authgate-roles"], "admin");

@@ -102,6 +102,21 @@ impl Gateway {
         format!("http://{}{path}", self.addr)
     }
 
+    /// GET `path` with `X-API-Key: secret`.
+    pub async fn get_with_key(&self, path: &str, secret: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .get(self.url(path))
+            .header("X-API-Key", secret)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// GET `path` with `X-API-Key: secret`, and the JSON answer (what the echo upstream saw).
+    pub async fn echo(&self, path: &str, secret: &str) -> serde_json::Value {
+        self.get_with_key(path, secret).await.json().await.unwrap()
+    }
+
     /// Everything the gateway has logged so far.
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()

@@ -9,13 +9,7 @@ use std::time::Duration;
 const PROPAGATION: Duration = Duration::from_secs(1);
 
 async fn status(gateway: &Gateway, secret: &str) -> StatusCode {
-    reqwest::Client::new()
-        .get(gateway.url("/"))
-        .header("X-API-Key", secret)
-        .send()
-        .await
-        .unwrap()
-        .status()
+    gateway.get_with_key("/", secret).await.status()
 }
 
 async fn becomes(gateway: &Gateway, secret: &str, want: StatusCode) -> bool {
@@ -85,12 +79,7 @@ async fn an_expired_key_is_refused_with_expired_credentials() {
     let (_, secret) = gateway.key(&app, &["--expires", "2s"]);
     assert_eq!(status(&gateway, &secret).await, StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(2200)).await;
-    let response = reqwest::Client::new()
-        .get(gateway.url("/"))
-        .header("X-API-Key", &secret)
-        .send()
-        .await
-        .unwrap();
+    let response = gateway.get_with_key("/", &secret).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["code"], "expired_credentials");

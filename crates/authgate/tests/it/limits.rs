@@ -5,12 +5,7 @@ use reqwest::StatusCode;
 use std::time::Duration;
 
 async fn get(gateway: &Gateway, path: &str, secret: &str) -> reqwest::Response {
-    reqwest::Client::new()
-        .get(gateway.url(path))
-        .header("X-API-Key", secret)
-        .send()
-        .await
-        .unwrap()
+    gateway.get_with_key(path, secret).await
 }
 
 fn header(response: &reqwest::Response, name: &str) -> String {

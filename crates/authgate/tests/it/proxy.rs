@@ -91,15 +91,7 @@ async fn credentials_are_not_forwarded_and_identity_is_added() {
 async fn hide_credentials_false_forwards_them() {
     let upstream = Upstream::start();
     let (gateway, secret) = setup(&upstream, "", "[auth]\nhide_credentials = false\n");
-    let seen: Value = reqwest::Client::new()
-        .get(gateway.url("/"))
-        .header("X-API-Key", &secret)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let seen: Value = gateway.echo("/", &secret).await;
     assert_eq!(seen["headers"]["x-api-key"], secret.as_str());
 }
 
@@ -116,15 +108,7 @@ async fn routes_strip_prefixes_and_refuse_unknown_paths_and_methods() {
     let (_, secret) = gateway.key(&app, &[]);
     let client = reqwest::Client::new();
 
-    let seen: Value = client
-        .get(gateway.url("/api/v1/tasks/7"))
-        .header("X-API-Key", &secret)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let seen: Value = gateway.echo("/api/v1/tasks/7", &secret).await;
     assert_eq!(seen["path"], "/tasks/7");
 
     let missing = client.get(gateway.url("/elsewhere")).send().await.unwrap();
@@ -198,12 +182,7 @@ async fn an_unreachable_upstream_is_502_json() {
     let gateway = Gateway::start(&route_to(&format!("http://127.0.0.1:{port}"), ""));
     let app = gateway.app("api-key");
     let (_, secret) = gateway.key(&app, &[]);
-    let response = reqwest::Client::new()
-        .get(gateway.url("/"))
-        .header("X-API-Key", &secret)
-        .send()
-        .await
-        .unwrap();
+    let response = gateway.get_with_key("/", &secret).await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
     assert_eq!(response.headers()["content-type"], "application/json");
     let body: Value = response.json().await.unwrap();
@@ -215,12 +194,7 @@ async fn an_unreachable_upstream_is_502_json() {
 async fn a_slow_upstream_is_504_json() {
     let upstream = Upstream::start();
     let (gateway, secret) = setup(&upstream, "timeout = \"500ms\"", "");
-    let response = reqwest::Client::new()
-        .get(gateway.url("/slow"))
-        .header("X-API-Key", &secret)
-        .send()
-        .await
-        .unwrap();
+    let response = gateway.get_with_key("/slow", &secret).await;
     assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(
         response.json::<Value>().await.unwrap()["code"],
@@ -278,18 +252,9 @@ async fn a_body_over_the_limit_is_413_whether_declared_or_streamed() {
 async fn upstream_connections_are_reused_and_a_stale_one_is_replaced() {
     let upstream = Upstream::start();
     let (gateway, secret) = setup_with_env(&upstream, "", "", &[("AUTHGATE_SERVER__WORKERS", "1")]);
-    let client = reqwest::Client::new();
     let mut ports = Vec::new();
     for _ in 0..5 {
-        let seen: Value = client
-            .get(gateway.url("/"))
-            .header("X-API-Key", &secret)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let seen: Value = gateway.echo("/", &secret).await;
         ports.push(seen["peer_port"].as_u64().unwrap());
     }
     ports.dedup();
@@ -302,19 +267,9 @@ async fn upstream_connections_are_reused_and_a_stale_one_is_replaced() {
     // The upstream drops the connection after answering, without a word; the next request
     // must not fail on the dead connection.
     for _ in 0..3 {
-        let dropped = client
-            .get(gateway.url("/drop"))
-            .header("X-API-Key", &secret)
-            .send()
-            .await
-            .unwrap();
+        let dropped = gateway.get_with_key("/drop", &secret).await;
         assert_eq!(dropped.status(), StatusCode::OK);
-        let next = client
-            .get(gateway.url("/"))
-            .header("X-API-Key", &secret)
-            .send()
-            .await
-            .unwrap();
+        let next = gateway.get_with_key("/", &secret).await;
         assert_eq!(next.status(), StatusCode::OK);
     }
 }

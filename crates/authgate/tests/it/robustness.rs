@@ -19,12 +19,7 @@ async fn raw(gateway: &Gateway, request: &[u8], close_write: bool) -> String {
 }
 
 async fn still_serves(gateway: &Gateway, secret: &str) {
-    let response = reqwest::Client::new()
-        .get(gateway.url("/"))
-        .header("X-API-Key", secret)
-        .send()
-        .await
-        .unwrap();
+    let response = gateway.get_with_key("/", secret).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -131,12 +126,7 @@ async fn a_secret_never_appears_in_the_logs() {
     let (_, app_key) = gateway.key(&keyed, &[]);
     let client = reqwest::Client::new();
 
-    client
-        .get(gateway.url("/"))
-        .header("X-API-Key", &secret)
-        .send()
-        .await
-        .unwrap();
+    gateway.get_with_key("/", &secret).await;
     client
         .get(gateway.url(&format!("/?user_key={secret}")))
         .send()
@@ -156,12 +146,7 @@ async fn a_secret_never_appears_in_the_logs() {
     // And the refused paths: revoked, suspended.
     assert!(gateway.cli(&["apps", "suspend", &app]).status.success());
     tokio::time::sleep(Duration::from_millis(400)).await;
-    client
-        .get(gateway.url("/"))
-        .header("X-API-Key", &secret)
-        .send()
-        .await
-        .unwrap();
+    gateway.get_with_key("/", &secret).await;
 
     let logs = gateway.logs();
     assert!(
