@@ -4,7 +4,7 @@
 //! own module and hands its result to the next through request extensions:
 //!
 //! ```text
-//! listener ─▶ route (Arc<Route>) ─▶ authn: extract + authenticate (Arc<Caller>, Presented)
+//! listener ─▶ trace (TraceContext) ─▶ route (Arc<Route>) ─▶ authn: extract + authenticate (Arc<Caller>, Presented)
 //!          ─▶ authz (403) ─▶ limit (per application) ─▶ forward (upstream or built-in echo, streamed both ways)
 //! ```
 //!
@@ -22,6 +22,7 @@ pub mod listener;
 pub mod respond;
 pub mod route;
 pub mod stack;
+pub mod trace;
 pub mod trail;
 pub mod verify;
 

@@ -10,7 +10,7 @@ use crate::route::{self, RouteTable};
 use crate::trail::{Trail, TrailRecord};
 use crate::verify::{VERIFY_PATH, Verdict, original_request};
 use crate::{Request, Response};
-use crate::{health, limit};
+use crate::{health, limit, trace};
 use authgate_config::Config;
 use authgate_core::{AuthMethod, Identity, KeyDigest};
 use authgate_state::RateLimiter;
@@ -90,6 +90,7 @@ impl Gateway {
         T::Future: Send + 'static,
     {
         ServiceBuilder::new()
+            .layer(from_fn(trace::stage))
             .layer(from_fn_with_state(self.routes.clone(), route::stage))
             .layer(from_fn_with_state(self.authenticator.clone(), authn::stage))
             .layer(from_fn(authz::stage))

@@ -15,6 +15,7 @@ use crate::caller::Caller;
 use crate::listener::PeerAddr;
 use crate::respond::Rejection;
 use crate::route::{Route, Upstream};
+use crate::trace::TraceContext;
 use crate::{Body, Request, Response};
 use authgate_core::ErrorCode;
 use client::UpstreamClient;
@@ -85,6 +86,9 @@ impl Forward {
             original_host: parts.uri.authority().map(|a| a.as_str().to_owned()),
         };
         headers::prepare_request(&mut parts.headers, &context);
+        if let Some(trace) = parts.extensions.get::<TraceContext>() {
+            trace.write(&mut parts.headers);
+        }
 
         match &route.upstream {
             Upstream::Echo => Ok(echo::respond(&parts, &path_and_query, body).await),

@@ -273,3 +273,70 @@ async fn upstream_connections_are_reused_and_a_stale_one_is_replaced() {
         assert_eq!(next.status(), StatusCode::OK);
     }
 }
+
+#[tokio::test]
+async fn the_upstream_sees_the_caller_s_trace_continued_or_a_fresh_one() {
+    let upstream = Upstream::start();
+    let (gateway, secret) = setup(&upstream, "", "");
+    let traced = |traceparent: &'static str| {
+        let secret = secret.clone();
+        let url = gateway.url("/");
+        async move {
+            let seen: Value = reqwest::Client::new()
+                .get(url)
+                .header("X-API-Key", secret)
+                .header("traceparent", traceparent)
+                .header("tracestate", "congo=t61rcWkgMzE")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let parent = seen["headers"]["traceparent"].as_str().unwrap().to_owned();
+            let state = seen["headers"]["tracestate"].as_str().unwrap().to_owned();
+            (parent, state)
+        }
+    };
+    let (parent, state) = traced("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").await;
+    let fields: Vec<&str> = parent.split('-').collect();
+    assert_eq!(
+        fields[..2],
+        ["00", "4bf92f3577b34da6a3ce929d0e0e4736"],
+        "{parent}"
+    );
+    assert_ne!(
+        fields[2], "00f067aa0ba902b7",
+        "authgate's own span is the parent"
+    );
+    assert_eq!(fields[3], "01");
+    assert_eq!(state, format!("authgate={},congo=t61rcWkgMzE", fields[2]));
+
+    for malformed in [
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        "nonsense",
+    ] {
+        let (parent, state) = traced(malformed).await;
+        let fields: Vec<&str> = parent.split('-').collect();
+        assert_eq!(fields.len(), 4, "{parent}");
+        assert_eq!(fields[1].len(), 32);
+        assert!(
+            !malformed.to_lowercase().contains(fields[1]),
+            "a fresh trace for {malformed}"
+        );
+        assert_eq!(
+            state,
+            format!("authgate={}", fields[2]),
+            "tracestate dropped with a bad traceparent"
+        );
+    }
+    let seen = gateway.echo("/", &secret).await;
+    assert!(
+        seen["headers"]["traceparent"]
+            .as_str()
+            .unwrap()
+            .starts_with("00-"),
+        "a trace even when the caller sent none"
+    );
+}

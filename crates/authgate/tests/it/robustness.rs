@@ -153,6 +153,12 @@ async fn a_secret_never_appears_in_the_logs() {
         logs.contains("authenticated"),
         "debug logging was on: {logs}"
     );
+    assert!(
+        logs.lines()
+            .filter(|l| l.contains("authenticated"))
+            .all(|l| l.contains("trace_id=")),
+        "every request's log line carries its trace id: {logs}"
+    );
     assert!(!logs.contains(&secret), "the API key's secret was logged");
     assert!(!logs.contains(&app_key), "the app_key was logged");
     // What may be logged: the display prefix.

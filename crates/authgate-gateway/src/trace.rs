@@ -1,0 +1,157 @@
+//! Stage 0, trace context (W3C Trace Context): continue the caller's trace, or start one.
+//!
+//! A valid `traceparent` keeps its trace id and flags and gets authgate's own span id as the
+//! parent the upstream sees; an absent or malformed one (wrong length, upper-case hex, all-zero
+//! ids, version `ff`) starts a new trace, and its `tracestate` is dropped unread, as the spec
+//! requires. `tracestate` keeps at most 32 well-formed members with `authgate=<span id>` first.
+//! Every log line of the request carries the trace id (the stage wraps the rest of the
+//! pipeline in a span).
+
+use crate::{Request, Response};
+use axum::middleware::Next;
+use http::HeaderValue;
+use rand::RngCore;
+use tracing::Instrument as _;
+
+static TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
+static TRACESTATE: http::HeaderName = http::HeaderName::from_static("tracestate");
+const MAX_TRACESTATE_MEMBERS: usize = 32;
+
+/// The trace this request belongs to, and what to send upstream.
+#[derive(Debug, Clone)]
+pub struct TraceContext {
+    pub trace_id: String,
+    /// authgate's span id: the parent id the upstream sees.
+    pub span_id: String,
+    pub flags: String,
+    /// The `tracestate` to forward, `authgate` entry first.
+    pub tracestate: HeaderValue,
+}
+
+impl TraceContext {
+    /// The context for a request with these headers.
+    pub fn from_headers(headers: &http::HeaderMap) -> Self {
+        let span_id = random_hex::<8>();
+        let parent = headers
+            .get(&TRACEPARENT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_traceparent);
+        let (trace_id, flags, members) = match parent {
+            Some((trace_id, flags)) => (trace_id, flags, tracestate_members(headers)),
+            None => (random_hex::<16>(), "01".to_owned(), Vec::new()),
+        };
+        let own = format!("authgate={span_id}");
+        let state = std::iter::once(own.as_str())
+            .chain(
+                members
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|m| !m.starts_with("authgate=")),
+            )
+            .take(MAX_TRACESTATE_MEMBERS)
+            .collect::<Vec<_>>()
+            .join(",");
+        Self {
+            trace_id,
+            span_id,
+            flags,
+            tracestate: HeaderValue::from_str(&state)
+                .unwrap_or_else(|_| HeaderValue::from_static("")),
+        }
+    }
+
+    /// The `traceparent` to send upstream.
+    pub fn traceparent(&self) -> HeaderValue {
+        let value = format!("00-{}-{}-{}", self.trace_id, self.span_id, self.flags);
+        HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+
+    /// Sets `traceparent` and `tracestate` on the request going upstream.
+    pub fn write(&self, headers: &mut http::HeaderMap) {
+        headers.insert(TRACEPARENT.clone(), self.traceparent());
+        headers.insert(TRACESTATE.clone(), self.tracestate.clone());
+    }
+}
+
+/// `(trace id, flags)` of a valid `traceparent`.
+fn parse_traceparent(value: &str) -> Option<(String, String)> {
+    let value = value.trim();
+    let mut parts = value.splitn(5, '-');
+    let (version, trace_id, parent_id, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let rest = parts.next();
+    let lower_hex = |s: &str, len: usize| {
+        s.len() == len
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let all_zero = |s: &str| s.bytes().all(|b| b == b'0');
+    let valid = lower_hex(version, 2)
+        && version != "ff"
+        && lower_hex(trace_id, 32)
+        && !all_zero(trace_id)
+        && lower_hex(parent_id, 16)
+        && !all_zero(parent_id)
+        && lower_hex(flags, 2)
+        // Version 00 has exactly four fields; later versions may append more after a dash.
+        && (rest.is_none() || version != "00");
+    valid.then(|| (trace_id.to_owned(), flags.to_owned()))
+}
+
+/// The well-formed `tracestate` members (`key=value`), in order; malformed ones are left out.
+fn tracestate_members(headers: &http::HeaderMap) -> Vec<String> {
+    headers
+        .get_all(&TRACESTATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|member| valid_member(member))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn valid_member(member: &str) -> bool {
+    let Some((key, value)) = member.split_once('=') else {
+        return false;
+    };
+    let key_ok = !key.is_empty()
+        && key.len() <= 256
+        && key
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && key.bytes().all(|b| {
+            b.is_ascii_lowercase()
+                || b.is_ascii_digit()
+                || matches!(b, b'_' | b'-' | b'*' | b'/' | b'@')
+        });
+    let value_ok = !value.is_empty()
+        && value.len() <= 256
+        && !value.ends_with(' ')
+        && value
+            .bytes()
+            .all(|b| (0x20..=0x7e).contains(&b) && b != b',' && b != b'=');
+    key_ok && value_ok
+}
+
+fn random_hex<const N: usize>() -> String {
+    let mut bytes = [0u8; N];
+    while bytes.iter().all(|b| *b == 0) {
+        rand::rng().fill_bytes(&mut bytes);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The stage, for `axum::middleware::from_fn(trace::stage)`: attaches the trace context and runs
+/// the rest of the pipeline inside a span carrying the trace id.
+pub async fn stage(mut request: Request, next: Next) -> Response {
+    let context = TraceContext::from_headers(request.headers());
+    let span =
+        tracing::info_span!("request", trace_id = %context.trace_id, span_id = %context.span_id);
+    request.extensions_mut().insert(context);
+    next.run(request).instrument(span).await
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,82 @@
+use super::*;
+
+const VALID: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+fn context(traceparent: Option<&str>, tracestate: Option<&str>) -> TraceContext {
+    let mut headers = http::HeaderMap::new();
+    if let Some(v) = traceparent {
+        headers.insert("traceparent", HeaderValue::from_str(v).unwrap());
+    }
+    if let Some(v) = tracestate {
+        headers.insert("tracestate", HeaderValue::from_str(v).unwrap());
+    }
+    TraceContext::from_headers(&headers)
+}
+
+#[test]
+fn a_valid_traceparent_is_continued_with_authgate_s_span() {
+    let c = context(
+        Some(VALID),
+        Some("congo=t61rcWkgMzE, rojo=00f067aa0ba902b7"),
+    );
+    assert_eq!(c.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(c.flags, "01");
+    assert_ne!(c.span_id, "00f067aa0ba902b7");
+    assert_eq!(c.span_id.len(), 16);
+    let sent = c.traceparent();
+    assert_eq!(
+        sent.to_str().unwrap(),
+        format!("00-4bf92f3577b34da6a3ce929d0e0e4736-{}-01", c.span_id)
+    );
+    assert_eq!(
+        c.tracestate.to_str().unwrap(),
+        format!(
+            "authgate={},congo=t61rcWkgMzE,rojo=00f067aa0ba902b7",
+            c.span_id
+        )
+    );
+}
+
+#[test]
+fn malformed_traceparents_start_a_new_trace_and_drop_tracestate() {
+    for bad in [
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+        "0-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "garbage",
+    ] {
+        let c = context(Some(bad), Some("congo=t61rcWkgMzE"));
+        assert_ne!(c.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736", "{bad}");
+        assert_eq!(c.trace_id.len(), 32);
+        assert_eq!(
+            c.tracestate.to_str().unwrap(),
+            format!("authgate={}", c.span_id),
+            "{bad}"
+        );
+    }
+    let future = context(
+        Some("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-more"),
+        None,
+    );
+    assert_eq!(
+        future.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736",
+        "later versions may carry more fields"
+    );
+}
+
+#[test]
+fn tracestate_keeps_32_well_formed_members_with_authgate_first() {
+    let many: Vec<String> = (0..40).map(|i| format!("v{i}=x{i}")).collect();
+    let state = format!("authgate=old,bad key=1,{}", many.join(","));
+    let c = context(Some(VALID), Some(&state));
+    let members: Vec<&str> = c.tracestate.to_str().unwrap().split(',').collect();
+    assert_eq!(members.len(), 32);
+    assert_eq!(members[0], format!("authgate={}", c.span_id));
+    assert_eq!(members[1], "v0=x0");
+    assert!(!members.contains(&"authgate=old"));
+    assert!(!members.iter().any(|m| m.starts_with("bad")));
+}
