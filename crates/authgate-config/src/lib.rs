@@ -45,6 +45,8 @@ pub struct Config {
     pub authorization: AuthorizationConfig,
     /// The limit every application gets on routes without their own.
     pub rate_limit: RateLimitConfig,
+    /// Browsers calling the API from other origins.
+    pub cors: CorsConfig,
     pub log: LogConfig,
     /// Routes in any order; the longest matching prefix wins. None configured: `/` to the echo.
     pub routes: Vec<RouteConfig>,
@@ -296,6 +298,28 @@ pub struct RateLimitConfig {
     pub rpm: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub burst: Option<u32>,
+}
+
+/// CORS: which origins browsers may call the gateway from. No origins: CORS is off.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Exact origins (`https://app.example.com`), or `"*"` for any.
+    pub allow_origins: Vec<String>,
+    /// Let browsers send cookies and `Authorization` with credentialed requests (not with `"*"`).
+    pub allow_credentials: bool,
+    /// How long browsers may cache a preflight answer.
+    pub max_age: Duration,
+}
+
+impl Default for CorsConfig {
+    fn default() -> Self {
+        Self {
+            allow_origins: Vec::new(),
+            allow_credentials: false,
+            max_age: Duration::from_secs(600),
+        }
+    }
 }
 
 /// Logging.

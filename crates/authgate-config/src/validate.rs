@@ -56,6 +56,27 @@ pub(crate) fn validate(config: &Config, source_name: &str) -> Result<(), ConfigE
             format!("`{both}` is both an admin and read-only; name each user once"),
         ));
     }
+    for (i, origin) in config.cors.allow_origins.iter().enumerate() {
+        let key = format!("cors.allow_origins[{i}]");
+        if origin == "*" {
+            if config.cors.allow_credentials {
+                return Err(invalid(
+                    key,
+                    "\"*\" cannot be combined with allow_credentials; list the origins".into(),
+                ));
+            }
+            continue;
+        }
+        match url::Url::parse(origin) {
+            Ok(url) if url.origin().ascii_serialization() == *origin => {}
+            _ => {
+                return Err(invalid(
+                    key,
+                    format!("`{origin}` is not an origin like https://app.example.com"),
+                ));
+            }
+        }
+    }
     let mut static_keys = HashSet::new();
     for (i, entry) in config.auth.static_keys.iter().enumerate() {
         if entry.key.expose().is_empty() || !static_keys.insert(entry.key.expose()) {

@@ -15,6 +15,7 @@
 pub mod authn;
 pub mod authz;
 pub mod caller;
+pub mod cors;
 pub mod forward;
 pub mod health;
 pub mod limit;

@@ -10,7 +10,7 @@ use crate::route::{self, RouteTable};
 use crate::trail::{Trail, TrailRecord};
 use crate::verify::{VERIFY_PATH, Verdict, original_request};
 use crate::{Request, Response};
-use crate::{health, limit, trace};
+use crate::{cors, health, limit, trace};
 use authgate_config::Config;
 use authgate_core::{AuthMethod, Identity, KeyDigest};
 use authgate_state::RateLimiter;
@@ -34,6 +34,8 @@ pub struct Gateway {
     max_body_size: u64,
     /// `GATEWAY_SKIP_AUTH`: every response says so.
     skip_authentication: bool,
+    /// Answers preflights and marks responses for browsers on allowed origins.
+    cors: Option<tower_http::cors::CorsLayer>,
     /// Cleared by [`CredentialCache::watch_changes`] when the store changes.
     pub cache: CredentialCache,
     /// Flushed by [`KeyUseRecorder::run`] and once more at shutdown.
@@ -73,6 +75,7 @@ impl Gateway {
             hide_credentials: config.auth.hide_credentials,
             max_body_size: config.server.max_body_size,
             skip_authentication: config.auth.skip,
+            cors: cors::layer(&config.cors, &config.auth),
             cache,
             key_use,
         })
@@ -107,6 +110,10 @@ impl Gateway {
             .route_service(VERIFY_PATH, verify.clone())
             .route_service(&format!("{VERIFY_PATH}/{{*original}}"), verify)
             .fallback_service(proxy);
+        let router = match &self.cors {
+            Some(cors) => router.layer(cors.clone()),
+            None => router,
+        };
         if self.skip_authentication {
             router.layer(map_response(mark_skipped))
         } else {

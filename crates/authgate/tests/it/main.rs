@@ -9,6 +9,7 @@ mod harness;
 mod anonymous;
 mod authorization;
 mod cli;
+mod cors;
 mod credentials;
 mod forward_auth;
 mod lifecycle;
