@@ -47,6 +47,8 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     /// Browsers calling the API from other origins.
     pub cors: CorsConfig,
+    /// Replaying responses to retried requests that carry an `Idempotency-Key`.
+    pub idempotency: IdempotencyConfig,
     pub log: LogConfig,
     /// Routes in any order; the longest matching prefix wins. None configured: `/` to the echo.
     pub routes: Vec<RouteConfig>,
@@ -300,6 +302,28 @@ pub struct RateLimitConfig {
     pub burst: Option<u32>,
 }
 
+/// `Idempotency-Key` handling (IETF httpapi draft, Stripe's semantics).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdempotencyConfig {
+    /// How long a response is kept for replay.
+    pub ttl: Duration,
+    /// Methods whose requests honour the header.
+    pub methods: Vec<String>,
+    /// Largest response body kept, in bytes; larger responses pass through unstored.
+    pub max_stored_body: u64,
+}
+
+impl Default for IdempotencyConfig {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(24 * 60 * 60),
+            methods: vec!["POST".into(), "PATCH".into()],
+            max_stored_body: 1024 * 1024,
+        }
+    }
+}
+
 /// CORS: which origins browsers may call the gateway from. No origins: CORS is off.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -375,6 +399,9 @@ pub struct RouteConfig {
     /// methods `<permission>:write`. None: authentication alone is enough.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission: Option<String>,
+    /// Honour `Idempotency-Key` on this route.
+    #[serde(default = "default_true")]
+    pub idempotency: bool,
     /// Method → action overrides (`DELETE = "delete"` makes DELETE need `<permission>:delete`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub actions: BTreeMap<String, String>,
@@ -394,6 +421,10 @@ pub enum AuthKind {
 
 fn default_route_auth() -> Vec<AuthKind> {
     vec![AuthKind::ApiKey, AuthKind::AppIdKey]
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_upstream_timeout() -> Duration {
@@ -416,6 +447,7 @@ impl Config {
             timeout: default_upstream_timeout(),
             rate_limit: None,
             permission: None,
+            idempotency: true,
             actions: BTreeMap::new(),
         }]
     }

@@ -77,6 +77,14 @@ pub(crate) fn validate(config: &Config, source_name: &str) -> Result<(), ConfigE
             }
         }
     }
+    for method in &config.idempotency.methods {
+        if http::Method::from_bytes(method.as_bytes()).is_err() {
+            return Err(invalid(
+                "idempotency.methods".into(),
+                format!("`{method}` is not an HTTP method"),
+            ));
+        }
+    }
     let mut static_keys = HashSet::new();
     for (i, entry) in config.auth.static_keys.iter().enumerate() {
         if entry.key.expose().is_empty() || !static_keys.insert(entry.key.expose()) {

@@ -15,6 +15,8 @@ pub enum ErrorCode {
     ApplicationSuspended,
     InsufficientPermissions,
     RateLimited,
+    IdempotencyInFlight,
+    IdempotencyMismatch,
     RouteNotFound,
     MethodNotAllowed,
     PayloadTooLarge,
@@ -36,6 +38,8 @@ impl ErrorCode {
             Self::ApplicationSuspended => "application_suspended",
             Self::InsufficientPermissions => "insufficient_permissions",
             Self::RateLimited => "rate_limited",
+            Self::IdempotencyInFlight => "idempotency_in_flight",
+            Self::IdempotencyMismatch => "idempotency_mismatch",
             Self::RouteNotFound => "route_not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
@@ -57,6 +61,8 @@ impl ErrorCode {
             | Self::ApplicationSuspended => 401,
             Self::InsufficientPermissions => 403,
             Self::RateLimited => 429,
+            Self::IdempotencyInFlight => 409,
+            Self::IdempotencyMismatch => 422,
             Self::RouteNotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::PayloadTooLarge => 413,
@@ -81,6 +87,12 @@ impl ErrorCode {
             }
             Self::RateLimited => {
                 "Too many requests: retry after the number of seconds in Retry-After."
+            }
+            Self::IdempotencyInFlight => {
+                "A request with this Idempotency-Key is still being processed; retry later."
+            }
+            Self::IdempotencyMismatch => {
+                "This Idempotency-Key was used with a different request (method, path or body)."
             }
             Self::RouteNotFound => "No route matches this path.",
             Self::MethodNotAllowed => "This route does not accept this method.",

@@ -102,6 +102,7 @@ fn route_matching(c: &mut Criterion) {
             timeout: authgate_config::Duration::from_secs(30),
             rate_limit: None,
             permission: None,
+            idempotency: true,
             actions: Default::default(),
         })
         .chain(std::iter::once(RouteConfig {
@@ -114,6 +115,7 @@ fn route_matching(c: &mut Criterion) {
             timeout: authgate_config::Duration::from_secs(30),
             rate_limit: None,
             permission: None,
+            idempotency: true,
             actions: Default::default(),
         }))
         .collect();

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! listener ─▶ trace (TraceContext) ─▶ route (Arc<Route>) ─▶ authn: extract + authenticate (Arc<Caller>, Presented)
-//!          ─▶ authz (403) ─▶ limit (per application) ─▶ forward (upstream or built-in echo, streamed both ways)
+//!          ─▶ authz (403) ─▶ limit (per application) ─▶ idempotency (replay) ─▶ forward (upstream or built-in echo, streamed both ways)
 //! ```
 //!
 //! Any stage that refuses a request returns a [`respond::Rejection`]; only [`respond`] turns it
@@ -18,6 +18,7 @@ pub mod caller;
 pub mod cors;
 pub mod forward;
 pub mod health;
+pub mod idempotency;
 pub mod limit;
 pub mod listener;
 pub mod respond;

@@ -33,6 +33,8 @@ pub struct Route {
     pub rate_limit: Option<Arc<RateBucket>>,
     /// What each method requires; `None`: authentication alone is enough.
     permission: Option<RoutePermission>,
+    /// Honour `Idempotency-Key` here.
+    pub idempotency: bool,
     allow: Option<HeaderValue>,
 }
 
@@ -152,6 +154,7 @@ impl Route {
             strip_prefix: config.strip_prefix,
             auth: config.auth.clone(),
             timeout: config.timeout.0,
+            idempotency: config.idempotency,
             rate_limit: match &config.rate_limit {
                 Some(own) => RateBucket::new(&format!("route:{}", config.name), own).map(Arc::new),
                 None => default_bucket.cloned(),

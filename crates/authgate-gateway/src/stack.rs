@@ -6,6 +6,7 @@ use crate::authn::{self, AnonymousPolicy, Authenticator, CredentialCache, KeyUse
 use crate::authz::{self, GrantPolicy};
 use crate::caller::Caller;
 use crate::forward::Forward;
+use crate::idempotency::{self, IdempotencyPolicy};
 use crate::route::{self, RouteTable};
 use crate::trail::{Trail, TrailRecord};
 use crate::verify::{VERIFY_PATH, Verdict, original_request};
@@ -13,7 +14,7 @@ use crate::{Request, Response};
 use crate::{cors, health, limit, trace};
 use authgate_config::Config;
 use authgate_core::{AuthMethod, Identity, KeyDigest};
-use authgate_state::RateLimiter;
+use authgate_state::{IdempotencyStore, RateLimiter};
 use authgate_store::{CredentialStore, StoreError};
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state, map_response};
@@ -34,6 +35,8 @@ pub struct Gateway {
     max_body_size: u64,
     /// `GATEWAY_SKIP_AUTH`: every response says so.
     skip_authentication: bool,
+    /// Replays responses to retried requests.
+    idempotency: Arc<IdempotencyPolicy>,
     /// Answers preflights and marks responses for browsers on allowed origins.
     cors: Option<tower_http::cors::CorsLayer>,
     /// Cleared by [`CredentialCache::watch_changes`] when the store changes.
@@ -48,6 +51,7 @@ impl Gateway {
         config: &Config,
         store: Arc<dyn CredentialStore>,
         rate_limiter: Arc<dyn RateLimiter>,
+        idempotency: Arc<dyn IdempotencyStore>,
     ) -> Result<Self, String> {
         let routes = RouteTable::new(&config.effective_routes(), &config.rate_limit)?;
         let policy = Arc::new(GrantPolicy::new(&config.authorization));
@@ -76,6 +80,11 @@ impl Gateway {
             max_body_size: config.server.max_body_size,
             skip_authentication: config.auth.skip,
             cors: cors::layer(&config.cors, &config.auth),
+            idempotency: Arc::new(IdempotencyPolicy::new(
+                idempotency,
+                &config.idempotency,
+                config.server.max_body_size,
+            )),
             cache,
             key_use,
         })
@@ -98,6 +107,10 @@ impl Gateway {
             .layer(from_fn_with_state(self.authenticator.clone(), authn::stage))
             .layer(from_fn(authz::stage))
             .layer(from_fn_with_state(self.rate_limiter.clone(), limit::stage))
+            .layer(from_fn_with_state(
+                self.idempotency.clone(),
+                idempotency::stage,
+            ))
             .service(terminal)
     }
 

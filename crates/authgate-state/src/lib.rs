@@ -1,15 +1,17 @@
 //! Shared per-request state: what must agree across requests and, with several instances,
-//! across processes. Rate limits live here now; idempotency records and token revocation join
-//! them behind traits of their own.
+//! across processes: rate limits and idempotency records now; token revocation joins them
+//! behind a trait of its own.
 //!
 //! Each kind of state is a trait with an in-process implementation (`memory`), which is right
 //! for one instance; a Redis implementation slots in beside it for many (SPEC §8) without
 //! touching the gateway.
 #![forbid(unsafe_code)]
 
+pub mod idempotency;
 mod memory;
 
-pub use memory::MemoryRateLimiter;
+pub use idempotency::{Claim, IdempotencyStore, StoredResponse};
+pub use memory::{MemoryIdempotencyStore, MemoryRateLimiter};
 
 use async_trait::async_trait;
 use std::num::NonZeroU32;

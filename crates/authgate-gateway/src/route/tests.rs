@@ -11,6 +11,7 @@ fn route(name: &str, prefix: &str, methods: &[&str], upstream: &str, strip: bool
         timeout: authgate_config::Duration::from_secs(1),
         rate_limit: None,
         permission: None,
+        idempotency: true,
         actions: Default::default(),
     }
 }

@@ -1,4 +1,9 @@
-//! In-process rate limits: governor's GCRA, one keyed limiter per bucket and quota.
+//! In-process state: rate limits (governor's GCRA, one keyed limiter per bucket and quota) and
+//! idempotency records.
+
+mod idempotency;
+
+pub use idempotency::MemoryIdempotencyStore;
 
 use crate::{Quota, RateDecision, RateLimiter, StateError};
 use async_trait::async_trait;

@@ -11,7 +11,7 @@ use crate::cli::{Args, Command, ConfigCommand};
 use anyhow::Context as _;
 use authgate_config::{Config, StateBackend};
 use authgate_gateway::stack::Gateway;
-use authgate_state::MemoryRateLimiter;
+use authgate_state::{MemoryIdempotencyStore, MemoryRateLimiter};
 use authgate_store::Store;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -60,10 +60,13 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>
 
 /// The gateway as `serve` runs it and `check` consults it: configuration, store, shared state.
 pub(crate) async fn gateway(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Gateway> {
-    let rate_limiter = match config.state.backend {
-        StateBackend::Memory => Arc::new(MemoryRateLimiter::new()),
+    let (rate_limiter, idempotency) = match config.state.backend {
+        StateBackend::Memory => (
+            Arc::new(MemoryRateLimiter::new()),
+            Arc::new(MemoryIdempotencyStore::default()),
+        ),
     };
-    Gateway::new(config, store, rate_limiter)
+    Gateway::new(config, store, rate_limiter, idempotency)
         .await
         .map_err(anyhow::Error::msg)
 }

@@ -12,6 +12,7 @@ mod cli;
 mod cors;
 mod credentials;
 mod forward_auth;
+mod idempotency;
 mod lifecycle;
 mod limits;
 mod proxy;

@@ -6,6 +6,8 @@ GET /sse              text/event-stream: event 1, then waits for /release, then 
 GET /release          lets /sse send its second event
 GET /slow             answers after 3 s
 GET /hits             how many counted requests arrived
+GET /delay            answers after 300 ms
+GET /fail             answers 500
 GET /drop             answers, then closes the connection without saying so (a stale keep-alive)
 
 Prints its port on stdout, then serves until killed.
@@ -63,13 +65,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(3)
         if url.path == "/drop":
             self.close_connection = True
+        if url.path == "/delay":
+            time.sleep(0.3)
         with hits_lock:
             hits += 1
         headers = {}
         for name, value in self.headers.items():
             name = name.lower()
             headers[name] = headers[name] + ", " + value if name in headers else value
-        self.send_json(200, {
+        self.send_json(500 if url.path == "/fail" else 200, {
             "method": self.command,
             "path": url.path,
             "query": url.query,

@@ -1,0 +1,207 @@
+//! Stage 9, idempotency: a retried request with the same `Idempotency-Key` gets the first
+//! response again instead of running twice (IETF httpapi draft, Stripe's semantics).
+//!
+//! Keys are scoped to the caller's application. The request's fingerprint is the SHA-256 of its
+//! method, path and query, and body. The first request runs; its response (status, headers,
+//! body) is stored for the TTL when it is not 5xx or 429, fits `max_stored_body` and is not an
+//! event stream, and replayed byte for byte with `Idempotent-Replayed: true` without reaching
+//! the upstream. A repeat while the first still runs is 409 `idempotency_in_flight`; the same key
+//! with another request is 422 `idempotency_mismatch`. If the shared state cannot answer, the
+//! request runs unguarded (fail open) and a warning is logged.
+
+use crate::caller::Caller;
+use crate::respond::Rejection;
+use crate::route::Route;
+use crate::{Body, Request, Response};
+use authgate_config::IdempotencyConfig;
+use authgate_core::ErrorCode;
+use authgate_state::{Claim, IdempotencyStore, StoredResponse};
+use axum::extract::State;
+use axum::middleware::Next;
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use http::header::CONTENT_TYPE;
+use http::{HeaderName, HeaderValue, Method, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
+
+static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+static IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+const MAX_KEY_LEN: usize = 255;
+
+/// Where records live and what is recorded.
+pub struct IdempotencyPolicy {
+    store: Arc<dyn IdempotencyStore>,
+    ttl: Duration,
+    methods: Vec<Method>,
+    max_stored_body: usize,
+    max_request_body: usize,
+}
+
+impl IdempotencyPolicy {
+    pub fn new(
+        store: Arc<dyn IdempotencyStore>,
+        config: &IdempotencyConfig,
+        max_request_body: u64,
+    ) -> Self {
+        Self {
+            store,
+            ttl: config.ttl.0,
+            methods: config
+                .methods
+                .iter()
+                .filter_map(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
+                .collect(),
+            max_stored_body: usize::try_from(config.max_stored_body).unwrap_or(usize::MAX),
+            max_request_body: usize::try_from(max_request_body).unwrap_or(usize::MAX),
+        }
+    }
+}
+
+/// The stage, for `axum::middleware::from_fn_with_state(policy, idempotency::stage)`.
+pub async fn stage(
+    State(policy): State<Arc<IdempotencyPolicy>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let applies = policy.methods.contains(request.method())
+        && request
+            .extensions()
+            .get::<Arc<Route>>()
+            .is_some_and(|route| route.idempotency);
+    let key = match request.headers().get(&IDEMPOTENCY_KEY) {
+        Some(key) if applies => key.clone(),
+        _ => return next.run(request).await,
+    };
+    if key.is_empty() || key.len() > MAX_KEY_LEN || key.to_str().is_err() {
+        return Rejection::new(ErrorCode::MalformedRequest).into_response();
+    }
+    let scope = request.extensions().get::<Arc<Caller>>().map_or_else(
+        || "anonymous".to_owned(),
+        |caller| caller.identity.application.clone(),
+    );
+    let record = format!("{scope}:{}", String::from_utf8_lossy(key.as_bytes()));
+
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, policy.max_request_body).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            return Rejection::new(ErrorCode::PayloadTooLarge).into_response();
+        }
+        Err(_) => return Rejection::new(ErrorCode::MalformedRequest).into_response(),
+    };
+    let fingerprint = fingerprint(
+        &parts.method,
+        parts.uri.path_and_query().map_or("", |pq| pq.as_str()),
+        &body,
+    );
+    let request = Request::from_parts(parts, Body::from(body));
+
+    match policy.store.claim(&record, &fingerprint, policy.ttl).await {
+        Ok(Claim::Run) => run_and_record(&policy, &record, request, next).await,
+        Ok(Claim::Replay(stored)) => replay(stored),
+        Ok(Claim::InFlight) => Rejection::new(ErrorCode::IdempotencyInFlight).into_response(),
+        Ok(Claim::Mismatch) => Rejection::new(ErrorCode::IdempotencyMismatch).into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "idempotency records unavailable; running the request unguarded");
+            next.run(request).await
+        }
+    }
+}
+
+fn fingerprint(method: &Method, path_and_query: &str, body: &[u8]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(method.as_str());
+    hasher.update([0]);
+    hasher.update(path_and_query);
+    hasher.update([0]);
+    hasher.update(body);
+    hasher.finalize().into()
+}
+
+/// Runs the first request and keeps its response if it may be replayed.
+async fn run_and_record(
+    policy: &IdempotencyPolicy,
+    record: &str,
+    request: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let streaming = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS || streaming {
+        release(policy, record).await;
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let mut stream = body.into_data_stream();
+    let mut buffered = BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(chunk) if buffered.len() + chunk.len() <= policy.max_stored_body => {
+                buffered.extend_from_slice(&chunk)
+            }
+            // Too large to keep: send what was read and the rest as it comes, unstored.
+            Ok(chunk) => {
+                release(policy, record).await;
+                let head = futures_util::stream::iter([Ok(buffered.freeze()), Ok(chunk)]);
+                return Response::from_parts(parts, Body::from_stream(head.chain(stream)));
+            }
+            Err(error) => {
+                release(policy, record).await;
+                let head = futures_util::stream::iter([Ok(buffered.freeze()), Err(error)]);
+                return Response::from_parts(parts, Body::from_stream(head));
+            }
+        }
+    }
+    let body = buffered.freeze();
+    let stored = StoredResponse {
+        status: parts.status.as_u16(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    Bytes::copy_from_slice(value.as_bytes()),
+                )
+            })
+            .collect(),
+        body: body.clone(),
+    };
+    if let Err(error) = policy.store.complete(record, stored).await {
+        tracing::warn!(%error, "cannot store the response for idempotent replay");
+    }
+    Response::from_parts(parts, Body::from(body))
+}
+
+async fn release(policy: &IdempotencyPolicy, record: &str) {
+    if let Err(error) = policy.store.release(record).await {
+        tracing::warn!(%error, "cannot release an idempotency record");
+    }
+}
+
+/// The stored response, as it was, marked as a replay.
+fn replay(stored: StoredResponse) -> Response {
+    let mut response = Response::new(Body::from(stored.body));
+    *response.status_mut() = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let headers = response.headers_mut();
+    for (name, value) in stored.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_bytes(&value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    headers.insert(
+        IDEMPOTENT_REPLAYED.clone(),
+        HeaderValue::from_static("true"),
+    );
+    response
+}
