@@ -1,4 +1,4 @@
-//! Stage 9, idempotency: a retried request with the same `Idempotency-Key` gets the first
+//! The idempotency stage: a retried request with the same `Idempotency-Key` gets the first
 //! response again instead of running twice (IETF httpapi draft, Stripe's semantics).
 //!
 //! Keys are scoped to the caller's application. The request's fingerprint is the SHA-256 of its

@@ -1,4 +1,4 @@
-//! Stage 5, traffic policy: rate limits per application (SPEC §4).
+//! The rate-limit stage: rate limits per application (SPEC §4).
 //!
 //! A route counts against its own bucket when it sets `rate_limit`, else against the default
 //! `[rate_limit]` bucket, else is not limited. Counters belong to the application, not the key,

@@ -1,4 +1,4 @@
-//! Stage 1, route match: which configured route a request belongs to.
+//! The route stage: which configured route a request belongs to.
 //!
 //! The longest matching `path_prefix` wins, matched on whole path segments (`/api` matches `/api`
 //! and `/api/x`, not `/apix`). A path with a `.` or `..` segment is refused with 400 before any

@@ -1,4 +1,4 @@
-//! Stage 0, trace context (W3C Trace Context): continue the caller's trace, or start one.
+//! The trace stage (W3C Trace Context): continue the caller's trace, or start one.
 //!
 //! A valid `traceparent` keeps its trace id and flags and gets authgate's own span id as the
 //! parent the upstream sees; an absent or malformed one (wrong length, upper-case hex, all-zero

@@ -1,4 +1,4 @@
-//! Stages 2 and 3, extract and authenticate: who is calling?
+//! The extract and authenticate stages: who is calling?
 //!
 //! [`stage`] takes the credential the [`extract`] module finds, proves it with the
 //! [`Authenticator`], and puts the [`Caller`] and the credential's [`Presented`] sources

@@ -1,4 +1,4 @@
-//! Stage 4, authorize: may this caller do this on this route?
+//! The authorize stage: may this caller do this on this route?
 //!
 //! **Security-sensitive.** A route that names a `permission` requires `<permission>:read` for
 //! GET, HEAD and OPTIONS and `<permission>:write` for other methods, unless its `actions` map a
