@@ -4,7 +4,7 @@
 #
 #   scripts/bench-load.sh                 # 1,000 authgate keys, the kit's defaults
 #   NKEYS=10000 DURATION=10 scripts/bench-load.sh
-#   RATE_LIMIT_RPM=0 scripts/bench-load.sh   # authgate without its rate limiter
+#   BENCH_RPM=0 scripts/bench-load.sh   # authgate without its rate limiter
 #
 # Like the nginx gateway's limit_req, authgate's limiter runs but never refuses: the default
 # limit is 60,000,000 a minute (1,000,000 a second) per application.
@@ -15,7 +15,9 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 KIT="${BENCH_KIT:-$ROOT/../shared/bench}"
 NKEYS="${NKEYS:-1000}"
 PORT="${AUTHGATE_BENCH_PORT:-8090}"
-LIMIT_RPM="${RATE_LIMIT_RPM:-60000000}"
+LIMIT_RPM="${BENCH_RPM:-60000000}"
+# The CLI calls below must not pick up a limit from the caller's environment.
+unset RATE_LIMIT_RPM RATE_LIMIT_BURST
 
 [ -x "$KIT/run.sh" ] || { echo "bench-load: no anchor kit at $KIT" >&2; exit 1; }
 missing=()
