@@ -3,7 +3,7 @@
 //! enters the cache, and shared by every request that presents it.
 
 use authgate_core::{Grants, Identity};
-use http::{HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 pub static X_AUTHGATE_SUBJECT: HeaderName = HeaderName::from_static("x-authgate-subject");
 pub static X_AUTHGATE_APPLICATION: HeaderName = HeaderName::from_static("x-authgate-application");
@@ -17,14 +17,14 @@ pub struct Caller {
     pub identity: Identity,
     /// What it may do.
     pub grants: Grants,
-    /// `X-Authgate-*` headers for the upstream.
-    pub upstream_headers: Vec<(HeaderName, HeaderValue)>,
+    /// `X-Authgate-*` headers for the upstream (or the proxy asking in forward-auth).
+    identity_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl Caller {
     pub fn new(identity: Identity, grants: Grants) -> Self {
         let roles = identity.roles.join(",");
-        let upstream_headers = [
+        let identity_headers = [
             (&X_AUTHGATE_SUBJECT, identity.subject.as_str()),
             (&X_AUTHGATE_APPLICATION, identity.application.as_str()),
             (&X_AUTHGATE_TENANT, identity.tenant.as_str()),
@@ -40,7 +40,14 @@ impl Caller {
         Self {
             identity,
             grants,
-            upstream_headers,
+            identity_headers,
+        }
+    }
+
+    /// Sets the `X-Authgate-*` identity headers, replacing any already there.
+    pub fn write_identity_headers(&self, headers: &mut HeaderMap) {
+        for (name, value) in &self.identity_headers {
+            headers.insert(name.clone(), value.clone());
         }
     }
 }

@@ -22,6 +22,7 @@ use axum::extract::State;
 use axum::middleware::Next;
 use http::header::RETRY_AFTER;
 use http::{HeaderName, HeaderValue};
+use std::borrow::Cow;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -97,12 +98,12 @@ pub async fn stage(
         return next.run(request).await;
     };
     // Limits belong to the application; anonymous callers are counted by address.
-    let application = match caller.identity.application.as_str() {
+    let application: Cow<'_, str> = match caller.identity.application.as_str() {
         "" => match request.extensions().get::<PeerAddr>() {
-            Some(peer) => format!("ip:{}", peer.0.ip()),
-            None => "ip:unknown".to_owned(),
+            Some(peer) => format!("ip:{}", peer.0.ip()).into(),
+            None => "ip:unknown".into(),
         },
-        id => id.to_owned(),
+        id => id.into(),
     };
     let decision = limiter
         .check(&bucket.name, bucket.quota, &application)

@@ -9,7 +9,7 @@ use crate::forward::Forward;
 use crate::idempotency::{self, IdempotencyPolicy};
 use crate::route::{self, RouteTable};
 use crate::trail::{Trail, TrailRecord};
-use crate::verify::{VERIFY_PATH, Verdict, original_request};
+use crate::verify::{VERIFY_PATH, original_request, verdict};
 use crate::{Request, Response};
 use crate::{cors, health, limit, trace};
 use authgate_config::Config;
@@ -136,7 +136,7 @@ impl Gateway {
 
     /// Forward-auth: the decision for the request a verify request stands for.
     pub fn verifier(&self) -> impl PipelineService {
-        let pipeline = self.pipeline(Verdict);
+        let pipeline = self.pipeline(tower::service_fn(verdict));
         tower::service_fn(move |request: Request| {
             let pipeline = pipeline.clone();
             async move {
@@ -153,7 +153,11 @@ impl Gateway {
     pub async fn decide(&self, mut request: Request) -> (Response, TrailRecord) {
         let trail = Trail::default();
         request.extensions_mut().insert(trail.clone());
-        let response = match self.pipeline(Verdict).oneshot(request).await {
+        let response = match self
+            .pipeline(tower::service_fn(verdict))
+            .oneshot(request)
+            .await
+        {
             Ok(response) => response,
             Err(never) => match never {},
         };

@@ -12,11 +12,9 @@ use crate::caller::Caller;
 use crate::respond::Rejection;
 use crate::{Body, Request, Response};
 use authgate_core::ErrorCode;
-use futures_util::future::BoxFuture;
 use http::{Method, Uri};
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 /// The path of the forward-auth endpoint on the gateway listener.
 pub const VERIFY_PATH: &str = "/_authgate/verify";
@@ -66,28 +64,14 @@ pub fn original_request(mut request: Request) -> Result<Request, Rejection> {
     Ok(request)
 }
 
-/// The pipeline's last service in forward-auth: 200 with the caller's identity headers.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Verdict;
-
-impl tower::Service<Request> for Verdict {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
+/// The pipeline's last step in forward-auth (as a `tower::service_fn`): 200 with the caller's
+/// identity headers.
+pub async fn verdict(request: Request) -> Result<Response, Infallible> {
+    let mut response = Response::new(Body::empty());
+    if let Some(caller) = request.extensions().get::<Arc<Caller>>() {
+        caller.write_identity_headers(response.headers_mut());
     }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        let mut response = Response::new(Body::empty());
-        if let Some(caller) = request.extensions().get::<Arc<Caller>>() {
-            for (name, value) in &caller.upstream_headers {
-                response.headers_mut().insert(name.clone(), value.clone());
-            }
-        }
-        Box::pin(async move { Ok(response) })
-    }
+    Ok(response)
 }
 
 #[cfg(test)]

@@ -91,9 +91,7 @@ pub fn prepare_request(headers: &mut HeaderMap, context: &ForwardContext<'_>) {
     }
 
     if let Some(caller) = context.caller {
-        for (name, value) in &caller.upstream_headers {
-            headers.insert(name.clone(), value.clone());
-        }
+        caller.write_identity_headers(headers);
     }
 }
 

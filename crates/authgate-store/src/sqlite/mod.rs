@@ -10,7 +10,8 @@ use authgate_core::id::new_id;
 use authgate_core::permission::BUILTIN_ROLES;
 use authgate_core::time::now_unix;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow,
 };
 use sqlx::{Row, Sqlite, Transaction};
 use std::str::FromStr;
@@ -315,10 +316,7 @@ impl DirectoryStore for SqliteStore {
         } else {
             sqlx::query("UPDATE applications SET suspended_at = NULL WHERE id = ?").bind(id)
         };
-        let changed = update.execute(&mut *tx).await?.rows_affected();
-        if changed == 0 {
-            return Err(StoreError::NotFound(format!("application {id}")));
-        }
+        change_one(&mut tx, update, &format!("application {id}")).await?;
         record_change(&mut tx, "application", id).await?;
         tx.commit().await?;
         self.get_app(id).await
@@ -326,14 +324,8 @@ impl DirectoryStore for SqliteStore {
 
     async fn delete_app(&self, id: &str) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let deleted = sqlx::query("DELETE FROM applications WHERE id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if deleted == 0 {
-            return Err(StoreError::NotFound(format!("application {id}")));
-        }
+        let delete = sqlx::query("DELETE FROM applications WHERE id = ?").bind(id);
+        change_one(&mut tx, delete, &format!("application {id}")).await?;
         record_change(&mut tx, "application", id).await?;
         tx.commit().await?;
         Ok(())
@@ -411,16 +403,11 @@ impl DirectoryStore for SqliteStore {
 
     async fn revoke_key(&self, id: &str) -> Result<Key, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let changed =
+        let revoke =
             sqlx::query("UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?")
                 .bind(now_unix())
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        if changed == 0 {
-            return Err(StoreError::NotFound(format!("key {id}")));
-        }
+                .bind(id);
+        change_one(&mut tx, revoke, &format!("key {id}")).await?;
         record_change(&mut tx, "key", id).await?;
         tx.commit().await?;
         self.key_by_id(id).await
@@ -495,14 +482,8 @@ impl DirectoryStore for SqliteStore {
             )));
         }
         let mut tx = self.pool.begin().await?;
-        let deleted = sqlx::query("DELETE FROM roles WHERE name = ?")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if deleted == 0 {
-            return Err(StoreError::NotFound(format!("role `{name}`")));
-        }
+        let delete = sqlx::query("DELETE FROM roles WHERE name = ?").bind(name);
+        change_one(&mut tx, delete, &format!("role `{name}`")).await?;
         for table in ["user_roles", "app_roles"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE role = ?"))
                 .bind(name)
@@ -562,6 +543,18 @@ async fn ensure_tenant(tx: &mut Transaction<'_, Sqlite>, name: &str) -> Result<S
         .bind(name)
         .fetch_one(&mut **tx)
         .await?)
+}
+
+/// Runs a statement that must change a row; none changed means `what` does not exist.
+async fn change_one<'q>(
+    tx: &mut Transaction<'_, Sqlite>,
+    statement: sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>,
+    what: &str,
+) -> Result<(), StoreError> {
+    if statement.execute(&mut **tx).await?.rows_affected() == 0 {
+        return Err(StoreError::NotFound(what.to_owned()));
+    }
+    Ok(())
 }
 
 /// Who holds a role: a user, or an application of its own.
