@@ -91,33 +91,28 @@ fn key_verification(c: &mut Criterion) {
 }
 
 fn route_matching(c: &mut Criterion) {
+    let route = |name: String, path_prefix: String, methods: &[&str]| RouteConfig {
+        name,
+        path_prefix,
+        methods: methods.iter().map(|m| (*m).to_owned()).collect(),
+        upstream: "http://127.0.0.1:9000".into(),
+        strip_prefix: false,
+        auth: vec![AuthKind::ApiKey],
+        timeout: authgate_config::Duration::from_secs(30),
+        rate_limit: None,
+        permission: None,
+        idempotency: true,
+        actions: Default::default(),
+    };
     let routes: Vec<RouteConfig> = (0..20)
-        .map(|i| RouteConfig {
-            name: format!("r{i}"),
-            path_prefix: format!("/api/v{i}/service{i}/"),
-            methods: vec!["GET".into(), "POST".into()],
-            upstream: "http://127.0.0.1:9000".into(),
-            strip_prefix: false,
-            auth: vec![AuthKind::ApiKey],
-            timeout: authgate_config::Duration::from_secs(30),
-            rate_limit: None,
-            permission: None,
-            idempotency: true,
-            actions: Default::default(),
+        .map(|i| {
+            route(
+                format!("r{i}"),
+                format!("/api/v{i}/service{i}/"),
+                &["GET", "POST"],
+            )
         })
-        .chain(std::iter::once(RouteConfig {
-            name: "root".into(),
-            path_prefix: "/".into(),
-            methods: Vec::new(),
-            upstream: "http://127.0.0.1:9000".into(),
-            strip_prefix: false,
-            auth: vec![AuthKind::ApiKey],
-            timeout: authgate_config::Duration::from_secs(30),
-            rate_limit: None,
-            permission: None,
-            idempotency: true,
-            actions: Default::default(),
-        }))
+        .chain(std::iter::once(route("root".into(), "/".into(), &[])))
         .collect();
     let table = RouteTable::new(&routes, &Default::default()).expect("routes");
     c.bench_function("route_match/21_routes", |b| {

@@ -121,12 +121,12 @@ impl Authenticator {
     pub async fn verify(&self, credential: &Credential) -> Result<Arc<Caller>, ErrorCode> {
         match credential {
             Credential::ApiKey { secret, .. } => {
-                if !self.0.static_keys.is_empty()
-                    && let Some(caller) = self.0.static_keys.get(&KeyDigest::of(secret))
-                {
+                // With static keys configured the digest is needed first; it is computed once.
+                let digest = (!self.0.static_keys.is_empty()).then(|| KeyDigest::of(secret));
+                if let Some(caller) = digest.as_ref().and_then(|d| self.0.static_keys.get(d)) {
                     return Ok(caller.clone());
                 }
-                let key = self.verify_secret(secret).await?;
+                let key = self.verify_secret(secret, digest).await?;
                 if key.record.app.mode != AppMode::ApiKey {
                     return Err(ErrorCode::InvalidCredentials);
                 }
@@ -135,7 +135,7 @@ impl Authenticator {
             Credential::AppIdKey {
                 app_id, app_key, ..
             } => {
-                let key = self.verify_secret(app_key).await?;
+                let key = self.verify_secret(app_key, None).await?;
                 if key.record.app.id != *app_id || key.record.app.mode != AppMode::AppIdKey {
                     return Err(ErrorCode::InvalidCredentials);
                 }
@@ -163,9 +163,13 @@ impl Authenticator {
     }
 
     /// Shape, checksum, digest, lookup, constant-time compare, then the key's and app's state.
-    async fn verify_secret(&self, secret: &str) -> Result<Arc<CachedKey>, ErrorCode> {
+    async fn verify_secret(
+        &self,
+        secret: &str,
+        digest: Option<KeyDigest>,
+    ) -> Result<Arc<CachedKey>, ErrorCode> {
         key::validate(secret).map_err(|_| ErrorCode::InvalidCredentials)?;
-        let digest = KeyDigest::of(secret);
+        let digest = digest.unwrap_or_else(|| KeyDigest::of(secret));
         let key = self
             .0
             .cache
