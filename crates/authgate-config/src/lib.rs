@@ -50,6 +50,8 @@ pub struct Config {
     /// Replaying responses to retried requests that carry an `Idempotency-Key`.
     pub idempotency: IdempotencyConfig,
     pub log: LogConfig,
+    /// Exporting traces to an OpenTelemetry collector.
+    pub telemetry: TelemetryConfig,
     /// Routes in any order; the longest matching prefix wins. None configured: `/` to the echo.
     pub routes: Vec<RouteConfig>,
 }
@@ -97,6 +99,8 @@ pub struct StoreConfig {
     pub url: String,
     /// How often a running gateway looks for changes made by other processes (CLI, other instances).
     pub change_poll_interval: Duration,
+    /// How often counters kept in memory (usage per minute, keys' last use) are written.
+    pub flush_interval: Duration,
 }
 
 impl Default for StoreConfig {
@@ -104,6 +108,7 @@ impl Default for StoreConfig {
         Self {
             url: "sqlite://authgate.db".into(),
             change_poll_interval: Duration::from_millis(200),
+            flush_interval: Duration::from_secs(5),
         }
     }
 }
@@ -369,6 +374,36 @@ impl Default for LogConfig {
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Text,
+    Json,
+}
+
+/// OpenTelemetry export; off unless `otlp_endpoint` is set.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// The collector's OTLP/HTTP base URL (`http://127.0.0.1:4318`); spans go to `/v1/traces`.
+    pub otlp_endpoint: Option<String>,
+    /// `http/protobuf` (the OTLP default) or `http/json`.
+    pub otlp_protocol: OtlpProtocol,
+    /// The `service.name` resource attribute of exported spans.
+    pub service_name: String,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            otlp_protocol: OtlpProtocol::Protobuf,
+            service_name: "authgate".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    #[serde(rename = "http/protobuf")]
+    Protobuf,
+    #[serde(rename = "http/json")]
     Json,
 }
 

@@ -45,6 +45,21 @@ pub(crate) fn validate(config: &Config, source_name: &str) -> Result<(), ConfigE
         ));
     }
     check_rate_limit(&config.rate_limit, "rate_limit", source_name)?;
+    if let Some(endpoint) = &config.telemetry.otlp_endpoint {
+        let parsed = url::Url::parse(endpoint).ok();
+        if !parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https")) {
+            return Err(invalid(
+                "telemetry.otlp_endpoint".into(),
+                format!("`{endpoint}` is not an http(s) URL"),
+            ));
+        }
+    }
+    if config.store.flush_interval.0.is_zero() {
+        return Err(invalid(
+            "store.flush_interval".into(),
+            "must be greater than 0".into(),
+        ));
+    }
     let lists = &config.authorization.admin_list;
     if let Some(both) = lists
         .admins

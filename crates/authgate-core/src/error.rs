@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 /// A failure a client can see. The string form is the `code` field of the JSON error body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     MissingCredentials,
@@ -49,6 +49,12 @@ impl ErrorCode {
             Self::StoreUnavailable => "store_unavailable",
             Self::InternalError => "internal_error",
         }
+    }
+
+    /// Whether the gateway refused the request itself, as opposed to forwarding it and the
+    /// upstream failing (usage counts the first as denied, the second as allowed).
+    pub fn is_refusal(self) -> bool {
+        !matches!(self, Self::UpstreamUnavailable | Self::UpstreamTimeout)
     }
 
     /// The HTTP status this code is answered with.

@@ -1,10 +1,47 @@
 //! Time as the store keeps it: whole seconds since the Unix epoch.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Seconds since the Unix epoch, now.
 pub fn now_unix() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// A moment given by a person: an RFC 3339 time (`2026-11-23T10:00:00Z`), Unix seconds, or a
+/// span before `now` (`90m`, `2d`: that long ago).
+pub fn parse_moment(text: &str, now: i64) -> Result<i64, String> {
+    if let Ok(seconds) = text.parse::<i64>() {
+        return Ok(seconds);
+    }
+    if let Ok(ago) = humantime::parse_duration(text) {
+        return Ok(now.saturating_sub(i64::try_from(ago.as_secs()).unwrap_or(i64::MAX)));
+    }
+    let time = humantime::parse_rfc3339_weak(text).map_err(|_| {
+        format!("`{text}` is neither an RFC 3339 time, Unix seconds, nor a span like 90m")
+    })?;
+    let seconds = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    Ok(i64::try_from(seconds).unwrap_or(i64::MAX))
+}
+
+/// Unix seconds as RFC 3339 (`2026-11-23T10:00:00Z`).
+pub fn format_rfc3339(at: i64) -> String {
+    let seconds = u64::try_from(at).unwrap_or(0);
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(seconds)).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moments_are_read_in_each_form() {
+        let now = 1_800_000_000;
+        assert_eq!(parse_moment("1700000000", now), Ok(1_700_000_000));
+        assert_eq!(parse_moment("90m", now), Ok(now - 5400));
+        assert_eq!(parse_moment("2026-11-23T00:00:00Z", now), Ok(1_795_392_000));
+        assert!(parse_moment("yesterday", now).is_err());
+        assert_eq!(format_rfc3339(1_795_392_000), "2026-11-23T00:00:00Z");
+    }
 }

@@ -21,6 +21,7 @@ pub mod health;
 pub mod idempotency;
 pub mod limit;
 pub mod listener;
+pub mod observe;
 pub mod respond;
 pub mod route;
 pub mod stack;

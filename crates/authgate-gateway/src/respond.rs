@@ -71,6 +71,8 @@ impl Rejection {
         for (name, value) in self.headers {
             headers.insert(name, value);
         }
+        // Usage and metrics read the decision from here.
+        response.extensions_mut().insert(self.code);
         response
     }
 }

@@ -235,8 +235,11 @@ pub async fn stage(State(table): State<RouteTable>, mut request: Request, next: 
             if let Some(trail) = request.extensions().get::<Trail>() {
                 trail.note(|t| t.route = Some(route.clone()));
             }
-            request.extensions_mut().insert(route);
-            next.run(request).await
+            request.extensions_mut().insert(route.clone());
+            let mut response = next.run(request).await;
+            // Metrics label the response with its route.
+            response.extensions_mut().insert(route);
+            response
         }
         Err(rejection) => rejection.into_response(),
     }

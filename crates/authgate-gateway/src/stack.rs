@@ -7,6 +7,7 @@ use crate::authz::{self, GrantPolicy};
 use crate::caller::Caller;
 use crate::forward::Forward;
 use crate::idempotency::{self, IdempotencyPolicy};
+use crate::observe::{self, UsageRecorder};
 use crate::route::{self, RouteTable};
 use crate::trail::{Trail, TrailRecord};
 use crate::verify::{VERIFY_PATH, original_request, verdict};
@@ -21,7 +22,7 @@ use axum::middleware::{from_fn, from_fn_with_state, map_response};
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
-use tower::{ServiceBuilder, ServiceExt};
+use tower::{Layer as _, ServiceBuilder, ServiceExt};
 
 /// The gateway: what every worker shares (routes, credential cache, key-use batch, rate
 /// limiter) and a
@@ -43,6 +44,8 @@ pub struct Gateway {
     pub cache: CredentialCache,
     /// Flushed by [`KeyUseRecorder::run`] and once more at shutdown.
     pub key_use: KeyUseRecorder,
+    /// Flushed by [`UsageRecorder::run`] and once more at shutdown.
+    pub usage: UsageRecorder,
 }
 
 impl Gateway {
@@ -59,6 +62,7 @@ impl Gateway {
             .await
             .map_err(|e| format!("cannot resolve the roles of auth.static_keys: {e}"))?;
         let cache = CredentialCache::new(store.clone(), policy, config.auth.cache_ttl.0);
+        let usage = UsageRecorder::new(store.clone());
         let key_use = KeyUseRecorder::new(store.clone());
         let anonymous = AnonymousPolicy {
             everywhere: config.auth.anonymous,
@@ -87,6 +91,7 @@ impl Gateway {
             )),
             cache,
             key_use,
+            usage,
         })
     }
 
@@ -115,10 +120,14 @@ impl Gateway {
     }
 
     /// The service of one worker: the shared stages in front of its own upstream connection
-    /// pool, so a worker thread never waits on another's connections.
+    /// pool, so a worker thread never waits on another's connections. Proxied and forward-auth
+    /// requests are observed (usage, metrics); `authgate check` is not.
     pub fn router(&self) -> Router {
-        let proxy = self.pipeline(Forward::new(self.hide_credentials, self.max_body_size));
-        let verify = self.verifier();
+        let observed = from_fn_with_state(self.usage.clone(), observe::stage);
+        let proxy = observed
+            .clone()
+            .layer(self.pipeline(Forward::new(self.hide_credentials, self.max_body_size)));
+        let verify = observed.layer(self.verifier());
         let router = health::routes(self.store.clone())
             .route_service(VERIFY_PATH, verify.clone())
             .route_service(&format!("{VERIFY_PATH}/{{*original}}"), verify)

@@ -31,6 +31,8 @@ pub trait CredentialStore: Send + Sync + 'static {
     async fn role_permissions(&self, roles: &[String]) -> Result<Vec<String>, StoreError>;
     /// Records when keys were last used; called in batches, never per request.
     async fn record_key_use(&self, uses: &[(String, i64)]) -> Result<(), StoreError>;
+    /// Adds to the usage counters; called in batches, never per request.
+    async fn record_usage(&self, counts: &[UsageCount]) -> Result<(), StoreError>;
     /// The sequence number of the latest change; it moves whenever cached credentials may be stale.
     async fn change_seq(&self) -> Result<i64, StoreError>;
 }
@@ -68,6 +70,17 @@ pub trait DirectoryStore: Send + Sync + 'static {
     async fn delete_role(&self, name: &str) -> Result<(), StoreError>;
     /// Gives a user (by id or name) a role, built-in or custom.
     async fn bind_role(&self, user: &str, role: &str) -> Result<User, StoreError>;
+
+    /// An application's usage per minute, for minutes starting in `from..to` (Unix seconds),
+    /// oldest first; minutes without requests are left out.
+    async fn usage(&self, app_id: &str, from: i64, to: i64)
+    -> Result<Vec<UsageMinute>, StoreError>;
+
+    /// The admin token with this digest, revoked or not, with its user's roles.
+    async fn find_admin_token(
+        &self,
+        digest: &KeyDigest,
+    ) -> Result<Option<AdminTokenRecord>, StoreError>;
 }
 
 /// Both halves: what `open` returns.

@@ -2,6 +2,7 @@
 
 use authgate_core::KeyDigest;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// The tenant used when none is named.
 pub const DEFAULT_TENANT: &str = "default";
@@ -162,6 +163,115 @@ pub struct NewKey {
     pub scopes: Vec<String>,
     pub expires_at: Option<i64>,
     pub credential: NewCredential,
+}
+
+/// What became of a request, as usage counts it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum UsageOutcome {
+    /// Authenticated, authorized and within its limit.
+    Allowed,
+    /// Refused, with the refusal's machine code (`rate_limited`, `expired_credentials`, ...).
+    Denied(String),
+    /// A response of this status class (2 for 2xx, ...), whatever the decision.
+    StatusClass(u8),
+}
+
+impl UsageOutcome {
+    /// The stored form: `allowed`, `denied:<code>`, `status:<N>xx`.
+    pub fn encode(&self) -> String {
+        match self {
+            Self::Allowed => "allowed".into(),
+            Self::Denied(code) => format!("denied:{code}"),
+            Self::StatusClass(class) => format!("status:{class}xx"),
+        }
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        if text == "allowed" {
+            return Some(Self::Allowed);
+        }
+        if let Some(code) = text.strip_prefix("denied:") {
+            return Some(Self::Denied(code.to_owned()));
+        }
+        let class = text.strip_prefix("status:")?.strip_suffix("xx")?;
+        class.parse().ok().map(Self::StatusClass)
+    }
+}
+
+/// One counter of usage: an application's requests in one minute with one outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageCount {
+    pub application: String,
+    /// Unix seconds at the start of the minute.
+    pub minute: i64,
+    pub outcome: UsageOutcome,
+    pub count: u64,
+}
+
+/// An application's usage in one minute.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UsageMinute {
+    /// Unix seconds at the start of the minute.
+    pub minute: i64,
+    pub allowed: u64,
+    /// Refused requests by the refusal's code.
+    pub denied: BTreeMap<String, u64>,
+    /// Responses by status class (`2xx`, `4xx`, ...).
+    pub status: BTreeMap<String, u64>,
+}
+
+impl UsageMinute {
+    /// Adds another minute's counts to this one.
+    fn add(&mut self, other: &Self) {
+        self.allowed += other.allowed;
+        for (code, count) in &other.denied {
+            *self.denied.entry(code.clone()).or_default() += count;
+        }
+        for (class, count) in &other.status {
+            *self.status.entry(class.clone()).or_default() += count;
+        }
+    }
+}
+
+/// An application's usage over a window: per minute, and the window's totals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsageReport {
+    pub application: String,
+    /// The window, Unix seconds: minutes starting at or after `from` and before `to`.
+    pub from: i64,
+    pub to: i64,
+    pub minutes: Vec<UsageMinute>,
+    /// Sums over the window (its `minute` is `from`).
+    pub total: UsageMinute,
+}
+
+impl UsageReport {
+    pub fn new(application: String, from: i64, to: i64, minutes: Vec<UsageMinute>) -> Self {
+        let mut total = UsageMinute {
+            minute: from,
+            ..UsageMinute::default()
+        };
+        for minute in &minutes {
+            total.add(minute);
+        }
+        Self {
+            application,
+            from,
+            to,
+            minutes,
+            total,
+        }
+    }
+}
+
+/// An operator's admin token, as the admin API needs it to authenticate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminTokenRecord {
+    pub id: String,
+    pub digest: KeyDigest,
+    pub user: String,
+    pub roles: Vec<String>,
+    pub revoked: bool,
 }
 
 /// Why a store call failed.

@@ -105,6 +105,16 @@ pub(crate) enum AppsCommand {
     Resume { id: String },
     /// Delete an application and its keys.
     Delete { id: String },
+    /// Usage of an application per minute: allowed, denied by reason, status classes.
+    Usage {
+        id: String,
+        /// Start of the window: RFC 3339, Unix seconds, or a span ago (`2h`); default 24h ago.
+        #[arg(long)]
+        from: Option<String>,
+        /// End of the window, same forms; default now.
+        #[arg(long)]
+        to: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,8 +1,8 @@
 //! Printing results: plain text for people, `--output json` for scripts.
 
 use crate::cli::Output;
+use authgate_core::time::format_rfc3339;
 use serde::Serialize;
-use std::time::{Duration, UNIX_EPOCH};
 
 /// Prints `value` as JSON, or `text` for people.
 pub(crate) fn print<T: Serialize>(
@@ -19,9 +19,7 @@ pub(crate) fn print<T: Serialize>(
 
 /// A Unix time as RFC 3339, or `-`.
 pub(crate) fn time(at: Option<i64>) -> String {
-    at.and_then(|s| u64::try_from(s).ok())
-        .map(|s| humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(s)).to_string())
-        .unwrap_or_else(|| "-".into())
+    at.map_or_else(|| "-".into(), format_rfc3339)
 }
 
 /// Rows as aligned columns under a header.

@@ -13,7 +13,7 @@ use authgate_core::{AuthMethod, Identity, KeyDigest};
 use authgate_store::{AppMode, AppRecord, CredentialStore, KeyRecord, StoreError};
 use moka::future::Cache;
 use std::sync::Arc;
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 const MAX_ENTRIES: u64 = 1_000_000;
@@ -43,6 +43,30 @@ pub struct CredentialCache {
     apps: Cache<String, Option<Arc<CachedApp>>>,
     /// The one anonymous caller (its grants may depend on stored custom roles).
     anonymous: Cache<(), Arc<Caller>>,
+    /// Lookups of keys and applications answered from the cache, and those that were not.
+    lookups: Arc<LookupCounts>,
+}
+
+/// How many credential lookups the cache answered, and how many went to the store.
+#[derive(Debug, Default)]
+pub struct LookupCounts {
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl LookupCounts {
+    /// (hits, misses) since the start.
+    pub fn get(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
+    }
+
+    fn note(&self, hit: bool) {
+        let counter = if hit { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 impl CredentialCache {
@@ -59,7 +83,13 @@ impl CredentialCache {
                 .time_to_live(ttl)
                 .build(),
             anonymous: Cache::builder().max_capacity(1).time_to_live(ttl).build(),
+            lookups: Arc::default(),
         }
+    }
+
+    /// The cache's hit and miss counts, for metrics.
+    pub fn lookups(&self) -> Arc<LookupCounts> {
+        self.lookups.clone()
     }
 
     /// The caller a request without a credential acts as, where anonymous access is allowed.
@@ -77,7 +107,9 @@ impl CredentialCache {
 
     /// The key with this digest, from the cache or the store.
     pub async fn key(&self, digest: &KeyDigest) -> Result<Option<Arc<CachedKey>>, Arc<StoreError>> {
-        if let Some(hit) = self.keys.get(digest).await {
+        let cached = self.keys.get(digest).await;
+        self.lookups.note(cached.is_some());
+        if let Some(hit) = cached {
             return Ok(hit);
         }
         let (store, policy, digest) = (self.store.clone(), self.policy.clone(), *digest);
@@ -104,7 +136,9 @@ impl CredentialCache {
 
     /// The application with this id, from the cache or the store.
     pub async fn app(&self, app_id: &str) -> Result<Option<Arc<CachedApp>>, Arc<StoreError>> {
-        if let Some(hit) = self.apps.get(app_id).await {
+        let cached = self.apps.get(app_id).await;
+        self.lookups.note(cached.is_some());
+        if let Some(hit) = cached {
             return Ok(hit);
         }
         let (store, policy, id) = (self.store.clone(), self.policy.clone(), app_id.to_owned());

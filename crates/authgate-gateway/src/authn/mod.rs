@@ -13,7 +13,7 @@ mod cache;
 pub mod extract;
 mod key_use;
 
-pub use cache::{CachedApp, CachedKey, CredentialCache};
+pub use cache::{CachedApp, CachedKey, CredentialCache, LookupCounts};
 pub use key_use::KeyUseRecorder;
 
 use crate::caller::Caller;
@@ -31,6 +31,27 @@ use http::HeaderMap;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+
+/// Why a credential was refused, and the application it belongs to when that is known (an
+/// expired, revoked or suspended one), so usage can charge the refusal to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: ErrorCode,
+    pub application: Option<String>,
+}
+
+impl From<ErrorCode> for Refusal {
+    fn from(code: ErrorCode) -> Self {
+        Self {
+            code,
+            application: None,
+        }
+    }
+}
+
+/// The application a refused request is charged to, in the refusal's response extensions.
+#[derive(Debug, Clone)]
+pub struct RefusedApplication(pub String);
 
 /// The credential's sources, kept so the forward stage can hide them from the upstream.
 #[derive(Debug, Clone)]
@@ -103,22 +124,25 @@ impl Authenticator {
         headers: &HeaderMap,
         query: Option<&str>,
         route: &Route,
-    ) -> Result<(Arc<Caller>, Presented), Rejection> {
+    ) -> Result<(Arc<Caller>, Presented), (Rejection, Option<String>)> {
         let credential = self
             .0
             .extractor
             .extract(headers, query, &route.auth)
-            .ok_or_else(|| Rejection::new(ErrorCode::MissingCredentials))?;
+            .ok_or_else(|| (Rejection::new(ErrorCode::MissingCredentials), None))?;
         let bearer = credential.sources().contains(&Source::Bearer);
-        let caller = self.verify(&credential).await.map_err(|code| Rejection {
-            bearer,
-            ..Rejection::new(code)
+        let caller = self.verify(&credential).await.map_err(|refusal| {
+            let rejection = Rejection {
+                bearer,
+                ..Rejection::new(refusal.code)
+            };
+            (rejection, refusal.application)
         })?;
         Ok((caller, Presented(credential.sources().to_vec())))
     }
 
     /// Proves one credential.
-    pub async fn verify(&self, credential: &Credential) -> Result<Arc<Caller>, ErrorCode> {
+    pub async fn verify(&self, credential: &Credential) -> Result<Arc<Caller>, Refusal> {
         match credential {
             Credential::ApiKey { secret, .. } => {
                 // With static keys configured the digest is needed first; it is computed once.
@@ -128,7 +152,7 @@ impl Authenticator {
                 }
                 let key = self.verify_secret(secret, digest).await?;
                 if key.record.app.mode != AppMode::ApiKey {
-                    return Err(ErrorCode::InvalidCredentials);
+                    return Err(ErrorCode::InvalidCredentials.into());
                 }
                 Ok(key.caller.clone())
             }
@@ -137,7 +161,7 @@ impl Authenticator {
             } => {
                 let key = self.verify_secret(app_key, None).await?;
                 if key.record.app.id != *app_id || key.record.app.mode != AppMode::AppIdKey {
-                    return Err(ErrorCode::InvalidCredentials);
+                    return Err(ErrorCode::InvalidCredentials.into());
                 }
                 Ok(key.caller.clone())
             }
@@ -151,11 +175,14 @@ impl Authenticator {
                     .ok_or(ErrorCode::InvalidCredentials)?;
                 match app.record.mode {
                     AppMode::AppId => {}
-                    AppMode::AppIdKey => return Err(ErrorCode::MissingCredentials),
-                    AppMode::ApiKey => return Err(ErrorCode::InvalidCredentials),
+                    AppMode::AppIdKey => return Err(ErrorCode::MissingCredentials.into()),
+                    AppMode::ApiKey => return Err(ErrorCode::InvalidCredentials.into()),
                 }
                 if app.record.suspended {
-                    return Err(ErrorCode::ApplicationSuspended);
+                    return Err(Refusal {
+                        code: ErrorCode::ApplicationSuspended,
+                        application: Some(app.record.id.clone()),
+                    });
                 }
                 Ok(app.caller.clone())
             }
@@ -167,7 +194,7 @@ impl Authenticator {
         &self,
         secret: &str,
         digest: Option<KeyDigest>,
-    ) -> Result<Arc<CachedKey>, ErrorCode> {
+    ) -> Result<Arc<CachedKey>, Refusal> {
         key::validate(secret).map_err(|_| ErrorCode::InvalidCredentials)?;
         let digest = digest.unwrap_or_else(|| KeyDigest::of(secret));
         let key = self
@@ -179,17 +206,23 @@ impl Authenticator {
             .ok_or(ErrorCode::InvalidCredentials)?;
         let record = &key.record;
         if !record.digest.matches(&digest) {
-            return Err(ErrorCode::InvalidCredentials);
-        }
-        if record.revoked {
-            return Err(ErrorCode::RevokedCredentials);
+            return Err(ErrorCode::InvalidCredentials.into());
         }
         let now = now_unix();
-        if record.expires_at.is_some_and(|at| at <= now) {
-            return Err(ErrorCode::ExpiredCredentials);
-        }
-        if record.app.suspended {
-            return Err(ErrorCode::ApplicationSuspended);
+        let refused = if record.revoked {
+            Some(ErrorCode::RevokedCredentials)
+        } else if record.expires_at.is_some_and(|at| at <= now) {
+            Some(ErrorCode::ExpiredCredentials)
+        } else if record.app.suspended {
+            Some(ErrorCode::ApplicationSuspended)
+        } else {
+            None
+        };
+        if let Some(code) = refused {
+            return Err(Refusal {
+                code,
+                application: Some(record.app.id.clone()),
+            });
         }
         if key.last_noted.swap(now, Ordering::Relaxed) != now {
             self.0.key_use.record(&record.id, now);
@@ -217,16 +250,22 @@ pub async fn stage(
                 .await;
             match outcome {
                 Ok((caller, presented)) => (caller, Some(presented)),
-                Err(rejection) if rejection.code == ErrorCode::MissingCredentials => {
+                Err((rejection, _)) if rejection.code == ErrorCode::MissingCredentials => {
                     match authenticator.anonymous_on(&route).await {
                         Some(Ok(anonymous)) => (anonymous, None),
                         Some(Err(unavailable)) => return unavailable.into_response(),
                         None => return rejection.into_response(),
                     }
                 }
-                Err(rejection) => {
+                Err((rejection, application)) => {
                     tracing::debug!(route = %route.name, code = %rejection.code, "refused");
-                    return rejection.into_response();
+                    let mut response = rejection.into_response();
+                    if let Some(application) = application {
+                        response
+                            .extensions_mut()
+                            .insert(RefusedApplication(application));
+                    }
+                    return response;
                 }
             }
         }
@@ -241,9 +280,12 @@ pub async fn stage(
     if let Some(trail) = request.extensions().get::<Trail>() {
         trail.note(|t| t.caller = Some(caller.clone()));
     }
-    request.extensions_mut().insert(caller);
+    request.extensions_mut().insert(caller.clone());
     if let Some(presented) = presented {
         request.extensions_mut().insert(presented);
     }
-    next.run(request).await
+    let mut response = next.run(request).await;
+    // Usage and metrics read who the response was for.
+    response.extensions_mut().insert(caller);
+    response
 }

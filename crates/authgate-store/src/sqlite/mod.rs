@@ -1,8 +1,9 @@
 //! The embedded store: one SQLite file, WAL mode, migrations applied on open.
 
 use crate::{
-    App, AppMode, AppRecord, CredentialStore, DEFAULT_TENANT, DirectoryStore, Key, KeyRecord,
-    MAX_APP_KEYS, NewApp, NewCredential, NewKey, NewUser, Role, StoreError, User, UserKind,
+    AdminTokenRecord, App, AppMode, AppRecord, CredentialStore, DEFAULT_TENANT, DirectoryStore,
+    Key, KeyRecord, MAX_APP_KEYS, NewApp, NewCredential, NewKey, NewUser, Role, StoreError,
+    UsageCount, UsageMinute, UsageOutcome, User, UserKind,
 };
 use async_trait::async_trait;
 use authgate_core::KeyDigest;
@@ -87,15 +88,9 @@ impl CredentialStore for SqliteStore {
         else {
             return Ok(None);
         };
-        let stored: Vec<u8> = row.try_get("digest")?;
-        let digest = KeyDigest(
-            stored
-                .try_into()
-                .map_err(|_| StoreError::Invalid("stored key digest is not 32 bytes".into()))?,
-        );
         Ok(Some(KeyRecord {
             id: row.try_get("id")?,
-            digest,
+            digest: digest_from_row(&row)?,
             display_prefix: row.try_get("prefix")?,
             scopes: split_list(row.try_get("scopes")?),
             expires_at: row.try_get("expires_at")?,
@@ -142,6 +137,26 @@ impl CredentialStore for SqliteStore {
             permissions.extend(split_list(stored));
         }
         Ok(permissions)
+    }
+
+    async fn record_usage(&self, counts: &[UsageCount]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for count in counts {
+            let added = i64::try_from(count.count)
+                .map_err(|_| StoreError::Invalid("usage count out of range".into()))?;
+            sqlx::query(
+                "INSERT INTO usage_counts (application_id, minute, outcome, count) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (application_id, minute, outcome) DO UPDATE SET count = count + excluded.count",
+            )
+            .bind(&count.application)
+            .bind(count.minute)
+            .bind(count.outcome.encode())
+            .bind(added)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn change_seq(&self) -> Result<i64, StoreError> {
@@ -326,6 +341,10 @@ impl DirectoryStore for SqliteStore {
         let mut tx = self.pool.begin().await?;
         let delete = sqlx::query("DELETE FROM applications WHERE id = ?").bind(id);
         change_one(&mut tx, delete, &format!("application {id}")).await?;
+        sqlx::query("DELETE FROM usage_counts WHERE application_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         record_change(&mut tx, "application", id).await?;
         tx.commit().await?;
         Ok(())
@@ -503,6 +522,74 @@ impl DirectoryStore for SqliteStore {
         tx.commit().await?;
         self.find_user(&found.id).await
     }
+
+    async fn usage(
+        &self,
+        app_id: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<UsageMinute>, StoreError> {
+        self.get_app(app_id).await?;
+        let rows = sqlx::query(
+            "SELECT minute, outcome, count FROM usage_counts \
+             WHERE application_id = ? AND minute >= ? AND minute < ? ORDER BY minute",
+        )
+        .bind(app_id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut minutes: Vec<UsageMinute> = Vec::new();
+        for row in rows {
+            let minute: i64 = row.try_get("minute")?;
+            let outcome: String = row.try_get("outcome")?;
+            let count = u64::try_from(row.try_get::<i64, _>("count")?).unwrap_or(0);
+            if minutes.last().is_none_or(|last| last.minute != minute) {
+                minutes.push(UsageMinute {
+                    minute,
+                    ..UsageMinute::default()
+                });
+            }
+            let Some(current) = minutes.last_mut() else {
+                continue;
+            };
+            match UsageOutcome::decode(&outcome) {
+                Some(UsageOutcome::Allowed) => current.allowed += count,
+                Some(UsageOutcome::Denied(code)) => {
+                    *current.denied.entry(code).or_default() += count;
+                }
+                Some(UsageOutcome::StatusClass(class)) => {
+                    *current.status.entry(format!("{class}xx")).or_default() += count;
+                }
+                None => tracing::warn!(outcome, "unknown usage outcome in the store"),
+            }
+        }
+        Ok(minutes)
+    }
+
+    async fn find_admin_token(
+        &self,
+        digest: &KeyDigest,
+    ) -> Result<Option<AdminTokenRecord>, StoreError> {
+        let Some(row) = sqlx::query(
+            "SELECT t.id, t.digest, t.revoked_at, u.name AS user_name, \
+             (SELECT group_concat(role, ',') FROM user_roles r WHERE r.user_id = u.id) AS roles \
+             FROM admin_tokens t JOIN users u ON u.id = t.user_id WHERE t.digest = ?",
+        )
+        .bind(&digest.0[..])
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(AdminTokenRecord {
+            id: row.try_get("id")?,
+            digest: digest_from_row(&row)?,
+            user: row.try_get("user_name")?,
+            roles: split_list(row.try_get("roles")?),
+            revoked: row.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+        }))
+    }
 }
 
 impl SqliteStore {
@@ -621,6 +708,15 @@ async fn record_change(
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// The `digest` column of a key or token row.
+fn digest_from_row(row: &SqliteRow) -> Result<KeyDigest, StoreError> {
+    let stored: Vec<u8> = row.try_get("digest")?;
+    stored
+        .try_into()
+        .map(KeyDigest)
+        .map_err(|_| StoreError::Invalid("stored digest is not 32 bytes".into()))
 }
 
 fn split_list(joined: Option<String>) -> Vec<String> {

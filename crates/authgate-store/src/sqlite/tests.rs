@@ -317,3 +317,84 @@ async fn roles_are_checked_bound_and_acted_with() {
     store.delete_role("tasks-reader").await.unwrap();
     assert_eq!(store.list_users().await.unwrap()[0].roles, vec!["viewer"]);
 }
+
+#[tokio::test]
+async fn usage_batches_add_up_per_minute_and_outcome() {
+    let (_dir, store) = store().await;
+    let demo = app(&store, AppMode::ApiKey).await;
+    let count = |minute, outcome, count| UsageCount {
+        application: demo.id.clone(),
+        minute,
+        outcome,
+        count,
+    };
+    let batch = [
+        count(60, UsageOutcome::Allowed, 3),
+        count(60, UsageOutcome::StatusClass(2), 3),
+        count(60, UsageOutcome::Denied("rate_limited".into()), 2),
+        count(60, UsageOutcome::StatusClass(4), 2),
+        count(120, UsageOutcome::Allowed, 1),
+    ];
+    store.record_usage(&batch).await.unwrap();
+    store
+        .record_usage(&[count(60, UsageOutcome::Allowed, 4)])
+        .await
+        .unwrap();
+
+    let minutes = store.usage(&demo.id, 0, 600).await.unwrap();
+    assert_eq!(minutes.len(), 2);
+    assert_eq!(minutes[0].minute, 60);
+    assert_eq!(minutes[0].allowed, 7);
+    assert_eq!(minutes[0].denied["rate_limited"], 2);
+    assert_eq!(minutes[0].status["2xx"], 3);
+    assert_eq!(minutes[0].status["4xx"], 2);
+    assert_eq!(minutes[1].allowed, 1);
+    assert_eq!(store.usage(&demo.id, 61, 600).await.unwrap().len(), 1);
+    assert!(matches!(
+        store.usage("app_missing", 0, 600).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    store.delete_app(&demo.id).await.unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM usage_counts")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}
+
+#[tokio::test]
+async fn the_bootstrap_admin_token_is_found_by_digest() {
+    let (_dir, store) = store().await;
+    let (_secret, token) = credential();
+    assert!(store.bootstrap_admin(&token).await.unwrap());
+    let found = store
+        .find_admin_token(&token.digest)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.user, "admin");
+    assert_eq!(found.roles, vec!["admin"]);
+    assert!(!found.revoked);
+    let (_other, unknown) = credential();
+    assert!(
+        store
+            .find_admin_token(&unknown.digest)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn usage_outcomes_round_trip_through_their_stored_form() {
+    for outcome in [
+        UsageOutcome::Allowed,
+        UsageOutcome::Denied("expired_credentials".into()),
+        UsageOutcome::StatusClass(5),
+    ] {
+        assert_eq!(UsageOutcome::decode(&outcome.encode()), Some(outcome));
+    }
+    assert_eq!(UsageOutcome::decode("status:xx"), None);
+    assert_eq!(UsageOutcome::decode("other"), None);
+}

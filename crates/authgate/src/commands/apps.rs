@@ -2,7 +2,12 @@
 
 use crate::cli::{AppsCommand, Mode, Output};
 use crate::output::{print, table, time};
-use authgate_store::{App, AppMode, NewApp, Store};
+use anyhow::{Context as _, bail};
+use authgate_core::time::{now_unix, parse_moment};
+use authgate_store::{App, AppMode, NewApp, Store, UsageMinute, UsageReport};
+
+/// The window `apps usage` shows when not told otherwise.
+const DEFAULT_USAGE_WINDOW: i64 = 24 * 3600;
 
 pub(super) async fn run(
     store: &dyn Store,
@@ -53,7 +58,66 @@ pub(super) async fn run(
                 || format!("deleted {id}"),
             )
         }
+        AppsCommand::Usage { id, from, to } => {
+            let now = now_unix();
+            let from = match from {
+                Some(text) => parse_moment(&text, now)
+                    .map_err(anyhow::Error::msg)
+                    .context("--from")?,
+                None => now - DEFAULT_USAGE_WINDOW,
+            };
+            let to = match to {
+                Some(text) => parse_moment(&text, now)
+                    .map_err(anyhow::Error::msg)
+                    .context("--to")?,
+                // The current minute is part of the window.
+                None => now + 1,
+            };
+            if from >= to {
+                bail!("--from must be before --to");
+            }
+            let report = UsageReport::new(id.clone(), from, to, store.usage(&id, from, to).await?);
+            print(output, &report, || usage_table(&report))
+        }
     }
+}
+
+fn usage_table(report: &UsageReport) -> String {
+    let row = |label: String, minute: &UsageMinute| {
+        let denied = minute
+            .denied
+            .iter()
+            .map(|(code, count)| format!("{code}={count}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let class = |name: &str| minute.status.get(name).copied().unwrap_or(0).to_string();
+        vec![
+            label,
+            minute.allowed.to_string(),
+            minute.denied.values().sum::<u64>().to_string(),
+            if denied.is_empty() {
+                "-".into()
+            } else {
+                denied
+            },
+            class("2xx"),
+            class("3xx"),
+            class("4xx"),
+            class("5xx"),
+        ]
+    };
+    let mut rows: Vec<_> = report
+        .minutes
+        .iter()
+        .map(|minute| row(time(Some(minute.minute)), minute))
+        .collect();
+    rows.push(row("total".into(), &report.total));
+    table(
+        &[
+            "MINUTE", "ALLOWED", "DENIED", "REASONS", "2XX", "3XX", "4XX", "5XX",
+        ],
+        rows,
+    )
 }
 
 fn show(output: Output, app: &App) -> anyhow::Result<()> {

@@ -3,17 +3,23 @@
 use anyhow::Context as _;
 use authgate_config::{Config, LogFormat};
 use authgate_core::key;
-use authgate_gateway::health;
+use authgate_gateway::authn::LookupCounts;
 use authgate_gateway::listener::{self, ListenOptions};
 use authgate_store::NewCredential;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::io::IsTerminal as _;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-/// How often key use is written to the store.
-const KEY_USE_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
+/// How often the metrics recorder folds recorded histogram samples into its buckets.
+const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Upper bounds of the request latency histogram, in seconds.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
 
 pub(super) async fn run(config: Config) -> anyhow::Result<()> {
     init_logging(&config);
@@ -39,8 +45,12 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
             "authentication is OFF: every request acts as an anonymous admin; never do this in production"
         );
     }
+    let metrics = install_metrics()?;
     let gateway = Arc::new(super::gateway(&config, store.clone()).await?);
-    let admin_router = health::routes(store.clone());
+    let admin_router = authgate_admin::router(
+        store.clone(),
+        metrics_renderer(metrics.clone(), gateway.cache.lookups()),
+    );
 
     let workers = match config.server.workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -78,7 +88,16 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
             .clone()
             .watch_changes(config.store.change_poll_interval.0),
     );
-    let flusher = tokio::spawn(gateway.key_use.clone().run(KEY_USE_FLUSH_INTERVAL));
+    let flush_interval = config.store.flush_interval.0;
+    let key_use_flusher = tokio::spawn(gateway.key_use.clone().run(flush_interval));
+    let usage_flusher = tokio::spawn(gateway.usage.clone().run(flush_interval));
+    let metrics_upkeep = tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
+        loop {
+            ticker.tick().await;
+            metrics.run_upkeep();
+        }
+    });
 
     let admin_server = listener::serve(
         admin_listener,
@@ -101,11 +120,69 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
         }
     }
 
-    watcher.abort();
-    flusher.abort();
+    for task in [watcher, key_use_flusher, usage_flusher, metrics_upkeep] {
+        task.abort();
+    }
     gateway.key_use.flush().await;
+    gateway.usage.flush().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Installs the process-wide Prometheus recorder the pipeline's `metrics` calls report to.
+fn install_metrics() -> anyhow::Result<PrometheusHandle> {
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full("authgate_request_duration_seconds".into()),
+            LATENCY_BUCKETS,
+        )?
+        .install_recorder()
+        .context("cannot install the metrics recorder")?;
+    metrics::describe_counter!(
+        "authgate_requests_total",
+        "Requests by route, response status and decision (allowed, or the refusal's code)."
+    );
+    metrics::describe_histogram!(
+        "authgate_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time from a request's arrival to its response headers, by route and decision."
+    );
+    metrics::describe_counter!(
+        "authgate_rate_limited_total",
+        "Requests refused with 429 by the rate limit, by route."
+    );
+    metrics::describe_counter!(
+        "authgate_credential_cache_lookups_total",
+        "Credential lookups answered by the in-process cache (hit) or the store (miss)."
+    );
+    metrics::describe_gauge!(
+        "authgate_credential_cache_hit_ratio",
+        "Share of credential lookups answered by the cache since the start."
+    );
+    Ok(handle)
+}
+
+/// `/metrics`: the recorder's text, with the credential cache's counts brought up to date.
+fn metrics_renderer(
+    handle: PrometheusHandle,
+    lookups: Arc<LookupCounts>,
+) -> authgate_admin::MetricsRenderer {
+    Arc::new(move || {
+        let (hits, misses) = lookups.get();
+        metrics::counter!("authgate_credential_cache_lookups_total", "result" => "hit")
+            .absolute(hits);
+        metrics::counter!("authgate_credential_cache_lookups_total", "result" => "miss")
+            .absolute(misses);
+        let total = hits + misses;
+        #[allow(clippy::cast_precision_loss)] // a ratio; precision beyond 2^53 lookups is moot
+        let ratio = if total == 0 {
+            0.0
+        } else {
+            hits as f64 / total as f64
+        };
+        metrics::gauge!("authgate_credential_cache_hit_ratio").set(ratio);
+        handle.render()
+    })
 }
 
 async fn wait_for_signal() {

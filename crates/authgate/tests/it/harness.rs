@@ -122,12 +122,31 @@ impl Gateway {
         self.logs.lock().unwrap().clone()
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.id()
+    /// Asks the process to stop, as an operator's SIGTERM does.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// The one-time admin token printed at the first start.
+    pub fn admin_token(&self) -> String {
+        let logs = self.logs();
+        logs.lines()
+            .find_map(|line| line.strip_prefix("admin token: "))
+            .unwrap_or_else(|| panic!("no admin token in the log:\n{logs}"))
+            .to_owned()
+    }
+
+    /// The admin listener's URL for `path`.
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.admin)
     }
 
     /// Waits for the process to exit by itself.
-    pub fn wait(mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+    pub fn wait(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {

@@ -15,6 +15,7 @@ mod forward_auth;
 mod idempotency;
 mod lifecycle;
 mod limits;
+mod observe;
 mod proxy;
 mod robustness;
 mod serve;

@@ -2,7 +2,6 @@
 
 use crate::harness::{Gateway, Upstream, eventually, route_to};
 use reqwest::StatusCode;
-use std::process::Command;
 use std::time::Duration;
 
 #[tokio::test]
@@ -61,7 +60,7 @@ async fn with_no_configuration_it_creates_the_store_prints_one_admin_token_and_e
 #[tokio::test]
 async fn sigterm_drains_in_flight_requests_then_exits() {
     let upstream = Upstream::start();
-    let gateway = Gateway::start(&route_to(&upstream.url(), ""));
+    let mut gateway = Gateway::start(&route_to(&upstream.url(), ""));
     let app = gateway.app("api-key");
     let (_, secret) = gateway.key(&app, &[]);
     let url = gateway.url("/slow");
@@ -75,11 +74,7 @@ async fn sigterm_drains_in_flight_requests_then_exits() {
     });
     // Wait until the slow request has reached the upstream, then ask authgate to stop.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let status = Command::new("kill")
-        .args(["-TERM", &gateway.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    gateway.terminate();
     let refused = eventually(Duration::from_secs(2), || async {
         std::net::TcpStream::connect(gateway.addr).is_err()
     })

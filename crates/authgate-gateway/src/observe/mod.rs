@@ -1,0 +1,93 @@
+//! The observe stage: what became of each request, for usage per application and for metrics.
+//!
+//! It wraps the whole pipeline and reads the outcome from the response's extensions, where the
+//! stages left it: the route (`Arc<Route>`), the caller (`Arc<Caller>`) or the application a
+//! refused credential belongs to ([`RefusedApplication`]), and the refusal's [`ErrorCode`]. A
+//! response without a refusal code was forwarded (or replayed): allowed. Nothing here touches
+//! the store; usage is counted in memory and written in batches by [`UsageRecorder::run`].
+
+mod usage;
+
+pub use usage::UsageRecorder;
+
+use crate::authn::RefusedApplication;
+use crate::caller::Caller;
+use crate::route::Route;
+use crate::{Request, Response};
+use authgate_core::{AuthMethod, ErrorCode};
+use axum::extract::State;
+use axum::middleware::Next;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The label of requests that matched no route.
+const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// What a request came to: allowed through, or refused with a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allowed,
+    Denied(ErrorCode),
+}
+
+impl Decision {
+    /// The decision of a response, from the refusal code the respond module left on it.
+    pub fn of(response: &Response) -> Self {
+        match response.extensions().get::<ErrorCode>() {
+            Some(code) if code.is_refusal() => Self::Denied(*code),
+            _ => Self::Allowed,
+        }
+    }
+
+    /// The metrics label: `allowed` or the refusal's code.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Allowed => "allowed",
+            Self::Denied(code) => code.as_str(),
+        }
+    }
+}
+
+/// The stage, for `from_fn_with_state(usage_recorder, observe::stage)`, outermost.
+pub async fn stage(State(usage): State<UsageRecorder>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let decision = Decision::of(&response);
+    let status = response.status().as_u16();
+    let extensions = response.extensions();
+    let route = extensions
+        .get::<Arc<Route>>()
+        .map_or(UNMATCHED_ROUTE, |route| route.name.as_str());
+
+    metrics::counter!(
+        "authgate_requests_total",
+        "route" => route.to_owned(),
+        "status" => status.to_string(),
+        "decision" => decision.label(),
+    )
+    .increment(1);
+    metrics::histogram!(
+        "authgate_request_duration_seconds",
+        "route" => route.to_owned(),
+        "decision" => decision.label(),
+    )
+    .record(started.elapsed().as_secs_f64());
+    if decision == Decision::Denied(ErrorCode::RateLimited) {
+        metrics::counter!("authgate_rate_limited_total", "route" => route.to_owned()).increment(1);
+    }
+
+    let application = match extensions.get::<Arc<Caller>>() {
+        Some(caller) => matches!(
+            caller.identity.method,
+            AuthMethod::ApiKey | AuthMethod::AppIdKey | AuthMethod::AppId
+        )
+        .then_some(caller.identity.application.as_str()),
+        None => extensions
+            .get::<RefusedApplication>()
+            .map(|refused| refused.0.as_str()),
+    };
+    if let Some(application) = application {
+        usage.record(application, decision, status);
+    }
+    response
+}

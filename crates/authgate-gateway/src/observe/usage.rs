@@ -1,0 +1,127 @@
+//! Usage per application per minute, counted in memory and written to the store in batches.
+
+use super::Decision;
+use authgate_core::ErrorCode;
+use authgate_core::time::now_unix;
+use authgate_store::{CredentialStore, UsageCount, UsageOutcome};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One application's counters for one minute.
+#[derive(Debug, Default)]
+struct MinuteCounts {
+    allowed: u64,
+    denied: HashMap<ErrorCode, u64>,
+    /// Index: the status class (1 for 1xx ... 5 for 5xx).
+    status_classes: [u64; 6],
+}
+
+/// Pending counters: application → minute → counts.
+type Pending = HashMap<String, BTreeMap<i64, MinuteCounts>>;
+
+/// Counts requests per application per minute until the next flush.
+#[derive(Clone)]
+pub struct UsageRecorder {
+    pending: Arc<Mutex<Pending>>,
+    store: Arc<dyn CredentialStore>,
+}
+
+impl UsageRecorder {
+    pub fn new(store: Arc<dyn CredentialStore>) -> Self {
+        Self {
+            pending: Arc::default(),
+            store,
+        }
+    }
+
+    /// Counts one request of `application` that came to `decision` with response `status`.
+    pub fn record(&self, application: &str, decision: Decision, status: u16) {
+        let minute = now_unix() / 60 * 60;
+        let Ok(mut pending) = self.pending.lock() else {
+            return;
+        };
+        let minutes = match pending.get_mut(application) {
+            Some(minutes) => minutes,
+            None => pending.entry(application.to_owned()).or_default(),
+        };
+        let counts = minutes.entry(minute).or_default();
+        match decision {
+            Decision::Allowed => counts.allowed += 1,
+            Decision::Denied(code) => *counts.denied.entry(code).or_default() += 1,
+        }
+        if let Some(class) = counts.status_classes.get_mut(usize::from(status / 100)) {
+            *class += 1;
+        }
+    }
+
+    /// Writes what accumulated since the last flush; if the store cannot take it, the counts
+    /// stay pending for the next flush rather than being lost.
+    pub async fn flush(&self) {
+        let pending = match self.pending.lock() {
+            Ok(mut pending) => std::mem::take(&mut *pending),
+            Err(_) => return,
+        };
+        let batch = to_counts(&pending);
+        if batch.is_empty() {
+            return;
+        }
+        if let Err(error) = self.store.record_usage(&batch).await {
+            tracing::warn!(%error, counters = batch.len(), "cannot record usage; kept for the next flush");
+            if let Ok(mut current) = self.pending.lock() {
+                merge(&mut current, pending);
+            }
+        }
+    }
+
+    /// Flushes every `interval` until the process ends.
+    pub async fn run(self, interval: Duration) {
+        let mut ticker = tokio::time::interval(interval);
+        loop {
+            ticker.tick().await;
+            self.flush().await;
+        }
+    }
+}
+
+fn to_counts(pending: &Pending) -> Vec<UsageCount> {
+    let mut batch = Vec::new();
+    for (application, minutes) in pending {
+        for (&minute, counts) in minutes {
+            let mut push = |outcome, count| {
+                if count > 0 {
+                    batch.push(UsageCount {
+                        application: application.clone(),
+                        minute,
+                        outcome,
+                        count,
+                    });
+                }
+            };
+            push(UsageOutcome::Allowed, counts.allowed);
+            for (code, &count) in &counts.denied {
+                push(UsageOutcome::Denied(code.as_str().to_owned()), count);
+            }
+            for (class, &count) in (0u8..).zip(&counts.status_classes) {
+                push(UsageOutcome::StatusClass(class), count);
+            }
+        }
+    }
+    batch
+}
+
+fn merge(into: &mut Pending, from: Pending) {
+    for (application, minutes) in from {
+        let target = into.entry(application).or_default();
+        for (minute, counts) in minutes {
+            let slot = target.entry(minute).or_default();
+            slot.allowed += counts.allowed;
+            for (code, count) in counts.denied {
+                *slot.denied.entry(code).or_default() += count;
+            }
+            for (total, count) in slot.status_classes.iter_mut().zip(counts.status_classes) {
+                *total += count;
+            }
+        }
+    }
+}
