@@ -382,6 +382,7 @@ pub enum LogFormat {
 #[serde(default, deny_unknown_fields)]
 pub struct TelemetryConfig {
     /// The collector's OTLP/HTTP base URL (`http://127.0.0.1:4318`); spans go to `/v1/traces`.
+    /// Plain HTTP: the collector (or its agent) runs beside the gateway.
     pub otlp_endpoint: Option<String>,
     /// `http/protobuf` (the OTLP default) or `http/json`.
     pub otlp_protocol: OtlpProtocol,

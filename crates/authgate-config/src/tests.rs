@@ -161,3 +161,32 @@ fn static_keys_are_never_printed() {
         Ok(())
     });
 }
+
+#[test]
+fn telemetry_is_off_by_default_and_its_endpoint_must_be_plain_http() {
+    Jail::expect_with(|jail| {
+        let config = load_in_jail(jail, None).map_err(|e| e.to_string())?;
+        assert_eq!(config.telemetry.otlp_endpoint, None);
+        assert_eq!(
+            config.store.flush_interval.0,
+            std::time::Duration::from_secs(5)
+        );
+
+        jail.create_file(
+            "otlp.toml",
+            "[telemetry]\notlp_endpoint = \"http://127.0.0.1:4318\"\notlp_protocol = \"http/json\"\n",
+        )?;
+        let config = load_in_jail(jail, Some("otlp.toml")).map_err(|e| e.to_string())?;
+        assert_eq!(config.telemetry.otlp_protocol, OtlpProtocol::Json);
+
+        jail.create_file(
+            "tls.toml",
+            "[telemetry]\notlp_endpoint = \"https://collector:4318\"\n",
+        )?;
+        let error = load_in_jail(jail, Some("tls.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("telemetry.otlp_endpoint"), "{error}");
+        Ok(())
+    });
+}

@@ -46,11 +46,12 @@ pub(crate) fn validate(config: &Config, source_name: &str) -> Result<(), ConfigE
     }
     check_rate_limit(&config.rate_limit, "rate_limit", source_name)?;
     if let Some(endpoint) = &config.telemetry.otlp_endpoint {
+        // Collectors run beside the gateway; this build exports over plain HTTP only.
         let parsed = url::Url::parse(endpoint).ok();
-        if !parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https")) {
+        if parsed.is_none_or(|u| u.scheme() != "http") {
             return Err(invalid(
                 "telemetry.otlp_endpoint".into(),
-                format!("`{endpoint}` is not an http(s) URL"),
+                format!("`{endpoint}` is not an http:// URL (OTLP/HTTP without TLS)"),
             ));
         }
     }

@@ -5,13 +5,19 @@
 //! ids, version `ff`) starts a new trace, and its `tracestate` is dropped unread, as the spec
 //! requires. `tracestate` keeps at most 32 well-formed members with `authgate=<span id>` first.
 //! Every log line of the request carries the trace id (the stage wraps the rest of the
-//! pipeline in a span).
+//! pipeline in a span). When OpenTelemetry export is on (`[telemetry]`), that span is the one
+//! exported: it takes the caller's span as its remote parent, and its ids are the ones written
+//! upstream, so the exported trace and the forwarded `traceparent` agree.
 
 use crate::{Request, Response};
 use axum::middleware::Next;
 use http::HeaderValue;
+use opentelemetry::trace::{
+    SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
+};
 use rand::RngCore;
 use tracing::Instrument as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 static TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
 static TRACESTATE: http::HeaderName = http::HeaderName::from_static("tracestate");
@@ -26,19 +32,39 @@ pub struct TraceContext {
     pub flags: String,
     /// The `tracestate` to forward, `authgate` entry first.
     pub tracestate: HeaderValue,
+    /// The request's span is exported to OpenTelemetry.
+    pub exported: bool,
 }
 
 impl TraceContext {
     /// The context for a request with these headers.
     pub fn from_headers(headers: &http::HeaderMap) -> Self {
-        let span_id = random_hex::<8>();
+        Self::within(headers, &tracing::Span::none())
+    }
+
+    /// The context of a request whose work runs in `span`: where spans are exported, `span`
+    /// continues the caller's trace and its ids are authgate's.
+    pub fn within(headers: &http::HeaderMap, span: &tracing::Span) -> Self {
         let parent = headers
             .get(&TRACEPARENT)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_traceparent);
+        if let Some(parent) = &parent {
+            // Fails harmlessly when no OpenTelemetry layer is installed.
+            let _ = span.set_parent(parent.remote_context());
+        }
+        let exported = span.context().span().span_context().clone();
         let (trace_id, flags, members) = match parent {
-            Some((trace_id, flags)) => (trace_id, flags, tracestate_members(headers)),
+            Some(parent) => (parent.trace_id, parent.flags, tracestate_members(headers)),
+            None if exported.is_valid() => {
+                (exported.trace_id().to_string(), "01".to_owned(), Vec::new())
+            }
             None => (random_hex::<16>(), "01".to_owned(), Vec::new()),
+        };
+        let span_id = if exported.is_valid() {
+            exported.span_id().to_string()
+        } else {
+            random_hex::<8>()
         };
         let own = format!("authgate={span_id}");
         let state = std::iter::once(own.as_str())
@@ -57,6 +83,7 @@ impl TraceContext {
             flags,
             tracestate: HeaderValue::from_str(&state)
                 .unwrap_or_else(|_| HeaderValue::from_static("")),
+            exported: exported.is_valid(),
         }
     }
 
@@ -74,7 +101,29 @@ impl TraceContext {
 }
 
 /// `(trace id, flags)` of a valid `traceparent`.
-fn parse_traceparent(value: &str) -> Option<(String, String)> {
+/// A valid incoming `traceparent`.
+struct Parent {
+    trace_id: String,
+    parent_id: String,
+    flags: String,
+}
+
+impl Parent {
+    /// The caller's span, as OpenTelemetry's remote parent.
+    fn remote_context(&self) -> opentelemetry::Context {
+        let flags = u8::from_str_radix(&self.flags, 16).unwrap_or(0);
+        let remote = SpanContext::new(
+            TraceId::from_hex(&self.trace_id).unwrap_or(TraceId::INVALID),
+            SpanId::from_hex(&self.parent_id).unwrap_or(SpanId::INVALID),
+            TraceFlags::new(flags),
+            true,
+            TraceState::default(),
+        );
+        opentelemetry::Context::new().with_remote_span_context(remote)
+    }
+}
+
+fn parse_traceparent(value: &str) -> Option<Parent> {
     let value = value.trim();
     let mut parts = value.splitn(5, '-');
     let (version, trace_id, parent_id, flags) =
@@ -95,7 +144,11 @@ fn parse_traceparent(value: &str) -> Option<(String, String)> {
         && lower_hex(flags, 2)
         // Version 00 has exactly four fields; later versions may append more after a dash.
         && (rest.is_none() || version != "00");
-    valid.then(|| (trace_id.to_owned(), flags.to_owned()))
+    valid.then(|| Parent {
+        trace_id: trace_id.to_owned(),
+        parent_id: parent_id.to_owned(),
+        flags: flags.to_owned(),
+    })
 }
 
 /// The well-formed `tracestate` members (`key=value`), in order; malformed ones are left out.
@@ -146,11 +199,30 @@ fn random_hex<const N: usize>() -> String {
 /// The stage, for `axum::middleware::from_fn(trace::stage)`: attaches the trace context and runs
 /// the rest of the pipeline inside a span carrying the trace id.
 pub async fn stage(mut request: Request, next: Next) -> Response {
-    let context = TraceContext::from_headers(request.headers());
-    let span =
-        tracing::info_span!("request", trace_id = %context.trace_id, span_id = %context.span_id);
+    let span = tracing::info_span!(
+        "request",
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
+        otel.kind = "server",
+    );
+    let context = TraceContext::within(request.headers(), &span);
+    span.record("trace_id", context.trace_id.as_str());
+    span.record("span_id", context.span_id.as_str());
+    let exported = context.exported;
+    if exported {
+        // Attributes for the exported span only, kept out of log lines.
+        span.set_attribute("http.request.method", request.method().as_str().to_owned());
+        span.set_attribute("url.path", request.uri().path().to_owned());
+    }
     request.extensions_mut().insert(context);
-    next.run(request).instrument(span).await
+    let response = next.run(request).instrument(span.clone()).await;
+    if exported {
+        span.set_attribute(
+            "http.response.status_code",
+            i64::from(response.status().as_u16()),
+        );
+    }
+    response
 }
 
 #[cfg(test)]

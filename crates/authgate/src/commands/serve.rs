@@ -1,13 +1,13 @@
 //! `authgate serve`: both listeners, the background tasks, and an orderly shutdown.
 
+use crate::telemetry::Telemetry;
 use anyhow::Context as _;
-use authgate_config::{Config, LogFormat};
+use authgate_config::Config;
 use authgate_core::key;
 use authgate_gateway::authn::LookupCounts;
 use authgate_gateway::listener::{self, ListenOptions};
 use authgate_store::NewCredential;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use std::io::IsTerminal as _;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -22,7 +22,7 @@ const LATENCY_BUCKETS: &[f64] = &[
 ];
 
 pub(super) async fn run(config: Config) -> anyhow::Result<()> {
-    init_logging(&config);
+    let telemetry = Telemetry::init(&config)?;
     let store = super::open_store(&config).await?;
 
     let admin_token = key::generate("admin");
@@ -125,6 +125,7 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
     }
     gateway.key_use.flush().await;
     gateway.usage.flush().await;
+    telemetry.shutdown().await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -206,18 +207,4 @@ async fn wait_for_signal() {
         () = ctrl_c => {}
         () = terminate => {}
     }
-}
-
-fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    let _ = match config.log.format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
 }

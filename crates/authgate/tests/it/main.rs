@@ -19,3 +19,4 @@ mod observe;
 mod proxy;
 mod robustness;
 mod serve;
+mod telemetry;

@@ -9,6 +9,8 @@ GET /hits             how many counted requests arrived
 GET /delay            answers after 300 ms
 GET /fail             answers 500
 GET /drop             answers, then closes the connection without saying so (a stale keep-alive)
+POST /v1/traces       an OpenTelemetry collector (OTLP/HTTP JSON): keeps the payload; not counted
+GET /v1/traces        every payload kept so far, as a JSON list
 
 Prints its port on stdout, then serves until killed.
 """
@@ -22,6 +24,7 @@ import urllib.parse
 
 hits = 0
 hits_lock = threading.Lock()
+traces = []
 released = threading.Event()
 
 
@@ -61,6 +64,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(200, {"released": True})
         if url.path == "/hits":
             return self.send_json(200, {"hits": hits})
+        if url.path == "/v1/traces":
+            if self.command == "POST":
+                traces.append(json.loads(body))
+                return self.send_json(200, {})
+            return self.send_json(200, traces)
         if url.path == "/slow":
             time.sleep(3)
         if url.path == "/drop":
