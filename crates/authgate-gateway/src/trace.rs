@@ -16,6 +16,7 @@ use opentelemetry::trace::{
     SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
 };
 use rand::RngCore;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
@@ -196,9 +197,28 @@ fn random_hex<const N: usize>() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Whether request spans are exported (set once at start by [`export_spans`]).
+static EXPORTING: AtomicBool = AtomicBool::new(false);
+
+/// Declares that an OpenTelemetry layer exports request spans, so the stage gives each span the
+/// caller's trace as parent and takes its ids from it. Without export, the stage skips that work.
+pub fn export_spans() {
+    EXPORTING.store(true, Ordering::Relaxed);
+}
+
 /// The stage, for `axum::middleware::from_fn(trace::stage)`: attaches the trace context and runs
 /// the rest of the pipeline inside a span carrying the trace id.
 pub async fn stage(mut request: Request, next: Next) -> Response {
+    if !EXPORTING.load(Ordering::Relaxed) {
+        let context = TraceContext::from_headers(request.headers());
+        let span = tracing::info_span!(
+            "request",
+            trace_id = %context.trace_id,
+            span_id = %context.span_id,
+        );
+        request.extensions_mut().insert(context);
+        return next.run(request).instrument(span).await;
+    }
     let span = tracing::info_span!(
         "request",
         trace_id = tracing::field::Empty,

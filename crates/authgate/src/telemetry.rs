@@ -12,9 +12,10 @@ use opentelemetry_otlp::{Protocol, WithExportConfig as _};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::io::IsTerminal as _;
-use tracing_subscriber::Layer as _;
+use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{EnvFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// The span exporter, kept to flush what is queued at shutdown.
@@ -28,31 +29,36 @@ impl Telemetry {
         let filter = EnvFilter::try_from_default_env()
             .or_else(|_| EnvFilter::try_new(&config.log.level))
             .unwrap_or_else(|_| EnvFilter::new("info"));
-        let fmt = tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
-            .with_ansi(std::io::stderr().is_terminal());
-        let fmt = match config.log.format {
-            LogFormat::Text => fmt.with_filter(filter).boxed(),
-            LogFormat::Json => fmt.json().with_filter(filter).boxed(),
-        };
         let provider = config
             .telemetry
             .otlp_endpoint
             .as_deref()
             .map(|endpoint| exporter(config, endpoint))
             .transpose()?;
-        let export = provider.as_ref().map(|provider| {
-            let only_requests =
-                Targets::new().with_target("authgate_gateway::trace", tracing::Level::INFO);
-            tracing_opentelemetry::layer()
-                .with_tracer(provider.tracer("authgate"))
-                .with_filter(only_requests)
-        });
         // A second init (tests in one process) keeps the first subscriber.
-        let _ = tracing_subscriber::registry()
-            .with(fmt)
-            .with(export)
-            .try_init();
+        match &provider {
+            // Without export one global filter serves: cheaper than per-layer filters.
+            None => {
+                let _ = tracing_subscriber::registry()
+                    .with(filter)
+                    .with(log_lines(config.log.format))
+                    .try_init();
+            }
+            // The log filter must not hide request spans from the exporter, so each layer
+            // filters for itself.
+            Some(provider) => {
+                let only_requests =
+                    Targets::new().with_target("authgate_gateway::trace", tracing::Level::INFO);
+                let export = tracing_opentelemetry::layer()
+                    .with_tracer(provider.tracer("authgate"))
+                    .with_filter(only_requests);
+                let _ = tracing_subscriber::registry()
+                    .with(log_lines(config.log.format).with_filter(filter))
+                    .with(export)
+                    .try_init();
+                authgate_gateway::trace::export_spans();
+            }
+        }
         if let Some(endpoint) = &config.telemetry.otlp_endpoint {
             tracing::info!(endpoint, "exporting request spans over OTLP");
         }
@@ -68,6 +74,20 @@ impl Telemetry {
         if let Ok(Err(error)) = flushed {
             tracing::warn!(%error, "cannot flush the span exporter");
         }
+    }
+}
+
+/// Log lines on stderr, as text or JSON.
+fn log_lines<S>(format: LogFormat) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'span> LookupSpan<'span>,
+{
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Text => fmt.boxed(),
+        LogFormat::Json => fmt.json().boxed(),
     }
 }
 

@@ -6,6 +6,7 @@
 //! response without a refusal code was forwarded (or replayed): allowed. Nothing here touches
 //! the store; usage is counted in memory and written in batches by [`UsageRecorder::run`].
 
+mod handles;
 mod usage;
 
 pub use usage::UsageRecorder;
@@ -20,11 +21,8 @@ use axum::middleware::Next;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The label of requests that matched no route.
-const UNMATCHED_ROUTE: &str = "unmatched";
-
 /// What a request came to: allowed through, or refused with a code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Decision {
     Allowed,
     Denied(ErrorCode),
@@ -55,26 +53,18 @@ pub async fn stage(State(usage): State<UsageRecorder>, request: Request, next: N
     let decision = Decision::of(&response);
     let status = response.status().as_u16();
     let extensions = response.extensions();
-    let route = extensions
-        .get::<Arc<Route>>()
-        .map_or(UNMATCHED_ROUTE, |route| route.name.as_str());
-
-    metrics::counter!(
-        "authgate_requests_total",
-        "route" => route.to_owned(),
-        "status" => status.to_string(),
-        "decision" => decision.label(),
-    )
-    .increment(1);
-    metrics::histogram!(
-        "authgate_request_duration_seconds",
-        "route" => route.to_owned(),
-        "decision" => decision.label(),
-    )
-    .record(started.elapsed().as_secs_f64());
-    if decision == Decision::Denied(ErrorCode::RateLimited) {
-        metrics::counter!("authgate_rate_limited_total", "route" => route.to_owned()).increment(1);
-    }
+    handles::with(
+        extensions.get::<Arc<Route>>(),
+        status,
+        decision,
+        |handles| {
+            handles.requests.increment(1);
+            handles.duration.record(started.elapsed().as_secs_f64());
+            if let Some(rate_limited) = &handles.rate_limited {
+                rate_limited.increment(1);
+            }
+        },
+    );
 
     let application = match extensions.get::<Arc<Caller>>() {
         Some(caller) => matches!(

@@ -125,3 +125,82 @@ fn merge(into: &mut Pending, from: Pending) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_trait::async_trait;
+    use authgate_core::KeyDigest;
+    use authgate_store::{AppRecord, KeyRecord, StoreError};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A store whose usage writes fail while `down` is set, and that keeps what it was given.
+    #[derive(Default)]
+    struct FlakyStore {
+        down: AtomicBool,
+        written: Mutex<Vec<UsageCount>>,
+    }
+
+    #[async_trait]
+    impl CredentialStore for FlakyStore {
+        async fn ping(&self) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn find_key(&self, _: &KeyDigest) -> Result<Option<KeyRecord>, StoreError> {
+            Ok(None)
+        }
+        async fn find_app(&self, _: &str) -> Result<Option<AppRecord>, StoreError> {
+            Ok(None)
+        }
+        async fn role_permissions(&self, _: &[String]) -> Result<Vec<String>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn record_key_use(&self, _: &[(String, i64)]) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn record_usage(&self, counts: &[UsageCount]) -> Result<(), StoreError> {
+            if self.down.load(Ordering::Relaxed) {
+                return Err(StoreError::Invalid("down".into()));
+            }
+            self.written.lock().unwrap().extend_from_slice(counts);
+            Ok(())
+        }
+        async fn change_seq(&self) -> Result<i64, StoreError> {
+            Ok(0)
+        }
+    }
+
+    fn total(written: &[UsageCount], outcome: &UsageOutcome) -> u64 {
+        written
+            .iter()
+            .filter(|c| &c.outcome == outcome)
+            .map(|c| c.count)
+            .sum()
+    }
+
+    #[tokio::test]
+    async fn counts_survive_a_failed_flush_and_are_written_once() {
+        let store = Arc::new(FlakyStore::default());
+        let usage = UsageRecorder::new(store.clone());
+        usage.record("app_a", Decision::Allowed, 200);
+        usage.record("app_a", Decision::Denied(ErrorCode::RateLimited), 429);
+
+        store.down.store(true, Ordering::Relaxed);
+        usage.flush().await;
+        usage.record("app_a", Decision::Allowed, 503);
+        store.down.store(false, Ordering::Relaxed);
+        usage.flush().await;
+        usage.flush().await;
+
+        let written = store.written.lock().unwrap();
+        assert_eq!(total(&written, &UsageOutcome::Allowed), 2);
+        assert_eq!(
+            total(&written, &UsageOutcome::Denied("rate_limited".into())),
+            1
+        );
+        assert_eq!(total(&written, &UsageOutcome::StatusClass(2)), 1);
+        assert_eq!(total(&written, &UsageOutcome::StatusClass(4)), 1);
+        assert_eq!(total(&written, &UsageOutcome::StatusClass(5)), 1);
+        assert!(written.iter().all(|c| c.application == "app_a"));
+    }
+}
