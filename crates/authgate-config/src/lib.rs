@@ -49,6 +49,8 @@ pub struct Config {
     pub cors: CorsConfig,
     /// Replaying responses to retried requests that carry an `Idempotency-Key`.
     pub idempotency: IdempotencyConfig,
+    /// authgate's own token service (OAuth 2.0 / OpenID Connect).
+    pub oidc: OidcConfig,
     pub log: LogConfig,
     /// Exporting traces to an OpenTelemetry collector.
     pub telemetry: TelemetryConfig,
@@ -307,6 +309,66 @@ pub struct RateLimitConfig {
     pub burst: Option<u32>,
 }
 
+/// authgate's own token service (SPEC §5): issuer = `server.public_url`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcConfig {
+    /// Off: no token endpoints, no discovery, and bearer JWTs of authgate's are refused.
+    pub enabled: bool,
+    /// The built-in public client (no secret) for the password and authorization-code grants.
+    pub public_client_id: String,
+    /// The `aud` of the access tokens authgate issues and accepts.
+    pub audience: String,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    /// `ES256`, `RS256` or `EdDSA`: the algorithm of newly created signing keys.
+    pub signing_alg: SigningAlg,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            public_client_id: "authgate-cli".into(),
+            audience: "authgate".into(),
+            access_token_ttl: Duration::from_secs(3600),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            signing_alg: SigningAlg::Es256,
+        }
+    }
+}
+
+/// A JWS algorithm authgate signs with.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+pub enum SigningAlg {
+    #[serde(rename = "ES256")]
+    Es256,
+    #[serde(rename = "RS256")]
+    Rs256,
+    #[serde(rename = "EdDSA")]
+    EdDsa,
+}
+
+impl SigningAlg {
+    /// The JOSE name (`alg` header, JWKS).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Es256 => "ES256",
+            Self::Rs256 => "RS256",
+            Self::EdDsa => "EdDSA",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "ES256" => Some(Self::Es256),
+            "RS256" => Some(Self::Rs256),
+            "EdDSA" => Some(Self::EdDsa),
+            _ => None,
+        }
+    }
+}
+
 /// `Idempotency-Key` handling (IETF httpapi draft, Stripe's semantics).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -451,12 +513,15 @@ pub enum AuthKind {
     ApiKey,
     /// `app_id` + `app_key`, or `app_id` alone for applications in `app-id` mode.
     AppIdKey,
+    /// A JWT access token as `Authorization: Bearer`, from authgate's token service or an
+    /// `[[auth.oidc]]` issuer.
+    Jwt,
     /// No credential at all: the request passes as `anonymous`.
     Anonymous,
 }
 
 fn default_route_auth() -> Vec<AuthKind> {
-    vec![AuthKind::ApiKey, AuthKind::AppIdKey]
+    vec![AuthKind::ApiKey, AuthKind::AppIdKey, AuthKind::Jwt]
 }
 
 fn default_true() -> bool {

@@ -55,6 +55,21 @@ pub(crate) fn validate(config: &Config, source_name: &str) -> Result<(), ConfigE
             ));
         }
     }
+    if config.oidc.enabled && url::Url::parse(&config.server.public_url).is_err() {
+        return Err(invalid(
+            "server.public_url".into(),
+            format!(
+                "`{}` is not a URL; the token service's issuer is built from it",
+                config.server.public_url
+            ),
+        ));
+    }
+    if config.oidc.access_token_ttl.0.as_secs() < 60 {
+        return Err(invalid(
+            "oidc.access_token_ttl".into(),
+            "must be at least 1m".into(),
+        ));
+    }
     if config.store.flush_interval.0.is_zero() {
         return Err(invalid(
             "store.flush_interval".into(),

@@ -9,6 +9,8 @@ pub enum AuthMethod {
     ApiKey,
     AppIdKey,
     AppId,
+    /// A JWT access token (authgate's own or an external issuer's).
+    Jwt,
     /// No credential, where anonymous access is allowed.
     Anonymous,
     /// Authentication is switched off (`GATEWAY_SKIP_AUTH`).
@@ -21,6 +23,7 @@ impl AuthMethod {
             Self::ApiKey => "api_key",
             Self::AppIdKey => "app_id_key",
             Self::AppId => "app_id",
+            Self::Jwt => "jwt",
             Self::Anonymous => "anonymous",
             Self::Skipped => "skipped",
         }

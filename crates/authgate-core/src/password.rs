@@ -2,7 +2,7 @@
 //! never in clear.
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHasher, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand::RngCore;
 
 /// Why a password cannot be stored.
@@ -29,10 +29,18 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
         .map_err(|e| PasswordError::Hash(e.to_string()))
 }
 
+/// Whether `password` matches the stored PHC `hash` (argon2 compares in constant time).
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use argon2::password_hash::{PasswordHash, PasswordVerifier};
 
     #[test]
     fn hashes_are_argon2id_salted_and_verify() {
@@ -52,5 +60,8 @@ mod tests {
                 .is_err()
         );
         assert!(matches!(hash_password(""), Err(PasswordError::Empty)));
+        assert!(verify_password("correct horse", &a));
+        assert!(!verify_password("wrong", &a));
+        assert!(!verify_password("correct horse", "not a phc string"));
     }
 }

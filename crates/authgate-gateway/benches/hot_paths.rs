@@ -1,15 +1,20 @@
 //! Hot paths of the gateway: key verification (cache hit, cache miss against SQLite, malformed
-//! key refused before any lookup) and route matching.
+//! key refused before any lookup), JWT verification (cache hit, signature checked) and route
+//! matching.
 //!
 //! `cargo bench -p authgate-gateway --bench hot_paths`
 
 use authgate_config::{AuthConfig, AuthKind, AuthorizationConfig, RouteConfig};
 use authgate_core::key;
 use authgate_gateway::authn::extract::{Credential, Extractor, Source};
-use authgate_gateway::authn::{AnonymousPolicy, Authenticator, CredentialCache, KeyUseRecorder};
+use authgate_gateway::authn::{
+    AnonymousPolicy, Authenticator, CredentialCache, KeyUseRecorder, TokenAuthenticator,
+};
 use authgate_gateway::authz::GrantPolicy;
 use authgate_gateway::route::RouteTable;
+use authgate_config::SigningAlg;
 use authgate_store::{AppMode, DirectoryStore, NewApp, NewCredential, NewKey, SqliteStore};
+use authgate_token::{Grant, Issuer, KeyRing, Verifier};
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::Method;
 use std::hint::black_box;
@@ -20,7 +25,7 @@ fn key_verification(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let (authenticator, cache, secret) = runtime.block_on(async {
+    let (authenticator, cache, secret, token) = runtime.block_on(async {
         let store = Arc::new(SqliteStore::open(&url).await.expect("store"));
         let app = store
             .create_app(NewApp {
@@ -48,14 +53,31 @@ fn key_verification(c: &mut Criterion) {
             .expect("key");
         let policy = Arc::new(GrantPolicy::new(&AuthorizationConfig::default()));
         let cache = CredentialCache::new(store.clone(), policy, Duration::from_secs(600));
+        authgate_token::keys::rotate(store.as_ref(), SigningAlg::Es256, Duration::from_secs(3600))
+            .await
+            .expect("signing key");
+        let ring = KeyRing::load(store.clone()).await.expect("key ring");
+        let issuer = "http://127.0.0.1:8080";
+        let token = Issuer::new(ring.clone(), issuer, "authgate", 3600)
+            .access_token(&Grant {
+                subject: "jane".into(),
+                client_id: "authgate-cli".into(),
+                scopes: vec!["tasks:read".into()],
+                roles: vec!["viewer".into()],
+                tenant: "default".into(),
+            })
+            .expect("token")
+            .token;
+        let tokens = TokenAuthenticator::new(Verifier::new(ring, issuer, "authgate"));
         let authenticator = Authenticator::new(
             Extractor::new(&AuthConfig::default()),
             cache.clone(),
             KeyUseRecorder::new(store),
             AnonymousPolicy::default(),
             Default::default(),
+            Some(tokens),
         );
-        (authenticator, cache, secret.secret)
+        (authenticator, cache, secret.secret, token)
     });
     let credential = |secret: &str| Credential::ApiKey {
         secret: secret.to_owned(),
@@ -85,6 +107,25 @@ fn key_verification(c: &mut Criterion) {
             runtime
                 .block_on(authenticator.verify(black_box(&malformed)))
                 .expect_err("refused")
+        })
+    });
+    group.finish();
+
+    let jwt = Credential::Jwt { token };
+    let mut group = c.benchmark_group("jwt_verification");
+    group.bench_function("cached", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(authenticator.verify(black_box(&jwt)))
+                .expect("valid")
+        })
+    });
+    group.bench_function("uncached_es256_sqlite", |b| {
+        b.iter(|| {
+            cache.clear();
+            runtime
+                .block_on(authenticator.verify(black_box(&jwt)))
+                .expect("valid")
         })
     });
     group.finish();

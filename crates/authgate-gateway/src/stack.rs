@@ -2,7 +2,9 @@
 //! the path every request on the gateway listener takes.
 
 use crate::authn::extract::Extractor;
-use crate::authn::{self, AnonymousPolicy, Authenticator, CredentialCache, KeyUseRecorder};
+use crate::authn::{
+    self, AnonymousPolicy, Authenticator, CredentialCache, KeyUseRecorder, TokenAuthenticator,
+};
 use crate::authz::{self, GrantPolicy};
 use crate::caller::Caller;
 use crate::forward::Forward;
@@ -17,6 +19,7 @@ use authgate_config::Config;
 use authgate_core::{AuthMethod, Identity, KeyDigest};
 use authgate_state::{IdempotencyStore, RateLimiter};
 use authgate_store::{CredentialStore, StoreError};
+use authgate_token::{KeyRing, TokenService, Verifier};
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state, map_response};
 use std::collections::HashMap;
@@ -40,7 +43,9 @@ pub struct Gateway {
     idempotency: Arc<IdempotencyPolicy>,
     /// Answers preflights and marks responses for browsers on allowed origins.
     cors: Option<tower_http::cors::CorsLayer>,
-    /// Cleared by [`CredentialCache::watch_changes`] when the store changes.
+    /// The token service and its signing keys, when `[oidc]` is enabled.
+    tokens: Option<(Arc<TokenService>, KeyRing)>,
+    /// Cleared by [`Gateway::watch_changes`] when the store changes.
     pub cache: CredentialCache,
     /// Flushed by [`KeyUseRecorder::run`] and once more at shutdown.
     pub key_use: KeyUseRecorder,
@@ -68,12 +73,25 @@ impl Gateway {
             everywhere: config.auth.anonymous,
             skip_authentication: config.auth.skip,
         };
+        let tokens = if config.oidc.enabled {
+            let ring = KeyRing::load(store.clone())
+                .await
+                .map_err(|e| format!("cannot load the signing keys: {e}"))?;
+            let issuer = config.server.public_url.as_str();
+            let service =
+                TokenService::new(config, store.clone(), ring.clone(), rate_limiter.clone());
+            let verifier = Verifier::new(ring.clone(), issuer, &config.oidc.audience);
+            Some((Arc::new(service), ring, TokenAuthenticator::new(verifier)))
+        } else {
+            None
+        };
         let authenticator = Authenticator::new(
             Extractor::new(&config.auth),
             cache.clone(),
             key_use.clone(),
             anonymous,
             static_keys,
+            tokens.as_ref().map(|(_, _, verify)| verify.clone()),
         );
         Ok(Self {
             routes,
@@ -84,6 +102,7 @@ impl Gateway {
             max_body_size: config.server.max_body_size,
             skip_authentication: config.auth.skip,
             cors: cors::layer(&config.cors, &config.auth),
+            tokens: tokens.map(|(service, ring, _)| (service, ring)),
             idempotency: Arc::new(IdempotencyPolicy::new(
                 idempotency,
                 &config.idempotency,
@@ -128,10 +147,13 @@ impl Gateway {
             .clone()
             .layer(self.pipeline(Forward::new(self.hide_credentials, self.max_body_size)));
         let verify = observed.layer(self.verifier());
-        let router = health::routes(self.store.clone())
+        let mut router = health::routes(self.store.clone())
             .route_service(VERIFY_PATH, verify.clone())
-            .route_service(&format!("{VERIFY_PATH}/{{*original}}"), verify)
-            .fallback_service(proxy);
+            .route_service(&format!("{VERIFY_PATH}/{{*original}}"), verify);
+        if let Some((service, _)) = &self.tokens {
+            router = router.merge(authgate_token::routes(service.clone()));
+        }
+        let router = router.fallback_service(proxy);
         let router = match &self.cors {
             Some(cors) => router.layer(cors.clone()),
             None => router,
@@ -155,6 +177,31 @@ impl Gateway {
                 }
             }
         })
+    }
+
+    /// Watches the store's change sequence until the process ends: when it moves, every cached
+    /// credential is dropped and the signing keys are read again.
+    pub async fn watch_changes(self: Arc<Self>, interval: std::time::Duration) {
+        let mut seen = self.store.change_seq().await.ok();
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match self.store.change_seq().await {
+                Ok(seq) if Some(seq) != seen => {
+                    tracing::debug!(seq, "store changed; credential cache cleared");
+                    self.cache.clear();
+                    if let Some((_, ring)) = &self.tokens
+                        && let Err(error) = ring.reload().await
+                    {
+                        tracing::warn!(%error, "cannot reload the signing keys");
+                    }
+                    seen = Some(seq);
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "cannot read the store's change sequence"),
+            }
+        }
     }
 
     /// What the gateway would decide for `request`, forwarding nothing, with what each stage

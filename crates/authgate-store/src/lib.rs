@@ -33,6 +33,14 @@ pub trait CredentialStore: Send + Sync + 'static {
     async fn record_key_use(&self, uses: &[(String, i64)]) -> Result<(), StoreError>;
     /// Adds to the usage counters; called in batches, never per request.
     async fn record_usage(&self, counts: &[UsageCount]) -> Result<(), StoreError>;
+    /// The signing keys still published (the active one and retired ones not yet expired).
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+    /// Whether the access token with this `jti` was revoked.
+    async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+    /// Refuses the access token with this `jti` from now on (kept until it would expire).
+    async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError>;
+    /// A user by name, with the password hash, for the token service.
+    async fn find_password(&self, user: &str) -> Result<Option<PasswordRecord>, StoreError>;
     /// The sequence number of the latest change; it moves whenever cached credentials may be stale.
     async fn change_seq(&self) -> Result<i64, StoreError>;
 }
@@ -75,6 +83,16 @@ pub trait DirectoryStore: Send + Sync + 'static {
     /// oldest first; minutes without requests are left out.
     async fn usage(&self, app_id: &str, from: i64, to: i64)
     -> Result<Vec<UsageMinute>, StoreError>;
+
+    /// Makes `new` the signing key; keys it replaces stop signing now and stay published until
+    /// `publish_retired_until` (Unix seconds). Safe when several processes do it at once.
+    async fn rotate_signing_key(
+        &self,
+        new: SigningKeyRecord,
+        publish_retired_until: i64,
+    ) -> Result<SigningKey, StoreError>;
+    /// Every signing key, newest first, expired ones included.
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKey>, StoreError>;
 
     /// The admin token with this digest, revoked or not, with its user's roles.
     async fn find_admin_token(

@@ -1,6 +1,6 @@
 //! The records the store hands out and takes in.
 
-use authgate_core::KeyDigest;
+use authgate_core::{ErrorCode, KeyDigest};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -66,6 +66,22 @@ pub struct KeyRecord {
     pub expires_at: Option<i64>,
     pub revoked: bool,
     pub app: AppRecord,
+}
+
+impl KeyRecord {
+    /// Why this key cannot be used at `now` (Unix seconds), if it cannot: revoked, expired, or
+    /// its application suspended.
+    pub fn refusal(&self, now: i64) -> Option<ErrorCode> {
+        if self.revoked {
+            Some(ErrorCode::RevokedCredentials)
+        } else if self.expires_at.is_some_and(|at| at <= now) {
+            Some(ErrorCode::ExpiredCredentials)
+        } else if self.app.suspended {
+            Some(ErrorCode::ApplicationSuspended)
+        } else {
+            None
+        }
+    }
 }
 
 /// A secret's stored form, as produced by `authgate_core::key::generate`.
@@ -261,6 +277,83 @@ impl UsageReport {
             minutes,
             total,
         }
+    }
+}
+
+/// A token-signing key as stored. The private key never leaves the token service; `Debug`
+/// leaves it out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    /// `ES256`, `RS256` or `EdDSA`.
+    pub alg: String,
+    /// PKCS#8 PEM.
+    pub private_pem: String,
+    /// The public key as a JWK (JSON text), as the JWKS publishes it.
+    pub public_jwk: String,
+    pub created_at: i64,
+    /// When it stopped signing; `None`: it signs.
+    pub retired_at: Option<i64>,
+    /// When it leaves the JWKS; `None`: not before it is retired.
+    pub publish_until: Option<i64>,
+}
+
+impl std::fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyRecord")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .field("publish_until", &self.publish_until)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A signing key as listings show it: never the private key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SigningKey {
+    pub kid: String,
+    pub alg: String,
+    /// `active` (signs), `published` (retired, still in the JWKS) or `expired`.
+    pub status: &'static str,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+    pub publish_until: Option<i64>,
+}
+
+impl SigningKeyRecord {
+    /// The listing form, as of `now`.
+    pub fn summary(&self, now: i64) -> SigningKey {
+        let status = match (self.retired_at, self.publish_until) {
+            (None, _) => "active",
+            (Some(_), Some(until)) if until <= now => "expired",
+            (Some(_), _) => "published",
+        };
+        SigningKey {
+            kid: self.kid.clone(),
+            alg: self.alg.clone(),
+            status,
+            created_at: self.created_at,
+            retired_at: self.retired_at,
+            publish_until: self.publish_until,
+        }
+    }
+}
+
+/// What the token service needs to check a user's password and describe the user.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordRecord {
+    pub user: User,
+    /// argon2id PHC string; `None` for users who cannot sign in with a password.
+    pub password_hash: Option<String>,
+}
+
+impl std::fmt::Debug for PasswordRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordRecord")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
     }
 }
 

@@ -58,6 +58,21 @@ pub(crate) enum Command {
     /// Custom roles (RBAC); `admin` and `viewer` are built in.
     #[command(subcommand)]
     Roles(RolesCommand),
+    /// Token-signing keys of the token service.
+    #[command(subcommand, name = "signing-keys")]
+    SigningKeys(SigningKeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SigningKeysCommand {
+    /// Make a new key the signing key; the old one stays published until its tokens expire.
+    Rotate {
+        /// `ES256`, `RS256` or `EdDSA`; default: `[oidc] signing_alg`.
+        #[arg(long)]
+        alg: Option<String>,
+    },
+    /// List signing keys (never the private key).
+    List,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,12 +1,13 @@
-//! The in-process credential cache, and the watcher that empties it when the store changes.
+//! The in-process credential cache (emptied by `Gateway::watch_changes` when the store changes).
 //!
 //! Entries are keyed by key digest (or app id) and hold the store's answer, including "no such
 //! key", so repeated bad keys do not hit the store either; a found record is kept with its
-//! [`Caller`] (identity and grants) already built. Concurrent misses for one key share a single lookup. The watcher
-//! polls the store's change sequence and drops every entry when it moves: a suspend, revoke or
-//! regenerate made by the CLI or another instance takes effect within one poll interval, while
-//! entries also expire after the configured TTL as a backstop.
+//! [`Caller`] (identity and grants) already built. Concurrent misses for one key share a single
+//! lookup. Every entry is dropped when the store's change sequence moves, so a suspend, revoke or
+//! regenerate made by the CLI or another instance takes effect within one poll interval; entries
+//! also expire after the configured TTL as a backstop.
 
+use super::Refusal;
 use crate::authz::GrantPolicy;
 use crate::caller::Caller;
 use authgate_core::{AuthMethod, Identity, KeyDigest};
@@ -34,6 +35,16 @@ pub struct CachedApp {
     pub caller: Arc<Caller>,
 }
 
+/// A verified access token with its caller, as cached.
+#[derive(Debug)]
+pub struct CachedToken {
+    pub caller: Arc<Caller>,
+    /// `exp`: checked on every use, since the cache may outlive the token.
+    pub expires_at: i64,
+    /// `client_id`: the application whose suspension refuses the token.
+    pub client_id: String,
+}
+
 /// Cached store answers for keys and applications.
 #[derive(Clone)]
 pub struct CredentialCache {
@@ -41,6 +52,9 @@ pub struct CredentialCache {
     policy: Arc<GrantPolicy>,
     keys: Cache<KeyDigest, Option<Arc<CachedKey>>>,
     apps: Cache<String, Option<Arc<CachedApp>>>,
+    /// Verified access tokens by the digest of the token, so a token's signature is checked
+    /// once per cache lifetime, not once per request.
+    tokens: Cache<KeyDigest, Arc<CachedToken>>,
     /// The one anonymous caller (its grants may depend on stored custom roles).
     anonymous: Cache<(), Arc<Caller>>,
     /// Lookups of keys and applications answered from the cache, and those that were not.
@@ -79,6 +93,10 @@ impl CredentialCache {
                 .time_to_live(ttl)
                 .build(),
             apps: Cache::builder()
+                .max_capacity(MAX_ENTRIES)
+                .time_to_live(ttl)
+                .build(),
+            tokens: Cache::builder()
                 .max_capacity(MAX_ENTRIES)
                 .time_to_live(ttl)
                 .build(),
@@ -157,30 +175,39 @@ impl CredentialCache {
             .await
     }
 
+    /// The verified token with this digest, from the cache or from `verify` (whose failures are
+    /// not cached: an expired or revoked answer must not outlive what caused it).
+    pub async fn token<F>(&self, digest: KeyDigest, verify: F) -> Result<Arc<CachedToken>, Refusal>
+    where
+        F: Future<Output = Result<CachedToken, Refusal>>,
+    {
+        let cached = self.tokens.get(&digest).await;
+        self.lookups.note(cached.is_some());
+        if let Some(hit) = cached {
+            return Ok(hit);
+        }
+        self.tokens
+            .try_get_with(digest, async move { verify.await.map(Arc::new) })
+            .await
+            .map_err(|refusal| refusal.as_ref().clone())
+    }
+
+    /// The policy that turns identities into grants.
+    pub fn policy(&self) -> &GrantPolicy {
+        &self.policy
+    }
+
+    /// The store behind the cache.
+    pub fn store(&self) -> &Arc<dyn CredentialStore> {
+        &self.store
+    }
+
     /// Drops every entry.
     pub fn clear(&self) {
         self.keys.invalidate_all();
+        self.tokens.invalidate_all();
         self.apps.invalidate_all();
         self.anonymous.invalidate_all();
-    }
-
-    /// Watches the store's change sequence until the process ends, clearing the cache when it moves.
-    pub async fn watch_changes(self, interval: Duration) {
-        let mut seen = self.store.change_seq().await.ok();
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            match self.store.change_seq().await {
-                Ok(seq) if Some(seq) != seen => {
-                    tracing::debug!(seq, "store changed; credential cache cleared");
-                    self.clear();
-                    seen = Some(seq);
-                }
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "cannot read the store's change sequence"),
-            }
-        }
     }
 }
 

@@ -38,6 +38,10 @@ pub enum Credential {
         app_id: String,
         source: Source,
     },
+    /// A bearer value shaped like a JWT (three base64url parts).
+    Jwt {
+        token: String,
+    },
 }
 
 impl Credential {
@@ -48,6 +52,7 @@ impl Credential {
                 std::slice::from_ref(source)
             }
             Self::AppIdKey { sources, .. } => sources,
+            Self::Jwt { .. } => std::slice::from_ref(&Source::Bearer),
         }
     }
 }
@@ -152,26 +157,32 @@ impl Extractor {
                 },
             });
         }
-        if !accepted.contains(&AuthKind::ApiKey) {
-            return None;
-        }
-        if let Some((header, value)) = self
-            .key_headers
-            .iter()
-            .find_map(|h| headers.get(h).map(|v| (h, v)))
+        let api_key = accepted.contains(&AuthKind::ApiKey);
+        if api_key
+            && let Some((header, value)) = self
+                .key_headers
+                .iter()
+                .find_map(|h| headers.get(h).map(|v| (h, v)))
         {
             return Some(Credential::ApiKey {
                 secret: header_text(value),
                 source: Source::Header(header.clone()),
             });
         }
-        if self.bearer
-            && let Some(secret) = headers.get(AUTHORIZATION).and_then(bearer_token)
-        {
-            return Some(Credential::ApiKey {
-                secret,
-                source: Source::Bearer,
-            });
+        if let Some(token) = headers.get(AUTHORIZATION).and_then(bearer_token) {
+            // The value's shape routes it: a JWT never looks like a key (`sk_...`, no dots).
+            if looks_like_jwt(&token) && accepted.contains(&AuthKind::Jwt) {
+                return Some(Credential::Jwt { token });
+            }
+            if api_key && self.bearer {
+                return Some(Credential::ApiKey {
+                    secret: token,
+                    source: Source::Bearer,
+                });
+            }
+        }
+        if !api_key {
+            return None;
         }
         let query_first = self.key_params.iter().find_map(|p| {
             params
@@ -183,6 +194,20 @@ impl Extractor {
             .or_else(|| self.key_params.iter().find_map(|p| p.find(headers, &[])))
             .map(|(secret, source)| Credential::ApiKey { secret, source })
     }
+}
+
+/// Three non-empty base64url parts separated by dots, the first a JSON object (`eyJ`).
+fn looks_like_jwt(value: &str) -> bool {
+    let mut parts = value.split('.');
+    let base64url = |part: &str| {
+        !part.is_empty()
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    value.starts_with("eyJ")
+        && parts.by_ref().take(3).filter(|p| base64url(p)).count() == 3
+        && parts.next().is_none()
 }
 
 /// The token of an `Authorization: Bearer <token>` header; other schemes are not ours.

@@ -11,9 +11,11 @@
 
 mod cache;
 pub mod extract;
+mod jwt;
 mod key_use;
 
-pub use cache::{CachedApp, CachedKey, CredentialCache, LookupCounts};
+pub use cache::{CachedApp, CachedKey, CachedToken, CredentialCache, LookupCounts};
+pub use jwt::TokenAuthenticator;
 pub use key_use::KeyUseRecorder;
 
 use crate::caller::Caller;
@@ -71,6 +73,8 @@ struct Inner {
     skipped: Option<Arc<Caller>>,
     /// Keys from the configuration, by digest.
     static_keys: HashMap<KeyDigest, Arc<Caller>>,
+    /// Bearer JWTs; `None` when no issuer is trusted (`[oidc] enabled = false`).
+    tokens: Option<TokenAuthenticator>,
 }
 
 /// How the authenticator treats requests without a credential.
@@ -89,6 +93,7 @@ impl Authenticator {
         key_use: KeyUseRecorder,
         anonymous: AnonymousPolicy,
         static_keys: HashMap<KeyDigest, Arc<Caller>>,
+        tokens: Option<TokenAuthenticator>,
     ) -> Self {
         let skipped = anonymous.skip_authentication.then(|| {
             let identity = Identity::anonymous(AuthMethod::Skipped, vec!["admin".into()]);
@@ -101,6 +106,7 @@ impl Authenticator {
             anonymous_everywhere: anonymous.everywhere,
             skipped,
             static_keys,
+            tokens,
         }))
     }
 
@@ -186,6 +192,10 @@ impl Authenticator {
                 }
                 Ok(app.caller.clone())
             }
+            Credential::Jwt { token } => match &self.0.tokens {
+                Some(tokens) => tokens.verify(&self.0.cache, token).await,
+                None => Err(ErrorCode::InvalidCredentials.into()),
+            },
         }
     }
 
@@ -209,16 +219,7 @@ impl Authenticator {
             return Err(ErrorCode::InvalidCredentials.into());
         }
         let now = now_unix();
-        let refused = if record.revoked {
-            Some(ErrorCode::RevokedCredentials)
-        } else if record.expires_at.is_some_and(|at| at <= now) {
-            Some(ErrorCode::ExpiredCredentials)
-        } else if record.app.suspended {
-            Some(ErrorCode::ApplicationSuspended)
-        } else {
-            None
-        };
-        if let Some(code) = refused {
+        if let Some(code) = record.refusal(now) {
             return Err(Refusal {
                 code,
                 application: Some(record.app.id.clone()),

@@ -131,7 +131,7 @@ mod tests {
     use super::*;
     use async_trait::async_trait;
     use authgate_core::KeyDigest;
-    use authgate_store::{AppRecord, KeyRecord, StoreError};
+    use authgate_store::{AppRecord, KeyRecord, PasswordRecord, SigningKeyRecord, StoreError};
     use std::sync::atomic::{AtomicBool, Ordering};
 
     /// A store whose usage writes fail while `down` is set, and that keeps what it was given.
@@ -164,6 +164,18 @@ mod tests {
             }
             self.written.lock().unwrap().extend_from_slice(counts);
             Ok(())
+        }
+        async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn is_token_revoked(&self, _: &str) -> Result<bool, StoreError> {
+            Ok(false)
+        }
+        async fn revoke_token(&self, _: &str, _: i64) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn find_password(&self, _: &str) -> Result<Option<PasswordRecord>, StoreError> {
+            Ok(None)
         }
         async fn change_seq(&self) -> Result<i64, StoreError> {
             Ok(0)

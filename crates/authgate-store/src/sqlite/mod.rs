@@ -2,8 +2,9 @@
 
 use crate::{
     AdminTokenRecord, App, AppMode, AppRecord, CredentialStore, DEFAULT_TENANT, DirectoryStore,
-    Key, KeyRecord, MAX_APP_KEYS, NewApp, NewCredential, NewKey, NewUser, Role, StoreError,
-    UsageCount, UsageMinute, UsageOutcome, User, UserKind,
+    Key, KeyRecord, MAX_APP_KEYS, NewApp, NewCredential, NewKey, NewUser, PasswordRecord, Role,
+    SigningKey, SigningKeyRecord, StoreError, UsageCount, UsageMinute, UsageOutcome, User,
+    UserKind,
 };
 use async_trait::async_trait;
 use authgate_core::KeyDigest;
@@ -63,6 +64,7 @@ const KEY_COLUMNS: &str = "SELECT id, app_id, prefix, name, scopes, expires_at, 
 const APP_COLUMNS: &str = "SELECT a.id, a.name, t.name AS tenant_name, u.name AS owner_name, a.mode, a.suspended_at, a.created_at, \
      (SELECT group_concat(role, ',') FROM app_roles ar WHERE ar.app_id = a.id) AS own_roles \
      FROM applications a JOIN tenants t ON t.id = a.tenant_id LEFT JOIN users u ON u.id = a.owner_id";
+const SIGNING_KEY_COLUMNS: &str = "SELECT kid, alg, private_pem, public_jwk, created_at, retired_at, publish_until FROM signing_keys";
 const USER_COLUMNS: &str = "SELECT u.id, u.name, u.kind, t.name AS tenant_name, u.created_at, \
      (SELECT group_concat(role, ',') FROM user_roles r WHERE r.user_id = u.id) AS roles \
      FROM users u JOIN tenants t ON t.id = u.tenant_id";
@@ -157,6 +159,63 @@ impl CredentialStore for SqliteStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "{SIGNING_KEY_COLUMNS} WHERE publish_until IS NULL OR publish_until > ? ORDER BY created_at DESC, kid"
+        ))
+        .bind(now_unix())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(signing_key_from_row).collect()
+    }
+
+    async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM revoked_tokens WHERE jti = ?")
+            .bind(jti)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_unix();
+        sqlx::query("DELETE FROM revoked_tokens WHERE expires_at <= ?")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES (?, ?, ?) ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(jti)
+        .bind(expires_at)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        record_change(&mut tx, "access_token", jti).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn find_password(&self, user: &str) -> Result<Option<PasswordRecord>, StoreError> {
+        let Some(row) = sqlx::query(&format!("{USER_COLUMNS} WHERE u.name = ?"))
+            .bind(user)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let password_hash: Option<String> =
+            sqlx::query_scalar("SELECT password_hash FROM users WHERE name = ?")
+                .bind(user)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(Some(PasswordRecord {
+            user: user_from_row(&row)?,
+            password_hash,
+        }))
     }
 
     async fn change_seq(&self) -> Result<i64, StoreError> {
@@ -567,6 +626,45 @@ impl DirectoryStore for SqliteStore {
         Ok(minutes)
     }
 
+    async fn rotate_signing_key(
+        &self,
+        new: SigningKeyRecord,
+        publish_retired_until: i64,
+    ) -> Result<SigningKey, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_unix();
+        sqlx::query(
+            "UPDATE signing_keys SET retired_at = ?, publish_until = ? WHERE retired_at IS NULL",
+        )
+        .bind(now)
+        .bind(publish_retired_until)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO signing_keys (kid, alg, private_pem, public_jwk, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(&new.kid)
+            .bind(&new.alg)
+            .bind(&new.private_pem)
+            .bind(&new.public_jwk)
+            .bind(new.created_at)
+            .execute(&mut *tx)
+            .await?;
+        record_change(&mut tx, "signing_key", &new.kid).await?;
+        tx.commit().await?;
+        Ok(new.summary(now))
+    }
+
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKey>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "{SIGNING_KEY_COLUMNS} ORDER BY created_at DESC, kid"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        let now = now_unix();
+        rows.iter()
+            .map(|row| signing_key_from_row(row).map(|key| key.summary(now)))
+            .collect()
+    }
+
     async fn find_admin_token(
         &self,
         digest: &KeyDigest,
@@ -708,6 +806,18 @@ async fn record_change(
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+fn signing_key_from_row(row: &SqliteRow) -> Result<SigningKeyRecord, StoreError> {
+    Ok(SigningKeyRecord {
+        kid: row.try_get("kid")?,
+        alg: row.try_get("alg")?,
+        private_pem: row.try_get("private_pem")?,
+        public_jwk: row.try_get("public_jwk")?,
+        created_at: row.try_get("created_at")?,
+        retired_at: row.try_get("retired_at")?,
+        publish_until: row.try_get("publish_until")?,
+    })
 }
 
 /// The `digest` column of a key or token row.

@@ -398,3 +398,77 @@ fn usage_outcomes_round_trip_through_their_stored_form() {
     assert_eq!(UsageOutcome::decode("status:xx"), None);
     assert_eq!(UsageOutcome::decode("other"), None);
 }
+
+fn signing_key(kid: &str, created_at: i64) -> SigningKeyRecord {
+    SigningKeyRecord {
+        kid: kid.into(),
+        alg: "ES256".into(),
+        private_pem: "-----BEGIN PRIVATE KEY-----".into(),
+        public_jwk: "{}".into(),
+        created_at,
+        retired_at: None,
+        publish_until: None,
+    }
+}
+
+#[tokio::test]
+async fn rotation_retires_the_signing_key_and_keeps_it_published_until_told() {
+    let (_dir, store) = store().await;
+    let seq = store.change_seq().await.unwrap();
+    let first = store
+        .rotate_signing_key(signing_key("k1", 1), 0)
+        .await
+        .unwrap();
+    assert_eq!(first.status, "active");
+    assert!(store.change_seq().await.unwrap() > seq);
+    let later = now_unix() + 3600;
+    store
+        .rotate_signing_key(signing_key("k2", 2), later)
+        .await
+        .unwrap();
+    let published = store.signing_keys().await.unwrap();
+    let kids: Vec<_> = published.iter().map(|k| k.kid.as_str()).collect();
+    assert_eq!(kids, ["k2", "k1"]);
+    assert_eq!(published[1].publish_until, Some(later));
+    assert!(!format!("{:?}", published[0]).contains("PRIVATE"));
+
+    // A retirement that is already over leaves the JWKS at once.
+    store
+        .rotate_signing_key(signing_key("k3", 3), now_unix() - 1)
+        .await
+        .unwrap();
+    let kids: Vec<_> = store
+        .signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
+    assert_eq!(kids, ["k3", "k1"], "k1 keeps its own publish_until");
+    let statuses: Vec<_> = store
+        .list_signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| (k.kid, k.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("k3".to_owned(), "active"),
+            ("k2".to_owned(), "expired"),
+            ("k1".to_owned(), "published")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_remembered_until_it_would_expire() {
+    let (_dir, store) = store().await;
+    let seq = store.change_seq().await.unwrap();
+    store.revoke_token("jti-1", now_unix() + 60).await.unwrap();
+    store.revoke_token("jti-1", now_unix() + 60).await.unwrap();
+    assert!(store.is_token_revoked("jti-1").await.unwrap());
+    assert!(!store.is_token_revoked("jti-2").await.unwrap());
+    assert!(store.change_seq().await.unwrap() > seq);
+}

@@ -5,6 +5,7 @@ mod check;
 mod keys;
 mod roles;
 mod serve;
+mod signing_keys;
 mod users;
 
 use crate::cli::{Args, Command, ConfigCommand};
@@ -46,6 +47,10 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Command::Users(command) => {
             users::run(&*open_store(&load()?).await?, command, output).await?
+        }
+        Command::SigningKeys(command) => {
+            let config = load()?;
+            signing_keys::run(&*open_store(&config).await?, &config, command, output).await?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -45,6 +45,20 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
             "authentication is OFF: every request acts as an anonymous admin; never do this in production"
         );
     }
+    if config.oidc.enabled
+        && let Some(key) = authgate_token::keys::ensure_signing_key(
+            store.as_ref(),
+            config.oidc.signing_alg,
+            config.oidc.access_token_ttl.0,
+        )
+        .await?
+    {
+        tracing::info!(
+            kid = key.kid,
+            alg = key.alg,
+            "created the first token-signing key"
+        );
+    }
     let metrics = install_metrics()?;
     let gateway = Arc::new(super::gateway(&config, store.clone()).await?);
     let admin_router = authgate_admin::router(
@@ -84,7 +98,6 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
 
     let watcher = tokio::spawn(
         gateway
-            .cache
             .clone()
             .watch_changes(config.store.change_poll_interval.0),
     );

@@ -1,0 +1,52 @@
+//! The claims of the tokens authgate issues: access tokens per RFC 9068, ID tokens per OpenID
+//! Connect Core §2.
+
+use serde::{Deserialize, Serialize};
+
+/// The `typ` header of access tokens (RFC 9068 §2.1); resource servers refuse any other.
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
+/// An access token's claims.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub client_id: String,
+    /// Space-separated, as OAuth 2.0 writes scopes.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub scope: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub tenant: String,
+}
+
+impl AccessClaims {
+    /// The scopes, one by one.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.scope.split_ascii_whitespace()
+    }
+}
+
+/// An ID token's claims.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdClaims {
+    pub iss: String,
+    pub sub: String,
+    /// The client the ID token is for.
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub auth_time: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    pub preferred_username: String,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub tenant: String,
+}

@@ -1,0 +1,65 @@
+//! Discovery (OpenID Connect Discovery 1.0, RFC 8414), the JWKS, and the Weaviate-shaped
+//! pointer clients written for Weaviate start from.
+
+use super::{JWKS, OPENID_CONFIGURATION, REVOKE, TOKEN, TokenService};
+use axum::Json;
+use axum::extract::State;
+use axum::response::IntoResponse;
+use http::header::CACHE_CONTROL;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// The scopes a client may ask for besides permissions (`resource:action`).
+pub(crate) const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+pub(super) async fn openid_configuration(State(service): State<Arc<TokenService>>) -> Json<Value> {
+    let issuer = service.issuer_url();
+    let algorithms: Vec<&str> = {
+        let mut algs: Vec<&str> = service
+            .ring
+            .jwks()
+            .keys
+            .iter()
+            .filter_map(|k| k.common.key_algorithm.map(|a| a.to_string()))
+            .map(|a| match a.as_str() {
+                "ES256" => "ES256",
+                "RS256" => "RS256",
+                _ => "EdDSA",
+            })
+            .collect();
+        algs.sort_unstable();
+        algs.dedup();
+        algs
+    };
+    Json(json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{issuer}{TOKEN}"),
+        "jwks_uri": format!("{issuer}{JWKS}"),
+        "revocation_endpoint": format!("{issuer}{REVOKE}"),
+        "grant_types_supported": ["client_credentials", "password"],
+        "response_types_supported": ["token"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "scopes_supported": OIDC_SCOPES,
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "preferred_username", "groups", "tenant"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": algorithms,
+    }))
+}
+
+pub(super) async fn jwks(State(service): State<Arc<TokenService>>) -> impl IntoResponse {
+    (
+        // Clients may cache briefly; a rotation publishes the new key before it signs.
+        [(CACHE_CONTROL, "public, max-age=300")],
+        Json(service.ring.jwks().as_ref().clone()),
+    )
+}
+
+/// `GET /v1/.well-known/openid-configuration`, as Weaviate answers it.
+pub(super) async fn weaviate(State(service): State<Arc<TokenService>>) -> Json<Value> {
+    Json(json!({
+        "href": format!("{}{OPENID_CONFIGURATION}", service.issuer_url()),
+        "clientId": service.public_client_id,
+        "scopes": ["openid", "offline_access"],
+    }))
+}

@@ -1,0 +1,109 @@
+//! The token service's HTTP endpoints, mounted on the gateway listener (SPEC §5).
+
+mod discovery;
+mod error;
+mod revoke;
+mod throttle;
+mod token;
+
+pub use error::OAuthError;
+
+use crate::issue::Issuer;
+use crate::keys::KeyRing;
+use crate::verify::Verifier;
+use authgate_config::Config;
+use authgate_state::RateLimiter;
+use authgate_store::CredentialStore;
+use axum::Router;
+use axum::routing::{get, post};
+use bytes::Bytes;
+use http::HeaderMap;
+use http::header::CONTENT_TYPE;
+use std::collections::HashMap;
+use std::sync::Arc;
+use throttle::LoginThrottle;
+
+/// Discovery, JWKS, token and revocation paths.
+pub const OPENID_CONFIGURATION: &str = "/.well-known/openid-configuration";
+pub const OAUTH_METADATA: &str = "/.well-known/oauth-authorization-server";
+pub const JWKS: &str = "/.well-known/jwks.json";
+pub const WEAVIATE_DISCOVERY: &str = "/v1/.well-known/openid-configuration";
+pub const TOKEN: &str = "/oauth/token";
+pub const REVOKE: &str = "/oauth/revoke";
+
+/// What the endpoints share.
+pub struct TokenService {
+    store: Arc<dyn CredentialStore>,
+    ring: KeyRing,
+    issuer: Issuer,
+    verifier: Verifier,
+    public_client_id: String,
+    throttle: LoginThrottle,
+}
+
+impl TokenService {
+    pub fn new(
+        config: &Config,
+        store: Arc<dyn CredentialStore>,
+        ring: KeyRing,
+        limiter: Arc<dyn RateLimiter>,
+    ) -> Self {
+        let issuer_url = config.server.public_url.trim_end_matches('/');
+        let ttl = i64::try_from(config.oidc.access_token_ttl.0.as_secs()).unwrap_or(3600);
+        Self {
+            store,
+            issuer: Issuer::new(ring.clone(), issuer_url, &config.oidc.audience, ttl),
+            verifier: Verifier::new(ring.clone(), issuer_url, &config.oidc.audience),
+            ring,
+            public_client_id: config.oidc.public_client_id.clone(),
+            throttle: LoginThrottle::new(limiter),
+        }
+    }
+
+    /// The issuer URL (`iss`).
+    pub fn issuer_url(&self) -> &str {
+        &self.issuer.issuer
+    }
+}
+
+/// The token service's routes, for merging into the gateway listener's router.
+pub fn routes(service: Arc<TokenService>) -> Router {
+    Router::new()
+        .route(OPENID_CONFIGURATION, get(discovery::openid_configuration))
+        .route(OAUTH_METADATA, get(discovery::openid_configuration))
+        .route(JWKS, get(discovery::jwks))
+        .route(WEAVIATE_DISCOVERY, get(discovery::weaviate))
+        .route(TOKEN, post(token::token))
+        .route(REVOKE, post(revoke::revoke))
+        .with_state(service)
+}
+
+/// The parameters of a form-encoded OAuth request. A parameter given twice is refused
+/// (RFC 6749 §3.2), as is any other content type.
+fn form(headers: &HeaderMap, body: &Bytes) -> Result<HashMap<String, String>, OAuthError> {
+    let form_encoded = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !form_encoded {
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let mut params = HashMap::new();
+    for (name, value) in url::form_urlencoded::parse(body) {
+        if params
+            .insert(name.to_string(), value.into_owned())
+            .is_some()
+        {
+            return Err(OAuthError::invalid_request(format!(
+                "parameter `{name}` is given more than once"
+            )));
+        }
+    }
+    Ok(params)
+}

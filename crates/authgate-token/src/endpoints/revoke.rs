@@ -1,0 +1,61 @@
+//! `POST /oauth/revoke` (RFC 7009): an access token stops working at every gateway on the store
+//! (the revocation moves the change sequence, which clears their token caches).
+
+use super::{OAuthError, TokenService, form};
+use crate::client;
+use crate::verify::TokenError;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use std::sync::Arc;
+
+pub(super) async fn revoke(
+    State(service): State<Arc<TokenService>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match revoke_token(&service, &headers, &body).await {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn revoke_token(
+    service: &TokenService,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(), OAuthError> {
+    let params = form(headers, body)?;
+    let client = client::authenticate(
+        service.store.as_ref(),
+        &service.public_client_id,
+        headers,
+        &params,
+    )
+    .await?;
+    let token = params
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    // RFC 7009 §2.2: an invalid or expired token needs no revoking; the answer is still 200.
+    let claims = match service.verifier.verify(token).await {
+        Ok(claims) => claims,
+        Err(TokenError::Expired | TokenError::Invalid(_)) => return Ok(()),
+    };
+    if claims.client_id != client.id() {
+        return Err(OAuthError::unauthorized_client(
+            "the token was issued to another client",
+        ));
+    }
+    service
+        .store
+        .revoke_token(&claims.jti, claims.exp)
+        .await
+        .map_err(|_| OAuthError::temporarily_unavailable())?;
+    tracing::info!(
+        jti = claims.jti,
+        client_id = claims.client_id,
+        "token revoked"
+    );
+    Ok(())
+}

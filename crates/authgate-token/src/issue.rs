@@ -1,0 +1,113 @@
+//! Signing tokens with the key ring's active key.
+
+use crate::claims::{ACCESS_TOKEN_TYPE, AccessClaims, IdClaims};
+use crate::keys::KeyRing;
+use authgate_core::time::now_unix;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Header;
+use rand::RngCore as _;
+
+/// Who a token is for and what it carries, as a grant decided it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The user (or, for an application without owner, the application).
+    pub subject: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub roles: Vec<String>,
+    pub tenant: String,
+}
+
+/// A signed access token and what the token response says of it.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub token: String,
+    pub claims: AccessClaims,
+    pub expires_in: i64,
+}
+
+/// Why a token could not be issued.
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error("no signing key: run `authgate signing-keys rotate`")]
+    NoSigningKey,
+    #[error("cannot sign: {0}")]
+    Sign(#[from] jsonwebtoken::errors::Error),
+}
+
+/// Signs access and ID tokens for one issuer.
+#[derive(Clone)]
+pub struct Issuer {
+    ring: KeyRing,
+    /// `iss`: the public URL without a trailing slash.
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl: i64,
+}
+
+impl Issuer {
+    pub fn new(ring: KeyRing, issuer: &str, audience: &str, access_ttl: i64) -> Self {
+        Self {
+            ring,
+            issuer: issuer.trim_end_matches('/').to_owned(),
+            audience: audience.to_owned(),
+            access_ttl,
+        }
+    }
+
+    /// A new access token (RFC 9068) for `grant`.
+    pub fn access_token(&self, grant: &Grant) -> Result<IssuedToken, IssueError> {
+        let signer = self.ring.signer().ok_or(IssueError::NoSigningKey)?;
+        let now = now_unix();
+        let claims = AccessClaims {
+            iss: self.issuer.clone(),
+            sub: grant.subject.clone(),
+            aud: self.audience.clone(),
+            exp: now + self.access_ttl,
+            iat: now,
+            jti: random_id(),
+            client_id: grant.client_id.clone(),
+            scope: grant.scopes.join(" "),
+            roles: grant.roles.clone(),
+            tenant: grant.tenant.clone(),
+        };
+        let mut header = Header::new(signer.algorithm);
+        header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
+        header.kid = Some(signer.kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &signer.key)?;
+        Ok(IssuedToken {
+            token,
+            claims,
+            expires_in: self.access_ttl,
+        })
+    }
+
+    /// An ID token (OpenID Connect) for `grant`, addressed to its client.
+    pub fn id_token(&self, grant: &Grant, nonce: Option<String>) -> Result<String, IssueError> {
+        let signer = self.ring.signer().ok_or(IssueError::NoSigningKey)?;
+        let now = now_unix();
+        let claims = IdClaims {
+            iss: self.issuer.clone(),
+            sub: grant.subject.clone(),
+            aud: grant.client_id.clone(),
+            exp: now + self.access_ttl,
+            iat: now,
+            auth_time: now,
+            nonce,
+            preferred_username: grant.subject.clone(),
+            groups: grant.roles.clone(),
+            tenant: grant.tenant.clone(),
+        };
+        let mut header = Header::new(signer.algorithm);
+        header.kid = Some(signer.kid.clone());
+        Ok(jsonwebtoken::encode(&header, &claims, &signer.key)?)
+    }
+}
+
+/// 128 random bits, base64url: token ids.
+fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
