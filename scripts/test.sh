@@ -5,8 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-command -v python3 >/dev/null || missing+=(python3)
+# The tests run Python from the system (/usr/bin/python3), where apt installs its libraries.
+[ -x /usr/bin/python3 ] || missing+=(python3)
 [ -x /usr/sbin/nginx ] || missing+=(nginx-light)   # forward-auth tests put a real nginx in front
+# The OAuth tests drive authgate from Python: PyJWT (with cryptography) verifies its tokens.
+/usr/bin/python3 -c 'import jwt, cryptography' 2>/dev/null || missing+=(python3-jwt python3-cryptography)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq

@@ -4,6 +4,7 @@
 //!
 //! `cargo bench -p authgate-gateway --bench hot_paths`
 
+use authgate_config::SigningAlg;
 use authgate_config::{AuthConfig, AuthKind, AuthorizationConfig, RouteConfig};
 use authgate_core::key;
 use authgate_gateway::authn::extract::{Credential, Extractor, Source};
@@ -12,7 +13,6 @@ use authgate_gateway::authn::{
 };
 use authgate_gateway::authz::GrantPolicy;
 use authgate_gateway::route::RouteTable;
-use authgate_config::SigningAlg;
 use authgate_store::{AppMode, DirectoryStore, NewApp, NewCredential, NewKey, SqliteStore};
 use authgate_token::{Grant, Issuer, KeyRing, Verifier};
 use criterion::{Criterion, criterion_group, criterion_main};

@@ -10,13 +10,14 @@ use crate::caller::Caller;
 use crate::forward::Forward;
 use crate::idempotency::{self, IdempotencyPolicy};
 use crate::observe::{self, UsageRecorder};
+use crate::respond::Rejection;
 use crate::route::{self, RouteTable};
 use crate::trail::{Trail, TrailRecord};
 use crate::verify::{VERIFY_PATH, original_request, verdict};
 use crate::{Request, Response};
 use crate::{cors, health, limit, trace};
 use authgate_config::Config;
-use authgate_core::{AuthMethod, Identity, KeyDigest};
+use authgate_core::{AuthMethod, ErrorCode, Identity, KeyDigest};
 use authgate_state::{IdempotencyStore, RateLimiter};
 use authgate_store::{CredentialStore, StoreError};
 use authgate_token::{KeyRing, TokenService, Verifier};
@@ -150,8 +151,17 @@ impl Gateway {
         let mut router = health::routes(self.store.clone())
             .route_service(VERIFY_PATH, verify.clone())
             .route_service(&format!("{VERIFY_PATH}/{{*original}}"), verify);
-        if let Some((service, _)) = &self.tokens {
-            router = router.merge(authgate_token::routes(service.clone()));
+        match &self.tokens {
+            Some((service, _)) => router = router.merge(authgate_token::routes(service.clone())),
+            // Clients written for Weaviate learn from a 404 here that OIDC is off (SPEC §5).
+            None => {
+                router = router.route(
+                    authgate_token::endpoints::WEAVIATE_DISCOVERY,
+                    axum::routing::any(|| async {
+                        Rejection::new(ErrorCode::RouteNotFound).into_response()
+                    }),
+                );
+            }
         }
         let router = router.fallback_service(proxy);
         let router = match &self.cors {

@@ -22,3 +22,6 @@ pub use endpoints::{TokenService, routes};
 pub use issue::{Grant, Issuer};
 pub use keys::KeyRing;
 pub use verify::{TokenError, Verifier};
+
+#[cfg(test)]
+mod tests;

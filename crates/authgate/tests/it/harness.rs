@@ -10,6 +10,19 @@ use std::time::{Duration, Instant};
 
 pub const AUTHGATE: &str = env!("CARGO_BIN_EXE_authgate");
 
+/// The system's Python, where `scripts/test.sh` installs the libraries the tests use.
+pub const PYTHON: &str = "/usr/bin/python3";
+
+/// A port free at the time of asking, for a gateway whose public URL must be known before it
+/// starts (the token service's issuer is built from it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A running `authgate serve`.
 pub struct Gateway {
     child: Child,
@@ -221,7 +234,7 @@ pub struct Upstream {
 impl Upstream {
     pub fn start() -> Upstream {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/upstream.py");
-        let mut child = Command::new("python3")
+        let mut child = Command::new(PYTHON)
             .arg(script)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

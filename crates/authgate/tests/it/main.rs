@@ -20,3 +20,4 @@ mod proxy;
 mod robustness;
 mod serve;
 mod telemetry;
+mod tokens;

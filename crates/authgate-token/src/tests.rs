@@ -1,0 +1,96 @@
+use crate::keys::{self, KeyRing};
+use crate::{Grant, Issuer, TokenError, Verifier};
+use authgate_config::SigningAlg;
+use authgate_store::SqliteStore;
+use std::sync::Arc;
+use std::time::Duration;
+
+const ISSUER: &str = "http://127.0.0.1:8080";
+const HOUR: Duration = Duration::from_secs(3600);
+
+async fn store() -> (tempfile::TempDir, Arc<SqliteStore>) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    (dir, Arc::new(SqliteStore::open(&url).await.unwrap()))
+}
+
+fn grant() -> Grant {
+    Grant {
+        subject: "jane".into(),
+        client_id: "authgate-cli".into(),
+        scopes: vec!["openid".into(), "tasks:read".into()],
+        roles: vec!["viewer".into()],
+        tenant: "default".into(),
+    }
+}
+
+#[tokio::test]
+async fn each_algorithm_signs_tokens_its_jwks_verifies() {
+    for alg in [SigningAlg::Es256, SigningAlg::EdDsa, SigningAlg::Rs256] {
+        let (_dir, store) = store().await;
+        keys::rotate(store.as_ref(), alg, HOUR).await.unwrap();
+        let ring = KeyRing::load(store.clone()).await.unwrap();
+        let jwks = ring.jwks();
+        assert_eq!(jwks.keys.len(), 1);
+        let published = serde_json::to_string(jwks.as_ref()).unwrap();
+        assert!(
+            !published.contains("\"d\""),
+            "no private parameter in {published}"
+        );
+
+        let issued = Issuer::new(ring.clone(), ISSUER, "authgate", 3600)
+            .access_token(&grant())
+            .unwrap();
+        let header = jsonwebtoken::decode_header(&issued.token).unwrap();
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+        assert_eq!(header.kid, jwks.keys[0].common.key_id);
+        let claims = Verifier::new(ring.clone(), ISSUER, "authgate")
+            .verify(&issued.token)
+            .await
+            .unwrap();
+        assert_eq!(claims.sub, "jane");
+        assert_eq!(claims.scope, "openid tasks:read");
+        assert_eq!(
+            Verifier::new(ring, ISSUER, "someone-else")
+                .verify(&issued.token)
+                .await,
+            Err(TokenError::Invalid("wrong audience".into())),
+            "{alg:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn after_a_rotation_old_tokens_verify_and_new_ones_use_the_new_key() {
+    let (_dir, store) = store().await;
+    assert!(
+        keys::ensure_signing_key(store.as_ref(), SigningAlg::Es256, HOUR)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        keys::ensure_signing_key(store.as_ref(), SigningAlg::Es256, HOUR)
+            .await
+            .unwrap()
+            .is_none(),
+        "a key that signs is kept"
+    );
+    let ring = KeyRing::load(store.clone()).await.unwrap();
+    let issuer = Issuer::new(ring.clone(), ISSUER, "authgate", 3600);
+    let verifier = Verifier::new(ring.clone(), ISSUER, "authgate");
+    let before = issuer.access_token(&grant()).unwrap().token;
+
+    let rotated = keys::rotate(store.as_ref(), SigningAlg::EdDsa, HOUR)
+        .await
+        .unwrap();
+    ring.reload().await.unwrap();
+    assert_eq!(ring.jwks().keys.len(), 2);
+    let after = issuer.access_token(&grant()).unwrap().token;
+    assert_eq!(
+        jsonwebtoken::decode_header(&after).unwrap().kid.as_deref(),
+        Some(rotated.kid.as_str())
+    );
+    assert!(verifier.verify(&before).await.is_ok());
+    assert!(verifier.verify(&after).await.is_ok());
+}

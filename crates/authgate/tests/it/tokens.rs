@@ -1,0 +1,572 @@
+//! The token service end to end (SPEC §5): Weaviate-style discovery and the password grant
+//! driven by a Python client, client credentials, what the gateway refuses, revocation,
+//! rotation verified by PyJWT, and sign-in throttling.
+
+use crate::harness::{Gateway, PYTHON, Upstream, free_port};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::Command;
+
+/// A gateway whose public URL is its real address, with `/api` needing `tasks` permissions.
+fn start(upstream: &Upstream) -> Gateway {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let public_url = format!("http://{listen}");
+    let routes = format!(
+        "[[routes]]\nname = \"tasks\"\npath_prefix = \"/api\"\nupstream = \"{}\"\npermission = \"tasks\"\n",
+        upstream.url()
+    );
+    Gateway::start_with_env(
+        &routes,
+        &[
+            ("AUTHGATE_SERVER__LISTEN", listen.as_str()),
+            ("AUTHGATE_SERVER__PUBLIC_URL", public_url.as_str()),
+        ],
+    )
+}
+
+fn create_user(gateway: &Gateway, name: &str, password: &str, role: &str) {
+    let out = Command::new(crate::harness::AUTHGATE)
+        .args(["users", "create", name, "--role", role, "--password-stdin"])
+        .current_dir(&gateway.dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write as _;
+            child.stdin.take().unwrap().write_all(password.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs the Python client; its JSON line.
+fn python_client(
+    gateway: &Gateway,
+    user: &str,
+    password: &str,
+    path: &str,
+    old: Option<&str>,
+) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/oidc_client.py");
+    let base = gateway.url("");
+    let mut args = vec![base.as_str(), user, password, path];
+    args.extend(old);
+    let out = Command::new(PYTHON)
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+async fn token_request(gateway: &Gateway, form: &[(&str, &str)]) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(gateway.url("/oauth/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(url_encode(form))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn url_encode(form: &[(&str, &str)]) -> String {
+    let mut encoded = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in form {
+        encoded.append_pair(name, value);
+    }
+    encoded.finish()
+}
+
+async fn call(gateway: &Gateway, method: reqwest::Method, token: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .request(method, gateway.url("/api/tasks"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_weaviate_style_client_signs_in_and_its_tokens_verify_across_a_rotation() {
+    let upstream = Upstream::start();
+    let gateway = start(&upstream);
+    create_user(&gateway, "jane", "correct horse", "viewer");
+
+    let first = python_client(&gateway, "jane", "correct horse", "/api/tasks", None);
+    assert_eq!(first["status"], 200, "{first:#}");
+    assert_eq!(first["subject"], "jane");
+    assert_eq!(first["id_subject"], "jane");
+    let seen = &first["body"]["headers"];
+    assert_eq!(seen["x-authgate-subject"], "jane");
+    assert_eq!(seen["x-authgate-roles"], "viewer");
+    assert_eq!(seen["x-authgate-auth-method"], "jwt");
+    assert!(
+        seen.get("authorization").is_none(),
+        "the token is not forwarded"
+    );
+
+    // A viewer may read, not write; a bearer token's 403 says insufficient_scope.
+    let token = first["access_token"].as_str().unwrap().to_owned();
+    let refused = call(&gateway, reqwest::Method::POST, &token).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(
+        refused.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("insufficient_scope")
+    );
+    assert_eq!(
+        refused.json::<Value>().await.unwrap()["required"],
+        "tasks:write"
+    );
+
+    // Rotate to another algorithm: new tokens carry the new kid, the old one still verifies.
+    let rotated = gateway.json(&["signing-keys", "rotate", "--alg", "EdDSA"]);
+    let kid = rotated["kid"].as_str().unwrap();
+    let second = python_client(
+        &gateway,
+        "jane",
+        "correct horse",
+        "/api/tasks",
+        Some(&token),
+    );
+    assert_eq!(second["kid"], kid);
+    assert_ne!(first["kid"], second["kid"]);
+    assert_eq!(second["status"], 200);
+    assert_eq!(
+        call(&gateway, reqwest::Method::GET, &token).await.status(),
+        StatusCode::OK
+    );
+    let listed = gateway.json(&["signing-keys", "list"]);
+    let statuses: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["active", "published"]);
+}
+
+#[tokio::test]
+async fn client_credentials_issue_tokens_to_applications_with_rfc_6749_errors() {
+    let upstream = Upstream::start();
+    let gateway = start(&upstream);
+    create_user(&gateway, "robot-owner", "pw", "viewer");
+    let app = gateway.json(&["apps", "create", "robot", "--owner", "robot-owner"])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, secret) = gateway.key(&app, &["--scopes", "tasks:read"]);
+    let client = reqwest::Client::new();
+
+    // client_secret_basic
+    let basic: Value = client
+        .post(gateway.url("/oauth/token"))
+        .basic_auth(&app, Some(&secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(basic["token_type"], "Bearer");
+    assert_eq!(basic["expires_in"], 3600);
+    assert_eq!(basic["scope"], "tasks:read", "the key's scopes");
+    let token = basic["access_token"].as_str().unwrap();
+    let answered = call(&gateway, reqwest::Method::GET, token).await;
+    assert_eq!(answered.status(), StatusCode::OK);
+    let seen: Value = answered.json().await.unwrap();
+    assert_eq!(seen["headers"]["x-authgate-application"], app.as_str());
+    assert_eq!(seen["headers"]["x-authgate-subject"], "robot-owner");
+
+    // client_secret_post
+    let post = token_request(
+        &gateway,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &app),
+            ("client_secret", &secret),
+        ],
+    )
+    .await;
+    assert_eq!(post.status(), StatusCode::OK);
+    assert_eq!(post.headers()["cache-control"], "no-store");
+
+    let error = |response: reqwest::Response| async move {
+        let status = response.status();
+        let challenge = response
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body: Value = response.json().await.unwrap();
+        (
+            status,
+            body["error"].as_str().unwrap().to_owned(),
+            challenge,
+        )
+    };
+    let wrong = client
+        .post(gateway.url("/oauth/token"))
+        .basic_auth(&app, Some("sk_test_wrong"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error(wrong).await,
+        (
+            StatusCode::UNAUTHORIZED,
+            "invalid_client".into(),
+            Some(r#"Basic realm="authgate""#.into())
+        )
+    );
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (
+            vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", "authgate-cli"),
+            ],
+            "unauthorized_client",
+        ),
+        (
+            vec![("grant_type", "implicit"), ("client_id", "authgate-cli")],
+            "unsupported_grant_type",
+        ),
+        (vec![("client_id", "authgate-cli")], "invalid_request"),
+        (
+            vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", &app),
+                ("client_secret", &secret),
+                ("scope", "tasks:write"),
+            ],
+            "invalid_scope",
+        ),
+        (
+            vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", &app),
+                ("client_secret", &secret),
+                ("scope", "teleport"),
+            ],
+            "invalid_scope",
+        ),
+        (
+            vec![
+                ("grant_type", "client_credentials"),
+                ("grant_type", "password"),
+                ("client_id", "authgate-cli"),
+            ],
+            "invalid_request",
+        ),
+    ];
+    for (form, expected) in cases {
+        let (status, code, _) = error(token_request(&gateway, &form).await).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::BAD_REQUEST, expected),
+            "{form:?}"
+        );
+    }
+    let json_body = client
+        .post(gateway.url("/oauth/token"))
+        .json(&json!({"grant_type": "client_credentials"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error(json_body).await.1, "invalid_request");
+
+    // A suspended application's tokens stop working at once.
+    gateway.json(&["apps", "suspend", &app]);
+    let suspended = crate::harness::eventually(std::time::Duration::from_secs(2), || async {
+        call(&gateway, reqwest::Method::GET, token).await.status() == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert!(suspended.is_some());
+    let body: Value = call(&gateway, reqwest::Method::GET, token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["code"], "application_suspended");
+}
+
+/// A token signed with authgate's own active key, with these header and claims.
+async fn forge(gateway: &Gateway, header: Header, claims: &Value) -> String {
+    let store = authgate_store::open(&format!(
+        "sqlite://{}",
+        gateway.dir.join("authgate.db").display()
+    ))
+    .await
+    .unwrap();
+    let key = store.signing_keys().await.unwrap().remove(0);
+    let encoding = EncodingKey::from_ec_pem(key.private_pem.as_bytes()).unwrap();
+    let header = Header {
+        kid: header.kid.or(Some(key.kid)),
+        ..header
+    };
+    jsonwebtoken::encode(&header, claims, &encoding).unwrap()
+}
+
+fn at_header() -> Header {
+    Header {
+        typ: Some("at+jwt".into()),
+        ..Header::new(Algorithm::ES256)
+    }
+}
+
+#[tokio::test]
+async fn the_gateway_refuses_bad_tokens_with_invalid_token() {
+    let upstream = Upstream::start();
+    let gateway = start(&upstream);
+    create_user(&gateway, "jane", "pw", "viewer");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let issuer = gateway.url("");
+    let claims = json!({
+        "iss": issuer, "sub": "jane", "aud": "authgate", "exp": now + 600, "iat": now,
+        "jti": "forged-1", "client_id": "authgate-cli", "roles": ["viewer"], "tenant": "default",
+    });
+    let with = |changes: Value| {
+        let mut changed = claims.clone();
+        for (k, v) in changes.as_object().unwrap() {
+            if v.is_null() {
+                changed.as_object_mut().unwrap().remove(k);
+            } else {
+                changed[k] = v.clone();
+            }
+        }
+        changed
+    };
+
+    let valid = forge(&gateway, at_header(), &claims).await;
+    assert_eq!(
+        call(&gateway, reqwest::Method::GET, &valid).await.status(),
+        StatusCode::OK,
+        "the baseline is accepted"
+    );
+
+    let b64 = |value: &Value| URL_SAFE_NO_PAD.encode(value.to_string());
+    let alg_none = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "at+jwt"})),
+        b64(&claims)
+    );
+    let jwks: Value = reqwest::get(gateway.url("/.well-known/jwks.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let public_key = jwks["keys"][0].to_string();
+    let hs256_with_public_key = jsonwebtoken::encode(
+        &Header {
+            typ: Some("at+jwt".into()),
+            kid: jwks["keys"][0]["kid"].as_str().map(str::to_owned),
+            ..Header::new(Algorithm::HS256)
+        },
+        &claims,
+        &EncodingKey::from_secret(public_key.as_bytes()),
+    )
+    .unwrap();
+    let tampered = {
+        let mut parts: Vec<String> = valid.split('.').map(str::to_owned).collect();
+        parts[1] = b64(&with(json!({"roles": ["admin"]})));
+        parts.join(".")
+    };
+    let unknown_kid = forge(
+        &gateway,
+        Header {
+            kid: Some("sig_unknown".into()),
+            ..at_header()
+        },
+        &claims,
+    )
+    .await;
+    let not_access_token = forge(&gateway, Header::new(Algorithm::ES256), &claims).await;
+
+    let cases = [
+        ("alg none", alg_none, "invalid_credentials"),
+        (
+            "HS256 signed with the public key",
+            hs256_with_public_key,
+            "invalid_credentials",
+        ),
+        (
+            "expired",
+            forge(&gateway, at_header(), &with(json!({"exp": now - 120}))).await,
+            "expired_credentials",
+        ),
+        (
+            "not yet valid",
+            forge(&gateway, at_header(), &with(json!({"nbf": now + 3600}))).await,
+            "invalid_credentials",
+        ),
+        (
+            "wrong issuer",
+            forge(
+                &gateway,
+                at_header(),
+                &with(json!({"iss": "https://evil.example"})),
+            )
+            .await,
+            "invalid_credentials",
+        ),
+        (
+            "wrong audience",
+            forge(&gateway, at_header(), &with(json!({"aud": "other-api"}))).await,
+            "invalid_credentials",
+        ),
+        ("unknown kid", unknown_kid, "invalid_credentials"),
+        ("tampered payload", tampered, "invalid_credentials"),
+        (
+            "missing exp",
+            forge(&gateway, at_header(), &with(json!({"exp": null}))).await,
+            "invalid_credentials",
+        ),
+        (
+            "an ID token (typ not at+jwt)",
+            not_access_token,
+            "invalid_credentials",
+        ),
+    ];
+    for (name, token, code) in cases {
+        let response = call(&gateway, reqwest::Method::GET, &token).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{name}");
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            r#"Bearer realm="authgate", error="invalid_token""#,
+            "{name}"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], code, "{name}");
+    }
+
+    // Revocation (RFC 7009) by the client it was issued to: refused from then on.
+    let issued: Value = token_request(
+        &gateway,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "authgate-cli"),
+            ("username", "jane"),
+            ("password", "pw"),
+        ],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let token = issued["access_token"].as_str().unwrap();
+    assert_eq!(
+        call(&gateway, reqwest::Method::GET, token).await.status(),
+        StatusCode::OK
+    );
+    let revoke = |token: &str| {
+        reqwest::Client::new()
+            .post(gateway.url("/oauth/revoke"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(url_encode(&[
+                ("token", token),
+                ("client_id", "authgate-cli"),
+            ]))
+            .send()
+    };
+    let revoked = revoke(token).await.unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let refused = crate::harness::eventually(std::time::Duration::from_secs(2), || async {
+        call(&gateway, reqwest::Method::GET, token).await.status() == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert!(
+        refused.is_some(),
+        "a revoked token is refused within a poll interval"
+    );
+    let body: Value = call(&gateway, reqwest::Method::GET, token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["code"], "revoked_credentials");
+    // Revoking garbage is not an error (RFC 7009 §2.2).
+    let garbage = revoke("not-a-token").await.unwrap();
+    assert_eq!(garbage.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn repeated_wrong_passwords_lock_the_name_out() {
+    let upstream = Upstream::start();
+    let gateway = start(&upstream);
+    create_user(&gateway, "jane", "right", "viewer");
+    let attempt = |password: &'static str| {
+        let gateway = &gateway;
+        async move {
+            token_request(
+                gateway,
+                &[
+                    ("grant_type", "password"),
+                    ("client_id", "authgate-cli"),
+                    ("username", "jane"),
+                    ("password", password),
+                ],
+            )
+            .await
+        }
+    };
+    for _ in 0..6 {
+        let response = attempt("wrong").await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            response.json::<Value>().await.unwrap()["error"],
+            "invalid_grant"
+        );
+    }
+    let locked = attempt("right").await;
+    assert_eq!(locked.status(), StatusCode::BAD_REQUEST);
+    assert!(locked.headers().contains_key("retry-after"));
+    let body: Value = locked.json().await.unwrap();
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("too many")
+    );
+}
+
+#[tokio::test]
+async fn with_the_token_service_off_there_is_no_discovery() {
+    let gateway = Gateway::start("[oidc]\nenabled = false\n");
+    let weaviate = reqwest::get(gateway.url("/v1/.well-known/openid-configuration"))
+        .await
+        .unwrap();
+    assert_eq!(weaviate.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        weaviate.json::<Value>().await.unwrap()["code"],
+        "route_not_found"
+    );
+    // Other paths belong to the routes again: here the default echo, which wants a key.
+    let discovery = reqwest::get(gateway.url("/.well-known/openid-configuration"))
+        .await
+        .unwrap();
+    assert_eq!(discovery.status(), StatusCode::UNAUTHORIZED);
+}
