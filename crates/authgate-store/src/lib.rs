@@ -39,6 +39,18 @@ pub trait CredentialStore: Send + Sync + 'static {
     async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError>;
     /// Refuses the access token with this `jti` from now on (kept until it would expire).
     async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError>;
+    /// Stores a refresh token (by digest).
+    async fn create_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError>;
+    /// Marks the refresh token with this digest used, atomically, if it is valid at `now`; a
+    /// token presented again after its use revokes its whole family.
+    async fn use_refresh_token(
+        &self,
+        digest: &KeyDigest,
+        now: i64,
+    ) -> Result<RefreshUse, StoreError>;
+    /// Revokes every token of the family of the refresh token with this digest; false when
+    /// there is none.
+    async fn revoke_refresh_token(&self, digest: &KeyDigest) -> Result<bool, StoreError>;
     /// A user by name, with the password hash, for the token service.
     async fn find_password(&self, user: &str) -> Result<Option<PasswordRecord>, StoreError>;
     /// The sequence number of the latest change; it moves whenever cached credentials may be stale.

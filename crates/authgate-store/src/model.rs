@@ -357,6 +357,31 @@ impl std::fmt::Debug for PasswordRecord {
     }
 }
 
+/// A refresh token as stored: its digest and what it may be exchanged for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    pub id: String,
+    pub digest: KeyDigest,
+    /// Every token rotated from one grant shares the family of the first.
+    pub family_id: String,
+    /// The user name the tokens are for.
+    pub subject: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub expires_at: i64,
+}
+
+/// What presenting a refresh token came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshUse {
+    /// Valid and now used: the caller issues its successor.
+    Fresh(RefreshTokenRecord),
+    /// Already used, revoked or expired: refused (a reuse has revoked its family).
+    Refused,
+    /// No such token.
+    Unknown,
+}
+
 /// An operator's admin token, as the admin API needs it to authenticate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminTokenRecord {

@@ -163,6 +163,7 @@ pub struct Signer {
 
 /// A published key that verifies tokens.
 pub struct Verifying {
+    pub alg: SigningAlg,
     pub algorithm: Algorithm,
     pub key: DecodingKey,
 }
@@ -221,6 +222,18 @@ impl KeyRing {
             .unwrap_or_else(|_| Arc::new(JwkSet { keys: Vec::new() }))
     }
 
+    /// The algorithms of the published keys, sorted.
+    pub fn algorithms(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = self
+            .loaded
+            .read()
+            .map(|l| l.verifying.values().map(|v| v.alg.as_str()).collect())
+            .unwrap_or_default();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
     /// The published key `kid`; an unknown `kid` reloads the ring first, unless it was
     /// reloaded less than a second ago (so forged kids cannot hammer the store).
     pub async fn verifying(&self, kid: &str) -> Option<Arc<Verifying>> {
@@ -264,7 +277,14 @@ async fn load(store: &dyn CredentialStore) -> Result<Loaded, KeyError> {
             serde_json::from_str(&record.public_jwk).map_err(|e| unusable(e.to_string()))?;
         let key = DecodingKey::from_jwk(&jwk).map_err(|e| unusable(e.to_string()))?;
         let algorithm = jose_algorithm(alg);
-        verifying.insert(record.kid.clone(), Arc::new(Verifying { algorithm, key }));
+        verifying.insert(
+            record.kid.clone(),
+            Arc::new(Verifying {
+                alg,
+                algorithm,
+                key,
+            }),
+        );
         jwks.push(jwk);
         // Records come newest first: the first unretired one signs.
         if signer.is_none() && record.retired_at.is_none() {

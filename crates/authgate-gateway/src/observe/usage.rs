@@ -131,7 +131,10 @@ mod tests {
     use super::*;
     use async_trait::async_trait;
     use authgate_core::KeyDigest;
-    use authgate_store::{AppRecord, KeyRecord, PasswordRecord, SigningKeyRecord, StoreError};
+    use authgate_store::{
+        AppRecord, KeyRecord, PasswordRecord, RefreshTokenRecord, RefreshUse, SigningKeyRecord,
+        StoreError,
+    };
     use std::sync::atomic::{AtomicBool, Ordering};
 
     /// A store whose usage writes fail while `down` is set, and that keeps what it was given.
@@ -176,6 +179,15 @@ mod tests {
         }
         async fn find_password(&self, _: &str) -> Result<Option<PasswordRecord>, StoreError> {
             Ok(None)
+        }
+        async fn create_refresh_token(&self, _: &RefreshTokenRecord) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn use_refresh_token(&self, _: &KeyDigest, _: i64) -> Result<RefreshUse, StoreError> {
+            Ok(RefreshUse::Unknown)
+        }
+        async fn revoke_refresh_token(&self, _: &KeyDigest) -> Result<bool, StoreError> {
+            Ok(false)
         }
         async fn change_seq(&self) -> Result<i64, StoreError> {
             Ok(0)

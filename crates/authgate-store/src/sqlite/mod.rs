@@ -2,9 +2,9 @@
 
 use crate::{
     AdminTokenRecord, App, AppMode, AppRecord, CredentialStore, DEFAULT_TENANT, DirectoryStore,
-    Key, KeyRecord, MAX_APP_KEYS, NewApp, NewCredential, NewKey, NewUser, PasswordRecord, Role,
-    SigningKey, SigningKeyRecord, StoreError, UsageCount, UsageMinute, UsageOutcome, User,
-    UserKind,
+    Key, KeyRecord, MAX_APP_KEYS, NewApp, NewCredential, NewKey, NewUser, PasswordRecord,
+    RefreshTokenRecord, RefreshUse, Role, SigningKey, SigningKeyRecord, StoreError, UsageCount,
+    UsageMinute, UsageOutcome, User, UserKind,
 };
 use async_trait::async_trait;
 use authgate_core::KeyDigest;
@@ -197,6 +197,97 @@ impl CredentialStore for SqliteStore {
         record_change(&mut tx, "access_token", jti).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn create_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (id, digest, family_id, subject, client_id, scopes, expires_at, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&token.id)
+        .bind(&token.digest.0[..])
+        .bind(&token.family_id)
+        .bind(&token.subject)
+        .bind(&token.client_id)
+        .bind(token.scopes.join(","))
+        .bind(token.expires_at)
+        .bind(now_unix())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn use_refresh_token(
+        &self,
+        digest: &KeyDigest,
+        now: i64,
+    ) -> Result<RefreshUse, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(row) = sqlx::query(
+            "SELECT id, digest, family_id, subject, client_id, scopes, expires_at, used_at, revoked_at \
+             FROM refresh_tokens WHERE digest = ?",
+        )
+        .bind(&digest.0[..])
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(RefreshUse::Unknown);
+        };
+        let record = RefreshTokenRecord {
+            id: row.try_get("id")?,
+            digest: digest_from_row(&row)?,
+            family_id: row.try_get("family_id")?,
+            subject: row.try_get("subject")?,
+            client_id: row.try_get("client_id")?,
+            scopes: split_list(row.try_get("scopes")?),
+            expires_at: row.try_get("expires_at")?,
+        };
+        let used: Option<i64> = row.try_get("used_at")?;
+        let revoked: Option<i64> = row.try_get("revoked_at")?;
+        if used.is_some() {
+            tracing::warn!(
+                family = record.family_id,
+                "refresh token reused: its family is revoked"
+            );
+            sqlx::query("UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL")
+                .bind(now)
+                .bind(&record.family_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(RefreshUse::Refused);
+        }
+        if revoked.is_some() || record.expires_at <= now {
+            return Ok(RefreshUse::Refused);
+        }
+        // Conditional, so that of two concurrent uses only one wins.
+        let won = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(&record.id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        tx.commit().await?;
+        Ok(if won {
+            RefreshUse::Fresh(record)
+        } else {
+            RefreshUse::Refused
+        })
+    }
+
+    async fn revoke_refresh_token(&self, digest: &KeyDigest) -> Result<bool, StoreError> {
+        let revoked = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND family_id = \
+             (SELECT family_id FROM refresh_tokens WHERE digest = ?)",
+        )
+        .bind(now_unix())
+        .bind(&digest.0[..])
+        .execute(&self.pool)
+        .await?;
+        Ok(revoked.rows_affected() > 0)
     }
 
     async fn find_password(&self, user: &str) -> Result<Option<PasswordRecord>, StoreError> {

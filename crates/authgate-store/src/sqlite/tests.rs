@@ -472,3 +472,64 @@ async fn a_revoked_token_is_remembered_until_it_would_expire() {
     assert!(!store.is_token_revoked("jti-2").await.unwrap());
     assert!(store.change_seq().await.unwrap() > seq);
 }
+
+#[tokio::test]
+async fn a_refresh_token_works_once_and_its_reuse_revokes_the_family() {
+    let (_dir, store) = store().await;
+    let token = |id: &str, digest: u8| RefreshTokenRecord {
+        id: id.into(),
+        digest: KeyDigest([digest; 32]),
+        family_id: "fam".into(),
+        subject: "jane".into(),
+        client_id: "authgate-cli".into(),
+        scopes: vec!["openid".into(), "offline_access".into()],
+        expires_at: now_unix() + 60,
+    };
+    store.create_refresh_token(&token("r1", 1)).await.unwrap();
+    let now = now_unix();
+    assert_eq!(
+        store
+            .use_refresh_token(&KeyDigest([1; 32]), now)
+            .await
+            .unwrap(),
+        RefreshUse::Fresh(token("r1", 1))
+    );
+    store.create_refresh_token(&token("r2", 2)).await.unwrap();
+    assert_eq!(
+        store
+            .use_refresh_token(&KeyDigest([1; 32]), now)
+            .await
+            .unwrap(),
+        RefreshUse::Refused,
+        "a reuse"
+    );
+    assert_eq!(
+        store
+            .use_refresh_token(&KeyDigest([2; 32]), now)
+            .await
+            .unwrap(),
+        RefreshUse::Refused,
+        "the reuse revoked the successor too"
+    );
+    assert_eq!(
+        store
+            .use_refresh_token(&KeyDigest([9; 32]), now)
+            .await
+            .unwrap(),
+        RefreshUse::Unknown
+    );
+    store.create_refresh_token(&token("r3", 3)).await.unwrap();
+    assert!(
+        store
+            .revoke_refresh_token(&KeyDigest([3; 32]))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .use_refresh_token(&KeyDigest([3; 32]), now)
+            .await
+            .unwrap(),
+        RefreshUse::Refused
+    );
+}

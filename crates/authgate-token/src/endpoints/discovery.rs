@@ -1,7 +1,7 @@
 //! Discovery (OpenID Connect Discovery 1.0, RFC 8414), the JWKS, and the Weaviate-shaped
 //! pointer clients written for Weaviate start from.
 
-use super::{JWKS, OPENID_CONFIGURATION, REVOKE, TOKEN, TokenService};
+use super::{INTROSPECT, JWKS, OPENID_CONFIGURATION, REVOKE, TOKEN, TokenService, USERINFO};
 use axum::Json;
 use axum::extract::State;
 use axum::response::IntoResponse;
@@ -14,32 +14,19 @@ pub(crate) const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offlin
 
 pub(super) async fn openid_configuration(State(service): State<Arc<TokenService>>) -> Json<Value> {
     let issuer = service.issuer_url();
-    let algorithms: Vec<&str> = {
-        let mut algs: Vec<&str> = service
-            .ring
-            .jwks()
-            .keys
-            .iter()
-            .filter_map(|k| k.common.key_algorithm.map(|a| a.to_string()))
-            .map(|a| match a.as_str() {
-                "ES256" => "ES256",
-                "RS256" => "RS256",
-                _ => "EdDSA",
-            })
-            .collect();
-        algs.sort_unstable();
-        algs.dedup();
-        algs
-    };
+    let algorithms = service.ring.algorithms();
     Json(json!({
         "issuer": issuer,
         "token_endpoint": format!("{issuer}{TOKEN}"),
         "jwks_uri": format!("{issuer}{JWKS}"),
         "revocation_endpoint": format!("{issuer}{REVOKE}"),
-        "grant_types_supported": ["client_credentials", "password"],
+        "introspection_endpoint": format!("{issuer}{INTROSPECT}"),
+        "userinfo_endpoint": format!("{issuer}{USERINFO}"),
+        "grant_types_supported": ["client_credentials", "password", "refresh_token"],
         "response_types_supported": ["token"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "scopes_supported": OIDC_SCOPES,
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "preferred_username", "groups", "tenant"],
         "subject_types_supported": ["public"],

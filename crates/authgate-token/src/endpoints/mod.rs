@@ -2,6 +2,7 @@
 
 mod discovery;
 mod error;
+mod introspect;
 mod revoke;
 mod throttle;
 mod token;
@@ -30,6 +31,8 @@ pub const JWKS: &str = "/.well-known/jwks.json";
 pub const WEAVIATE_DISCOVERY: &str = "/v1/.well-known/openid-configuration";
 pub const TOKEN: &str = "/oauth/token";
 pub const REVOKE: &str = "/oauth/revoke";
+pub const INTROSPECT: &str = "/oauth/introspect";
+pub const USERINFO: &str = "/oauth/userinfo";
 
 /// What the endpoints share.
 pub struct TokenService {
@@ -38,6 +41,8 @@ pub struct TokenService {
     issuer: Issuer,
     verifier: Verifier,
     public_client_id: String,
+    /// Lifetime of refresh tokens, in seconds.
+    refresh_ttl: i64,
     throttle: LoginThrottle,
 }
 
@@ -56,6 +61,8 @@ impl TokenService {
             verifier: Verifier::new(ring.clone(), issuer_url, &config.oidc.audience),
             ring,
             public_client_id: config.oidc.public_client_id.clone(),
+            refresh_ttl: i64::try_from(config.oidc.refresh_token_ttl.0.as_secs())
+                .unwrap_or(i64::MAX),
             throttle: LoginThrottle::new(limiter),
         }
     }
@@ -75,6 +82,11 @@ pub fn routes(service: Arc<TokenService>) -> Router {
         .route(WEAVIATE_DISCOVERY, get(discovery::weaviate))
         .route(TOKEN, post(token::token))
         .route(REVOKE, post(revoke::revoke))
+        .route(INTROSPECT, post(introspect::introspect))
+        .route(
+            USERINFO,
+            get(introspect::userinfo).post(introspect::userinfo),
+        )
         .with_state(service)
 }
 

@@ -4,6 +4,7 @@
 use super::{OAuthError, TokenService, form};
 use crate::client;
 use crate::verify::TokenError;
+use authgate_core::KeyDigest;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -37,6 +38,15 @@ async fn revoke_token(
     let token = params
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    // A refresh token revokes its family; anything else is tried as an access token.
+    if token.starts_with("rt_") {
+        service
+            .store
+            .revoke_refresh_token(&KeyDigest::of(token))
+            .await
+            .map_err(|_| OAuthError::temporarily_unavailable())?;
+        return Ok(());
+    }
     // RFC 7009 §2.2: an invalid or expired token needs no revoking; the answer is still 200.
     let claims = match service.verifier.verify(token).await {
         Ok(claims) => claims,

@@ -1,17 +1,24 @@
-//! `POST /oauth/token` (RFC 6749 §3.2): the client_credentials and password grants.
+//! `POST /oauth/token` (RFC 6749 §3.2): the client_credentials, password and refresh_token
+//! grants. A user's grant with `offline_access` also gets a refresh token, rotated on each use.
 
 use super::discovery::OIDC_SCOPES;
 use super::{OAuthError, TokenService, form};
 use crate::client::{self, Client};
 use crate::issue::Grant;
-use authgate_core::Permission;
+use authgate_core::id::new_id;
 use authgate_core::password::verify_password;
+use authgate_core::time::now_unix;
+use authgate_core::{KeyDigest, Permission};
+use authgate_store::{RefreshTokenRecord, RefreshUse};
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use http::HeaderMap;
 use http::header::{CACHE_CONTROL, PRAGMA};
+use rand::RngCore as _;
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -44,9 +51,17 @@ async fn issue(
     )
     .await?;
     let requested = requested_scopes(&params)?;
-    let grant = match grant_type.as_str() {
-        "client_credentials" => client_credentials(&client, requested)?,
-        "password" => password(service, &client, &params, requested).await?,
+    // The refresh-token family the response continues (or starts), for users' grants.
+    let (grant, family) = match grant_type.as_str() {
+        "client_credentials" => (client_credentials(&client, requested)?, None),
+        "password" => (
+            password(service, &client, &params, requested).await?,
+            Some(new_id("rtf")),
+        ),
+        "refresh_token" => {
+            let (grant, family) = refresh(service, &client, &params, requested).await?;
+            (grant, Some(family))
+        }
         other => return Err(OAuthError::unsupported_grant_type(other)),
     };
     let access = service
@@ -60,6 +75,11 @@ async fn issue(
     });
     if !grant.scopes.is_empty() {
         body["scope"] = json!(grant.scopes.join(" "));
+    }
+    if let Some(family) = family
+        && grant.scopes.iter().any(|s| s == "offline_access")
+    {
+        body["refresh_token"] = json!(service.refresh_token(&grant, family).await?);
     }
     if grant.scopes.iter().any(|s| s == "openid") {
         let id_token = service
@@ -80,6 +100,82 @@ async fn issue(
         Json(body),
     )
         .into_response())
+}
+
+impl TokenService {
+    /// A new refresh token of `family` for `grant`, stored by digest.
+    async fn refresh_token(&self, grant: &Grant, family: String) -> Result<String, OAuthError> {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        let token = format!("rt_{}", URL_SAFE_NO_PAD.encode(bytes));
+        let record = RefreshTokenRecord {
+            id: new_id("rtk"),
+            digest: KeyDigest::of(&token),
+            family_id: family,
+            subject: grant.subject.clone(),
+            client_id: grant.client_id.clone(),
+            scopes: grant.scopes.clone(),
+            expires_at: now_unix().saturating_add(self.refresh_ttl),
+        };
+        self.store
+            .create_refresh_token(&record)
+            .await
+            .map_err(|_| OAuthError::temporarily_unavailable())?;
+        Ok(token)
+    }
+}
+
+/// A refresh token for new tokens (RFC 6749 §6): same client, same or fewer scopes, and the
+/// user's roles as they are now. The presented token is used up; its successor continues the
+/// family.
+async fn refresh(
+    service: &TokenService,
+    client: &Client,
+    params: &HashMap<String, String>,
+    requested: Vec<String>,
+) -> Result<(Grant, String), OAuthError> {
+    let presented = params
+        .get("refresh_token")
+        .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+    let digest = KeyDigest::of(presented);
+    let record = match service.store.use_refresh_token(&digest, now_unix()).await {
+        Ok(RefreshUse::Fresh(record)) => record,
+        Ok(RefreshUse::Refused | RefreshUse::Unknown) => {
+            return Err(OAuthError::invalid_grant(
+                "the refresh token is invalid, expired, revoked or already used",
+            ));
+        }
+        Err(_) => return Err(OAuthError::temporarily_unavailable()),
+    };
+    if record.client_id != client.id() {
+        return Err(OAuthError::invalid_grant(
+            "the refresh token was issued to another client",
+        ));
+    }
+    let scopes = if requested.is_empty() {
+        record.scopes.clone()
+    } else if requested.iter().all(|s| record.scopes.contains(s)) {
+        requested
+    } else {
+        return Err(OAuthError::invalid_scope(
+            "a refresh may keep or narrow the scopes, never add to them",
+        ));
+    };
+    let user = service
+        .store
+        .find_password(&record.subject)
+        .await
+        .map_err(|_| OAuthError::temporarily_unavailable())?
+        .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?
+        .user;
+    let grant = Grant {
+        subject: user.name,
+        client_id: record.client_id,
+        scopes,
+        roles: user.roles,
+        tenant: user.tenant,
+    };
+    Ok((grant, record.family_id))
 }
 
 /// The `scope` parameter: OpenID scopes and permissions (`resource:action`), nothing else.

@@ -570,3 +570,160 @@ async fn with_the_token_service_off_there_is_no_discovery() {
         .unwrap();
     assert_eq!(discovery.status(), StatusCode::UNAUTHORIZED);
 }
+
+async fn form_post(
+    gateway: &Gateway,
+    path: &str,
+    form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(gateway.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(url_encode(form));
+    if let Some((id, secret)) = basic {
+        request = request.basic_auth(id, Some(secret));
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_introspection_and_userinfo_describe_tokens() {
+    let upstream = Upstream::start();
+    let gateway = start(&upstream);
+    create_user(&gateway, "jane", "pw", "viewer");
+    let sign_in: Value = form_post(
+        &gateway,
+        "/oauth/token",
+        &[
+            ("grant_type", "password"),
+            ("client_id", "authgate-cli"),
+            ("username", "jane"),
+            ("password", "pw"),
+            ("scope", "openid offline_access tasks:read"),
+        ],
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let first_refresh = sign_in["refresh_token"].as_str().unwrap().to_owned();
+    assert!(sign_in["id_token"].is_string());
+
+    // A role bound after sign-in reaches the next token through the refresh.
+    gateway.json(&["roles", "bind", "jane", "admin"]);
+    let refresh = |token: String, scope: Option<&'static str>| {
+        let gateway = &gateway;
+        async move {
+            let mut form = vec![
+                ("grant_type", "refresh_token"),
+                ("client_id", "authgate-cli"),
+                ("refresh_token", token.as_str()),
+            ];
+            form.extend(scope.map(|s| ("scope", s)));
+            form_post(gateway, "/oauth/token", &form, None).await
+        }
+    };
+    let refreshed = refresh(first_refresh.clone(), None).await;
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    let refreshed: Value = refreshed.json().await.unwrap();
+    let second_refresh = refreshed["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(second_refresh, first_refresh, "rotated on use");
+    assert_eq!(refreshed["scope"], "openid offline_access tasks:read");
+    let access = refreshed["access_token"].as_str().unwrap().to_owned();
+    let seen: Value = call(&gateway, reqwest::Method::GET, &access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let roles = seen["headers"]["x-authgate-roles"].as_str().unwrap();
+    assert!(roles.contains("admin"), "{roles}");
+
+    // Scopes may narrow, not widen.
+    let widened = refresh(second_refresh.clone(), Some("openid tasks:write")).await;
+    assert_eq!(
+        widened.json::<Value>().await.unwrap()["error"],
+        "invalid_scope"
+    );
+
+    // Presenting a used refresh token again revokes the family: its successor fails too.
+    let reused = refresh(first_refresh, None).await;
+    assert_eq!(reused.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        reused.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
+    let successor = refresh(second_refresh, None).await;
+    assert_eq!(
+        successor.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
+
+    // Userinfo: the access token's user.
+    let info: Value = reqwest::Client::new()
+        .get(gateway.url("/oauth/userinfo"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["sub"], "jane");
+    assert_eq!(info["preferred_username"], "jane");
+    let no_token = reqwest::get(gateway.url("/oauth/userinfo")).await.unwrap();
+    assert_eq!(no_token.status(), StatusCode::UNAUTHORIZED);
+
+    // Introspection, by an application.
+    let app = gateway.app("api-key");
+    let (_, secret) = gateway.key(&app, &[]);
+    let introspect = |token: String| {
+        let gateway = &gateway;
+        let (app, secret) = (app.clone(), secret.clone());
+        async move {
+            form_post(
+                gateway,
+                "/oauth/introspect",
+                &[("token", token.as_str())],
+                Some((&app, &secret)),
+            )
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()
+        }
+    };
+    let active = introspect(access.clone()).await;
+    assert_eq!(active["active"], true);
+    assert_eq!(active["sub"], "jane");
+    assert_eq!(active["client_id"], "authgate-cli");
+    assert_eq!(active["token_type"], "Bearer");
+    assert_eq!(introspect("garbage".into()).await, json!({"active": false}));
+    let public = form_post(
+        &gateway,
+        "/oauth/introspect",
+        &[("token", access.as_str()), ("client_id", "authgate-cli")],
+        None,
+    )
+    .await;
+    assert_eq!(public.status(), StatusCode::UNAUTHORIZED);
+
+    // Revoked: inactive for introspection, invalid for userinfo.
+    let revoked = form_post(
+        &gateway,
+        "/oauth/revoke",
+        &[("token", access.as_str()), ("client_id", "authgate-cli")],
+        None,
+    )
+    .await;
+    assert_eq!(revoked.status(), StatusCode::OK);
+    assert_eq!(introspect(access.clone()).await["active"], false);
+    let info = reqwest::Client::new()
+        .get(gateway.url("/oauth/userinfo"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.status(), StatusCode::UNAUTHORIZED);
+}
