@@ -158,6 +158,54 @@ pub struct AuthConfig {
     pub key_env: String,
     /// How long a verified credential stays in the in-process cache (changes invalidate it sooner).
     pub cache_ttl: Duration,
+    /// External OpenID Connect issuers whose access tokens the gateway accepts.
+    pub oidc: Vec<ExternalIssuerConfig>,
+}
+
+/// An identity provider that is not authgate: its JWTs are verified against its JWKS.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalIssuerConfig {
+    /// Exactly the `iss` of its tokens; discovery is read from
+    /// `<issuer>/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// The `aud` its tokens must carry for this gateway.
+    pub audience: String,
+    /// The client id clients use at this issuer (informational, for clients' configuration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The claim naming the user.
+    #[serde(default = "default_username_claim")]
+    pub username_claim: String,
+    /// The claim listing the user's groups.
+    #[serde(default = "default_groups_claim")]
+    pub groups_claim: String,
+    /// Group → role. Empty: each group is taken as the role of the same name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub group_roles: BTreeMap<String, String>,
+    /// The algorithms accepted from this issuer (never `none` or HMAC).
+    #[serde(default = "default_external_algorithms")]
+    pub algorithms: Vec<String>,
+    /// The JWKS URL, when discovery is not to be used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+}
+
+/// The asymmetric JWS algorithms an external issuer may be allowed.
+pub const EXTERNAL_ALGORITHMS: [&str; 9] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
+
+fn default_username_claim() -> String {
+    "sub".into()
+}
+
+fn default_groups_claim() -> String {
+    "groups".into()
+}
+
+fn default_external_algorithms() -> Vec<String> {
+    vec!["RS256".into(), "ES256".into()]
 }
 
 impl Default for AuthConfig {
@@ -171,6 +219,7 @@ impl Default for AuthConfig {
             hide_credentials: true,
             key_env: "live".into(),
             cache_ttl: Duration::from_secs(60),
+            oidc: Vec::new(),
         }
     }
 }

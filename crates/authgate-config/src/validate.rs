@@ -70,6 +70,42 @@ pub(crate) fn validate(config: &Config, source_name: &str) -> Result<(), ConfigE
             "must be at least 1m".into(),
         ));
     }
+    for (i, issuer) in config.auth.oidc.iter().enumerate() {
+        let key = |field: &str| format!("auth.oidc[{i}].{field}");
+        if url::Url::parse(&issuer.issuer).is_err() {
+            return Err(invalid(
+                key("issuer"),
+                format!("`{}` is not a URL", issuer.issuer),
+            ));
+        }
+        if issuer.algorithms.is_empty() {
+            return Err(invalid(
+                key("algorithms"),
+                "name at least one algorithm".into(),
+            ));
+        }
+        if let Some(bad) = issuer
+            .algorithms
+            .iter()
+            .find(|alg| !crate::EXTERNAL_ALGORITHMS.contains(&alg.as_str()))
+        {
+            return Err(invalid(
+                key("algorithms"),
+                format!(
+                    "`{bad}` is not allowed; choose from {}",
+                    crate::EXTERNAL_ALGORITHMS.join(", ")
+                ),
+            ));
+        }
+        if config.oidc.enabled
+            && issuer.issuer.trim_end_matches('/') == config.server.public_url.trim_end_matches('/')
+        {
+            return Err(invalid(
+                key("issuer"),
+                "is authgate's own issuer (server.public_url); list only other issuers".into(),
+            ));
+        }
+    }
     if config.store.flush_interval.0.is_zero() {
         return Err(invalid(
             "store.flush_interval".into(),

@@ -68,7 +68,10 @@ fn key_verification(c: &mut Criterion) {
             })
             .expect("token")
             .token;
-        let tokens = TokenAuthenticator::new(Verifier::new(ring, issuer, "authgate"));
+        let tokens = TokenAuthenticator::new(
+            Some((issuer.to_owned(), Verifier::new(ring, issuer, "authgate"))),
+            Vec::new(),
+        );
         let authenticator = Authenticator::new(
             Extractor::new(&AuthConfig::default()),
             cache.clone(),

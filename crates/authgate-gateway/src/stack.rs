@@ -20,7 +20,7 @@ use authgate_config::Config;
 use authgate_core::{AuthMethod, ErrorCode, Identity, KeyDigest};
 use authgate_state::{IdempotencyStore, RateLimiter};
 use authgate_store::{CredentialStore, StoreError};
-use authgate_token::{KeyRing, TokenService, Verifier};
+use authgate_token::{ExternalIssuer, KeyRing, TokenService, Verifier};
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state, map_response};
 use std::collections::HashMap;
@@ -74,25 +74,38 @@ impl Gateway {
             everywhere: config.auth.anonymous,
             skip_authentication: config.auth.skip,
         };
-        let tokens = if config.oidc.enabled {
+        let issuer = config.server.public_url.as_str();
+        let own = if config.oidc.enabled {
             let ring = KeyRing::load(store.clone())
                 .await
                 .map_err(|e| format!("cannot load the signing keys: {e}"))?;
-            let issuer = config.server.public_url.as_str();
             let service =
                 TokenService::new(config, store.clone(), ring.clone(), rate_limiter.clone());
             let verifier = Verifier::new(ring.clone(), issuer, &config.oidc.audience);
-            Some((Arc::new(service), ring, TokenAuthenticator::new(verifier)))
+            Some((Arc::new(service), ring, verifier))
         } else {
             None
         };
+        let external = config
+            .auth
+            .oidc
+            .iter()
+            .map(|issuer| ExternalIssuer::new(issuer.clone()).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        let token_authenticator = (own.is_some() || !external.is_empty()).then(|| {
+            TokenAuthenticator::new(
+                own.as_ref()
+                    .map(|(_, _, verifier)| (issuer.to_owned(), verifier.clone())),
+                external,
+            )
+        });
         let authenticator = Authenticator::new(
             Extractor::new(&config.auth),
             cache.clone(),
             key_use.clone(),
             anonymous,
             static_keys,
-            tokens.as_ref().map(|(_, _, verify)| verify.clone()),
+            token_authenticator,
         );
         Ok(Self {
             routes,
@@ -103,7 +116,7 @@ impl Gateway {
             max_body_size: config.server.max_body_size,
             skip_authentication: config.auth.skip,
             cors: cors::layer(&config.cors, &config.auth),
-            tokens: tokens.map(|(service, ring, _)| (service, ring)),
+            tokens: own.map(|(service, ring, _)| (service, ring)),
             idempotency: Arc::new(IdempotencyPolicy::new(
                 idempotency,
                 &config.idempotency,

@@ -5,6 +5,7 @@
 //! keys.rs     generate ES256/RS256/EdDSA keys; KeyRing: the active signer, published verifiers, JWKS
 //! issue.rs    Issuer: signs access tokens (RFC 9068) and ID tokens
 //! verify.rs   Verifier: RFC 8725 validation of access tokens, for the gateway's authn stage
+//! external.rs ExternalIssuer: `[[auth.oidc]]` issuers (discovery, cached JWKS, claims mapping)
 //! client.rs   client authentication at the token endpoint (basic / post; public client)
 //! endpoints/  discovery, JWKS, Weaviate-style discovery, token (grants), revocation
 //! ```
@@ -13,12 +14,15 @@
 pub mod claims;
 mod client;
 pub mod endpoints;
+pub mod external;
+mod fetch;
 pub mod issue;
 pub mod keys;
 pub mod verify;
 
 pub use claims::AccessClaims;
 pub use endpoints::{TokenService, routes};
+pub use external::{ExternalCaller, ExternalIssuer};
 pub use issue::{Grant, Issuer};
 pub use keys::KeyRing;
 pub use verify::{TokenError, Verifier};

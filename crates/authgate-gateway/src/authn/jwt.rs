@@ -1,26 +1,34 @@
-//! Access tokens as credentials: verified by the token service's [`Verifier`] (RFC 8725 rules),
-//! checked against the revocation list, and turned into a [`Caller`] once per cache lifetime.
+//! Access tokens as credentials, from authgate's own token service or an `[[auth.oidc]]` issuer,
+//! told apart by their (not yet verified) `iss`. authgate's own are verified by the token
+//! service's [`Verifier`] and checked against the revocation list; external ones by their
+//! [`ExternalIssuer`]. Either way the caller is built once per cache lifetime.
 //!
-//! The token's claims say who calls: `sub` the subject, `client_id` the application (usage and
-//! limits belong to it), `roles` and `tenant` as issued; permission-shaped scopes
-//! (`resource:action`) narrow what the roles allow, OpenID scopes (`openid`, ...) do not.
+//! The claims say who calls: the subject (`sub`, or the issuer's username claim), the
+//! application (`client_id`/`azp`: usage and limits belong to it), roles (authgate's `roles`, or
+//! the issuer's groups mapped to roles) and tenant; permission-shaped scopes (`resource:action`)
+//! narrow what the roles allow, OpenID scopes (`openid`, ...) do not.
 
 use super::Refusal;
 use super::cache::{CachedToken, CredentialCache};
 use crate::caller::Caller;
 use authgate_core::{AuthMethod, ErrorCode, Identity, KeyDigest, time::now_unix};
-use authgate_token::{TokenError, Verifier};
+use authgate_token::{ExternalIssuer, TokenError, Verifier};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::sync::Arc;
 
 /// Proves bearer JWTs.
 #[derive(Clone)]
 pub struct TokenAuthenticator {
-    verifier: Verifier,
+    /// authgate's own issuer URL and verifier, when its token service is on.
+    own: Option<(String, Verifier)>,
+    external: Vec<Arc<ExternalIssuer>>,
 }
 
 impl TokenAuthenticator {
-    pub fn new(verifier: Verifier) -> Self {
-        Self { verifier }
+    pub fn new(own: Option<(String, Verifier)>, external: Vec<Arc<ExternalIssuer>>) -> Self {
+        let own = own.map(|(issuer, verifier)| (issuer.trim_end_matches('/').to_owned(), verifier));
+        Self { own, external }
     }
 
     /// The caller of `token`, if it is a valid, unrevoked access token whose application (when
@@ -50,13 +58,47 @@ impl TokenAuthenticator {
     }
 
     async fn fill(&self, cache: &CredentialCache, token: &str) -> Result<CachedToken, Refusal> {
-        let claims = self.verifier.verify(token).await.map_err(|error| {
-            tracing::debug!(%error, "bearer token refused");
-            match error {
-                TokenError::Expired => ErrorCode::ExpiredCredentials,
-                TokenError::Invalid(_) => ErrorCode::InvalidCredentials,
-            }
-        })?;
+        let issuer = unverified_issuer(token).ok_or(ErrorCode::InvalidCredentials)?;
+        if let Some((own, verifier)) = &self.own
+            && issuer.trim_end_matches('/') == own
+        {
+            return self.fill_own(cache, verifier, token).await;
+        }
+        let external = self
+            .external
+            .iter()
+            .find(|candidate| candidate.issuer() == issuer)
+            .ok_or(ErrorCode::InvalidCredentials)?;
+        let caller = external.verify(token).await.map_err(refused)?;
+        let identity = Identity {
+            subject: caller.subject,
+            application: caller.client_id.clone(),
+            tenant: caller.tenant,
+            roles: caller.roles,
+            scopes: caller.scopes,
+            method: AuthMethod::Jwt,
+            key_id: None,
+            key_prefix: None,
+        };
+        let grants = cache
+            .policy()
+            .grants(&identity, cache.store().as_ref())
+            .await
+            .map_err(|_| ErrorCode::StoreUnavailable)?;
+        Ok(CachedToken {
+            caller: Arc::new(Caller::new(identity, grants)),
+            expires_at: caller.expires_at,
+            client_id: caller.client_id,
+        })
+    }
+
+    async fn fill_own(
+        &self,
+        cache: &CredentialCache,
+        verifier: &Verifier,
+        token: &str,
+    ) -> Result<CachedToken, Refusal> {
+        let claims = verifier.verify(token).await.map_err(refused)?;
         let store = cache.store();
         if store
             .is_token_revoked(&claims.jti)
@@ -93,4 +135,20 @@ impl TokenAuthenticator {
             client_id: claims.client_id,
         })
     }
+}
+
+fn refused(error: TokenError) -> Refusal {
+    tracing::debug!(%error, "bearer token refused");
+    match error {
+        TokenError::Expired => ErrorCode::ExpiredCredentials.into(),
+        TokenError::Invalid(_) => ErrorCode::InvalidCredentials.into(),
+    }
+}
+
+/// The `iss` of a JWT, read before any verification only to pick the issuer that verifies it.
+fn unverified_issuer(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("iss")?.as_str().map(str::to_owned)
 }

@@ -163,7 +163,7 @@ impl CredentialStore for SqliteStore {
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
         let rows = sqlx::query(&format!(
-            "{SIGNING_KEY_COLUMNS} WHERE publish_until IS NULL OR publish_until > ? ORDER BY created_at DESC, kid"
+            "{SIGNING_KEY_COLUMNS} WHERE publish_until IS NULL OR publish_until > ? ORDER BY created_at DESC, rowid DESC"
         ))
         .bind(now_unix())
         .fetch_all(&self.pool)
@@ -746,7 +746,7 @@ impl DirectoryStore for SqliteStore {
 
     async fn list_signing_keys(&self) -> Result<Vec<SigningKey>, StoreError> {
         let rows = sqlx::query(&format!(
-            "{SIGNING_KEY_COLUMNS} ORDER BY created_at DESC, kid"
+            "{SIGNING_KEY_COLUMNS} ORDER BY created_at DESC, rowid DESC"
         ))
         .fetch_all(&self.pool)
         .await?;

@@ -233,13 +233,20 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn start() -> Upstream {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/upstream.py");
+        Self::script("upstream.py")
+    }
+
+    /// Starts another Python server of `tests/it/` that prints its port first.
+    pub fn script(name: &str) -> Upstream {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/it")
+            .join(name);
         let mut child = Command::new(PYTHON)
             .arg(script)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("spawn python3 upstream");
+            .expect("spawn python3");
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout"))
             .read_line(&mut line)

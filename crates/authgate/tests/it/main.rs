@@ -11,6 +11,7 @@ mod authorization;
 mod cli;
 mod cors;
 mod credentials;
+mod external_oidc;
 mod forward_auth;
 mod idempotency;
 mod lifecycle;
