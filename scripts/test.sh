@@ -8,8 +8,10 @@ missing=()
 # The tests run Python from the system (/usr/bin/python3), where apt installs its libraries.
 [ -x /usr/bin/python3 ] || missing+=(python3)
 [ -x /usr/sbin/nginx ] || missing+=(nginx-light)   # forward-auth tests put a real nginx in front
-# The OAuth tests drive authgate from Python: PyJWT (with cryptography) verifies its tokens.
+# The OAuth tests drive authgate from Python: PyJWT (with cryptography) verifies its tokens,
+# Authlib (over requests) is the OAuth client library.
 /usr/bin/python3 -c 'import jwt, cryptography' 2>/dev/null || missing+=(python3-jwt python3-cryptography)
+/usr/bin/python3 -c 'import authlib, requests' 2>/dev/null || missing+=(python3-authlib python3-requests)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq

@@ -366,6 +366,8 @@ pub struct OidcConfig {
     pub enabled: bool,
     /// The built-in public client (no secret) for the password and authorization-code grants.
     pub public_client_id: String,
+    /// Where authorization codes may be sent for the public client (matched exactly).
+    pub redirect_uris: Vec<String>,
     /// The `aud` of the access tokens authgate issues and accepts.
     pub audience: String,
     pub access_token_ttl: Duration,
@@ -379,6 +381,7 @@ impl Default for OidcConfig {
         Self {
             enabled: true,
             public_client_id: "authgate-cli".into(),
+            redirect_uris: Vec::new(),
             audience: "authgate".into(),
             access_token_ttl: Duration::from_secs(3600),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),

@@ -34,6 +34,7 @@ fn key_verification(c: &mut Criterion) {
                 owner: None,
                 mode: AppMode::ApiKey,
                 roles: Vec::new(),
+                redirect_uris: Vec::new(),
             })
             .await
             .expect("app");

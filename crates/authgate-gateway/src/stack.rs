@@ -68,7 +68,7 @@ impl Gateway {
             .await
             .map_err(|e| format!("cannot resolve the roles of auth.static_keys: {e}"))?;
         let cache = CredentialCache::new(store.clone(), policy, config.auth.cache_ttl.0);
-        let usage = UsageRecorder::new(store.clone());
+        let usage = UsageRecorder::new(store.clone() as Arc<dyn authgate_store::UsageSink>);
         let key_use = KeyUseRecorder::new(store.clone());
         let anonymous = AnonymousPolicy {
             everywhere: config.auth.anonymous,

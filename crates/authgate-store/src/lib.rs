@@ -18,9 +18,17 @@ use async_trait::async_trait;
 use authgate_core::KeyDigest;
 use std::sync::Arc;
 
+/// Where usage counters go: a part of [`CredentialStore`] of its own, so the usage recorder
+/// depends on nothing else.
+#[async_trait]
+pub trait UsageSink: Send + Sync + 'static {
+    /// Adds to the usage counters; called in batches, never per request.
+    async fn record_usage(&self, counts: &[UsageCount]) -> Result<(), StoreError>;
+}
+
 /// What the gateway asks of the store on every cache miss and in the background.
 #[async_trait]
-pub trait CredentialStore: Send + Sync + 'static {
+pub trait CredentialStore: UsageSink {
     /// Whether the store answers at all (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
     /// The key with this digest, with its application, revoked or not.
@@ -31,8 +39,6 @@ pub trait CredentialStore: Send + Sync + 'static {
     async fn role_permissions(&self, roles: &[String]) -> Result<Vec<String>, StoreError>;
     /// Records when keys were last used; called in batches, never per request.
     async fn record_key_use(&self, uses: &[(String, i64)]) -> Result<(), StoreError>;
-    /// Adds to the usage counters; called in batches, never per request.
-    async fn record_usage(&self, counts: &[UsageCount]) -> Result<(), StoreError>;
     /// The signing keys still published (the active one and retired ones not yet expired).
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
     /// Whether the access token with this `jti` was revoked.
@@ -51,6 +57,16 @@ pub trait CredentialStore: Send + Sync + 'static {
     /// Revokes every token of the family of the refresh token with this digest; false when
     /// there is none.
     async fn revoke_refresh_token(&self, digest: &KeyDigest) -> Result<bool, StoreError>;
+    /// The redirect URIs an application registered (for the authorization-code flow).
+    async fn redirect_uris(&self, app_id: &str) -> Result<Vec<String>, StoreError>;
+    /// Stores an authorization code.
+    async fn create_authorization_code(&self, code: &AuthorizationCode) -> Result<(), StoreError>;
+    /// Takes the code with this digest, once: `None` when unknown, used or expired at `now`.
+    async fn take_authorization_code(
+        &self,
+        digest: &KeyDigest,
+        now: i64,
+    ) -> Result<Option<AuthorizationCode>, StoreError>;
     /// A user by name, with the password hash, for the token service.
     async fn find_password(&self, user: &str) -> Result<Option<PasswordRecord>, StoreError>;
     /// The sequence number of the latest change; it moves whenever cached credentials may be stale.

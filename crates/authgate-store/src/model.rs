@@ -137,6 +137,8 @@ pub struct App {
     pub mode: AppMode,
     /// The application's own roles; empty: it acts with its owner's.
     pub roles: Vec<String>,
+    /// Where authorization codes may be sent for it (exact match).
+    pub redirect_uris: Vec<String>,
     pub suspended: bool,
     pub created_at: i64,
 }
@@ -148,6 +150,7 @@ pub struct NewApp {
     pub owner: Option<String>,
     pub mode: AppMode,
     pub roles: Vec<String>,
+    pub redirect_uris: Vec<String>,
 }
 
 /// A custom role: a name and the permissions it grants.
@@ -380,6 +383,21 @@ pub enum RefreshUse {
     Refused,
     /// No such token.
     Unknown,
+}
+
+/// An authorization code as stored (by digest), with what it may be exchanged for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationCode {
+    pub digest: KeyDigest,
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// The user who signed in.
+    pub subject: String,
+    pub scopes: Vec<String>,
+    /// The PKCE S256 challenge: base64url(SHA-256(code_verifier)).
+    pub code_challenge: String,
+    pub nonce: Option<String>,
+    pub expires_at: i64,
 }
 
 /// An operator's admin token, as the admin API needs it to authenticate.

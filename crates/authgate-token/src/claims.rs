@@ -44,6 +44,9 @@ pub struct IdClaims {
     pub auth_time: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
+    /// For an ID token sent beside a code (hybrid flow): the left half of the code's hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub c_hash: Option<String>,
     pub preferred_username: String,
     #[serde(default)]
     pub groups: Vec<String>,

@@ -5,8 +5,9 @@ use crate::keys::KeyRing;
 use authgate_core::time::now_unix;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::Header;
+use jsonwebtoken::{Algorithm, Header};
 use rand::RngCore as _;
+use sha2::{Digest as _, Sha256, Sha512};
 
 /// Who a token is for and what it carries, as a grant decided it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,9 +84,16 @@ impl Issuer {
         })
     }
 
-    /// An ID token (OpenID Connect) for `grant`, addressed to its client.
-    pub fn id_token(&self, grant: &Grant, nonce: Option<String>) -> Result<String, IssueError> {
+    /// An ID token (OpenID Connect) for `grant`, addressed to its client; with `code`, it
+    /// carries the code's `c_hash` (hybrid flow, OIDC Core §3.3.2.11).
+    pub fn id_token(
+        &self,
+        grant: &Grant,
+        nonce: Option<String>,
+        code: Option<&str>,
+    ) -> Result<String, IssueError> {
         let signer = self.ring.signer().ok_or(IssueError::NoSigningKey)?;
+        let c_hash = code.map(|code| half_hash(signer.algorithm, code));
         let now = now_unix();
         let claims = IdClaims {
             iss: self.issuer.clone(),
@@ -95,6 +103,7 @@ impl Issuer {
             iat: now,
             auth_time: now,
             nonce,
+            c_hash,
             preferred_username: grant.subject.clone(),
             groups: grant.roles.clone(),
             tenant: grant.tenant.clone(),
@@ -103,6 +112,16 @@ impl Issuer {
         header.kid = Some(signer.kid.clone());
         Ok(jsonwebtoken::encode(&header, &claims, &signer.key)?)
     }
+}
+
+/// The left half of the hash the JWS algorithm uses (SHA-512 for Ed25519), base64url: the
+/// form of `c_hash` and `at_hash`.
+fn half_hash(algorithm: Algorithm, value: &str) -> String {
+    let digest: Vec<u8> = match algorithm {
+        Algorithm::EdDSA => Sha512::digest(value.as_bytes()).to_vec(),
+        _ => Sha256::digest(value.as_bytes()).to_vec(),
+    };
+    URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
 }
 
 /// 128 random bits, base64url: token ids.

@@ -109,6 +109,9 @@ pub(crate) enum AppsCommand {
         /// A role of the application's own (repeatable); without one it acts with its owner's.
         #[arg(long = "role")]
         roles: Vec<String>,
+        /// Where authorization codes may be sent for it (repeatable; matched exactly).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
     },
     /// List applications.
     List,

@@ -3,7 +3,7 @@
 use super::Decision;
 use authgate_core::ErrorCode;
 use authgate_core::time::now_unix;
-use authgate_store::{CredentialStore, UsageCount, UsageOutcome};
+use authgate_store::{UsageCount, UsageOutcome, UsageSink};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,11 +24,11 @@ type Pending = HashMap<String, BTreeMap<i64, MinuteCounts>>;
 #[derive(Clone)]
 pub struct UsageRecorder {
     pending: Arc<Mutex<Pending>>,
-    store: Arc<dyn CredentialStore>,
+    store: Arc<dyn UsageSink>,
 }
 
 impl UsageRecorder {
-    pub fn new(store: Arc<dyn CredentialStore>) -> Self {
+    pub fn new(store: Arc<dyn UsageSink>) -> Self {
         Self {
             pending: Arc::default(),
             store,
@@ -130,14 +130,10 @@ fn merge(into: &mut Pending, from: Pending) {
 mod tests {
     use super::*;
     use async_trait::async_trait;
-    use authgate_core::KeyDigest;
-    use authgate_store::{
-        AppRecord, KeyRecord, PasswordRecord, RefreshTokenRecord, RefreshUse, SigningKeyRecord,
-        StoreError,
-    };
+    use authgate_store::StoreError;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    /// A store whose usage writes fail while `down` is set, and that keeps what it was given.
+    /// A sink whose writes fail while `down` is set, and that keeps what it was given.
     #[derive(Default)]
     struct FlakyStore {
         down: AtomicBool,
@@ -145,52 +141,13 @@ mod tests {
     }
 
     #[async_trait]
-    impl CredentialStore for FlakyStore {
-        async fn ping(&self) -> Result<(), StoreError> {
-            Ok(())
-        }
-        async fn find_key(&self, _: &KeyDigest) -> Result<Option<KeyRecord>, StoreError> {
-            Ok(None)
-        }
-        async fn find_app(&self, _: &str) -> Result<Option<AppRecord>, StoreError> {
-            Ok(None)
-        }
-        async fn role_permissions(&self, _: &[String]) -> Result<Vec<String>, StoreError> {
-            Ok(Vec::new())
-        }
-        async fn record_key_use(&self, _: &[(String, i64)]) -> Result<(), StoreError> {
-            Ok(())
-        }
+    impl UsageSink for FlakyStore {
         async fn record_usage(&self, counts: &[UsageCount]) -> Result<(), StoreError> {
             if self.down.load(Ordering::Relaxed) {
                 return Err(StoreError::Invalid("down".into()));
             }
             self.written.lock().unwrap().extend_from_slice(counts);
             Ok(())
-        }
-        async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
-            Ok(Vec::new())
-        }
-        async fn is_token_revoked(&self, _: &str) -> Result<bool, StoreError> {
-            Ok(false)
-        }
-        async fn revoke_token(&self, _: &str, _: i64) -> Result<(), StoreError> {
-            Ok(())
-        }
-        async fn find_password(&self, _: &str) -> Result<Option<PasswordRecord>, StoreError> {
-            Ok(None)
-        }
-        async fn create_refresh_token(&self, _: &RefreshTokenRecord) -> Result<(), StoreError> {
-            Ok(())
-        }
-        async fn use_refresh_token(&self, _: &KeyDigest, _: i64) -> Result<RefreshUse, StoreError> {
-            Ok(RefreshUse::Unknown)
-        }
-        async fn revoke_refresh_token(&self, _: &KeyDigest) -> Result<bool, StoreError> {
-            Ok(false)
-        }
-        async fn change_seq(&self) -> Result<i64, StoreError> {
-            Ok(0)
         }
     }
 

@@ -1,10 +1,10 @@
 //! The embedded store: one SQLite file, WAL mode, migrations applied on open.
 
 use crate::{
-    AdminTokenRecord, App, AppMode, AppRecord, CredentialStore, DEFAULT_TENANT, DirectoryStore,
-    Key, KeyRecord, MAX_APP_KEYS, NewApp, NewCredential, NewKey, NewUser, PasswordRecord,
-    RefreshTokenRecord, RefreshUse, Role, SigningKey, SigningKeyRecord, StoreError, UsageCount,
-    UsageMinute, UsageOutcome, User, UserKind,
+    AdminTokenRecord, App, AppMode, AppRecord, AuthorizationCode, CredentialStore, DEFAULT_TENANT,
+    DirectoryStore, Key, KeyRecord, MAX_APP_KEYS, NewApp, NewCredential, NewKey, NewUser,
+    PasswordRecord, RefreshTokenRecord, RefreshUse, Role, SigningKey, SigningKeyRecord, StoreError,
+    UsageCount, UsageMinute, UsageOutcome, UsageSink, User, UserKind,
 };
 use async_trait::async_trait;
 use authgate_core::KeyDigest;
@@ -62,14 +62,38 @@ const APP_RECORD_JOINS: &str =
     "JOIN tenants t ON t.id = a.tenant_id LEFT JOIN users u ON u.id = a.owner_id";
 const KEY_COLUMNS: &str = "SELECT id, app_id, prefix, name, scopes, expires_at, revoked_at, created_at, last_used_at FROM api_keys";
 const APP_COLUMNS: &str = "SELECT a.id, a.name, t.name AS tenant_name, u.name AS owner_name, a.mode, a.suspended_at, a.created_at, \
-     (SELECT group_concat(role, ',') FROM app_roles ar WHERE ar.app_id = a.id) AS own_roles \
+     (SELECT group_concat(role, ',') FROM app_roles ar WHERE ar.app_id = a.id) AS own_roles, \
+     (SELECT group_concat(uri, char(10)) FROM app_redirect_uris ru WHERE ru.app_id = a.id) AS redirect_uris \
      FROM applications a JOIN tenants t ON t.id = a.tenant_id LEFT JOIN users u ON u.id = a.owner_id";
 const SIGNING_KEY_COLUMNS: &str = "SELECT kid, alg, private_pem, public_jwk, created_at, retired_at, publish_until FROM signing_keys";
 const USER_COLUMNS: &str = "SELECT u.id, u.name, u.kind, t.name AS tenant_name, u.created_at, \
      (SELECT group_concat(role, ',') FROM user_roles r WHERE r.user_id = u.id) AS roles \
      FROM users u JOIN tenants t ON t.id = u.tenant_id";
 
-// === impl CredentialStore ===
+// === impl UsageSink, CredentialStore ===
+
+#[async_trait]
+impl UsageSink for SqliteStore {
+    async fn record_usage(&self, counts: &[UsageCount]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for count in counts {
+            let added = i64::try_from(count.count)
+                .map_err(|_| StoreError::Invalid("usage count out of range".into()))?;
+            sqlx::query(
+                "INSERT INTO usage_counts (application_id, minute, outcome, count) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (application_id, minute, outcome) DO UPDATE SET count = count + excluded.count",
+            )
+            .bind(&count.application)
+            .bind(count.minute)
+            .bind(count.outcome.encode())
+            .bind(added)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
 
 #[async_trait]
 impl CredentialStore for SqliteStore {
@@ -139,26 +163,6 @@ impl CredentialStore for SqliteStore {
             permissions.extend(split_list(stored));
         }
         Ok(permissions)
-    }
-
-    async fn record_usage(&self, counts: &[UsageCount]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for count in counts {
-            let added = i64::try_from(count.count)
-                .map_err(|_| StoreError::Invalid("usage count out of range".into()))?;
-            sqlx::query(
-                "INSERT INTO usage_counts (application_id, minute, outcome, count) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (application_id, minute, outcome) DO UPDATE SET count = count + excluded.count",
-            )
-            .bind(&count.application)
-            .bind(count.minute)
-            .bind(count.outcome.encode())
-            .bind(added)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
     }
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
@@ -288,6 +292,80 @@ impl CredentialStore for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(revoked.rows_affected() > 0)
+    }
+
+    async fn redirect_uris(&self, app_id: &str) -> Result<Vec<String>, StoreError> {
+        let joined: Option<String> = sqlx::query_scalar(
+            "SELECT group_concat(uri, char(10)) FROM app_redirect_uris WHERE app_id = ?",
+        )
+        .bind(app_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(redirect_uris(joined))
+    }
+
+    async fn create_authorization_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM authorization_codes WHERE expires_at <= ?")
+            .bind(now_unix())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO authorization_codes (digest, client_id, redirect_uri, subject, scopes, code_challenge, nonce, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&code.digest.0[..])
+        .bind(&code.client_id)
+        .bind(&code.redirect_uri)
+        .bind(&code.subject)
+        .bind(code.scopes.join(","))
+        .bind(&code.code_challenge)
+        .bind(&code.nonce)
+        .bind(code.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn take_authorization_code(
+        &self,
+        digest: &KeyDigest,
+        now: i64,
+    ) -> Result<Option<AuthorizationCode>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Marking it used first means two concurrent exchanges cannot both win.
+        let taken = sqlx::query(
+            "UPDATE authorization_codes SET used_at = ? WHERE digest = ? AND used_at IS NULL AND expires_at > ?",
+        )
+        .bind(now)
+        .bind(&digest.0[..])
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !taken {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            "SELECT digest, client_id, redirect_uri, subject, scopes, code_challenge, nonce, expires_at \
+             FROM authorization_codes WHERE digest = ?",
+        )
+        .bind(&digest.0[..])
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(AuthorizationCode {
+            digest: digest_from_row(&row)?,
+            client_id: row.try_get("client_id")?,
+            redirect_uri: row.try_get("redirect_uri")?,
+            subject: row.try_get("subject")?,
+            scopes: split_list(row.try_get("scopes")?),
+            code_challenge: row.try_get("code_challenge")?,
+            nonce: row.try_get("nonce")?,
+            expires_at: row.try_get("expires_at")?,
+        }))
     }
 
     async fn find_password(&self, user: &str) -> Result<Option<PasswordRecord>, StoreError> {
@@ -448,6 +526,15 @@ impl DirectoryStore for SqliteStore {
             .execute(&mut *tx)
             .await?;
         grant_roles(&mut tx, RoleHolder::App, &id, &new.roles).await?;
+        for uri in &new.redirect_uris {
+            sqlx::query(
+                "INSERT INTO app_redirect_uris (app_id, uri) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(&id)
+            .bind(uri)
+            .execute(&mut *tx)
+            .await?;
+        }
         record_change(&mut tx, "application", &id).await?;
         tx.commit().await?;
         self.get_app(&id).await
@@ -959,9 +1046,22 @@ fn app_from_row(row: &SqliteRow) -> Result<App, StoreError> {
             roles.sort();
             roles
         },
+        redirect_uris: redirect_uris(row.try_get("redirect_uris")?),
         suspended: row.try_get::<Option<i64>, _>("suspended_at")?.is_some(),
         created_at: row.try_get("created_at")?,
     })
+}
+
+/// Redirect URIs joined by newlines (which a URI cannot contain), sorted.
+fn redirect_uris(joined: Option<String>) -> Vec<String> {
+    let mut uris: Vec<String> = joined
+        .unwrap_or_default()
+        .split('\n')
+        .filter(|uri| !uri.is_empty())
+        .map(str::to_owned)
+        .collect();
+    uris.sort();
+    uris
 }
 
 fn key_from_row(row: &SqliteRow) -> Result<Key, StoreError> {

@@ -25,6 +25,7 @@ async fn app(store: &SqliteStore, mode: AppMode) -> App {
             owner: None,
             mode,
             roles: Vec::new(),
+            redirect_uris: Vec::new(),
         })
         .await
         .unwrap()
@@ -61,6 +62,7 @@ async fn a_created_key_is_found_by_digest_with_its_application() {
             owner: Some("jane".into()),
             mode: AppMode::ApiKey,
             roles: Vec::new(),
+            redirect_uris: Vec::new(),
         })
         .await
         .unwrap();
@@ -224,6 +226,7 @@ async fn a_user_who_owns_applications_is_not_deleted() {
             owner: Some("ian".into()),
             mode: AppMode::ApiKey,
             roles: Vec::new(),
+            redirect_uris: Vec::new(),
         })
         .await
         .unwrap();
@@ -284,6 +287,7 @@ async fn roles_are_checked_bound_and_acted_with() {
             owner: Some("ian".into()),
             mode: AppMode::AppId,
             roles: vec![],
+            redirect_uris: Vec::new(),
         })
         .await
         .unwrap();
@@ -298,6 +302,7 @@ async fn roles_are_checked_bound_and_acted_with() {
             owner: Some("ian".into()),
             mode: AppMode::AppId,
             roles: vec!["admin".into()],
+            redirect_uris: Vec::new(),
         })
         .await
         .unwrap();

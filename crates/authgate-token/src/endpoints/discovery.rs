@@ -1,7 +1,9 @@
 //! Discovery (OpenID Connect Discovery 1.0, RFC 8414), the JWKS, and the Weaviate-shaped
 //! pointer clients written for Weaviate start from.
 
-use super::{INTROSPECT, JWKS, OPENID_CONFIGURATION, REVOKE, TOKEN, TokenService, USERINFO};
+use super::{
+    AUTHORIZE, INTROSPECT, JWKS, OPENID_CONFIGURATION, REVOKE, TOKEN, TokenService, USERINFO,
+};
 use axum::Json;
 use axum::extract::State;
 use axum::response::IntoResponse;
@@ -17,13 +19,16 @@ pub(super) async fn openid_configuration(State(service): State<Arc<TokenService>
     let algorithms = service.ring.algorithms();
     Json(json!({
         "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}{AUTHORIZE}"),
         "token_endpoint": format!("{issuer}{TOKEN}"),
         "jwks_uri": format!("{issuer}{JWKS}"),
         "revocation_endpoint": format!("{issuer}{REVOKE}"),
         "introspection_endpoint": format!("{issuer}{INTROSPECT}"),
         "userinfo_endpoint": format!("{issuer}{USERINFO}"),
-        "grant_types_supported": ["client_credentials", "password", "refresh_token"],
-        "response_types_supported": ["token"],
+        "grant_types_supported": ["authorization_code", "client_credentials", "password", "refresh_token"],
+        "response_types_supported": ["code", "code id_token"],
+        "response_modes_supported": ["query", "fragment"],
+        "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],

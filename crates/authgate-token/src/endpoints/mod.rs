@@ -1,5 +1,6 @@
 //! The token service's HTTP endpoints, mounted on the gateway listener (SPEC §5).
 
+mod authorize;
 mod discovery;
 mod error;
 mod introspect;
@@ -30,6 +31,7 @@ pub const OAUTH_METADATA: &str = "/.well-known/oauth-authorization-server";
 pub const JWKS: &str = "/.well-known/jwks.json";
 pub const WEAVIATE_DISCOVERY: &str = "/v1/.well-known/openid-configuration";
 pub const TOKEN: &str = "/oauth/token";
+pub const AUTHORIZE: &str = "/oauth/authorize";
 pub const REVOKE: &str = "/oauth/revoke";
 pub const INTROSPECT: &str = "/oauth/introspect";
 pub const USERINFO: &str = "/oauth/userinfo";
@@ -41,6 +43,8 @@ pub struct TokenService {
     issuer: Issuer,
     verifier: Verifier,
     public_client_id: String,
+    /// Where codes may go for the public client.
+    public_redirect_uris: Vec<String>,
     /// Lifetime of refresh tokens, in seconds.
     refresh_ttl: i64,
     throttle: LoginThrottle,
@@ -61,6 +65,7 @@ impl TokenService {
             verifier: Verifier::new(ring.clone(), issuer_url, &config.oidc.audience),
             ring,
             public_client_id: config.oidc.public_client_id.clone(),
+            public_redirect_uris: config.oidc.redirect_uris.clone(),
             refresh_ttl: i64::try_from(config.oidc.refresh_token_ttl.0.as_secs())
                 .unwrap_or(i64::MAX),
             throttle: LoginThrottle::new(limiter),
@@ -81,6 +86,7 @@ pub fn routes(service: Arc<TokenService>) -> Router {
         .route(JWKS, get(discovery::jwks))
         .route(WEAVIATE_DISCOVERY, get(discovery::weaviate))
         .route(TOKEN, post(token::token))
+        .route(AUTHORIZE, get(authorize::page).post(authorize::submit))
         .route(REVOKE, post(revoke::revoke))
         .route(INTROSPECT, post(introspect::introspect))
         .route(

@@ -1,5 +1,6 @@
-//! `POST /oauth/token` (RFC 6749 §3.2): the client_credentials, password and refresh_token
-//! grants. A user's grant with `offline_access` also gets a refresh token, rotated on each use.
+//! `POST /oauth/token` (RFC 6749 §3.2): the client_credentials, password, authorization_code
+//! (PKCE S256 required) and refresh_token grants. A user's grant with `offline_access` also gets
+//! a refresh token, rotated on each use; one with `openid` an ID token.
 
 use super::discovery::OIDC_SCOPES;
 use super::{OAuthError, TokenService, form};
@@ -20,8 +21,10 @@ use http::HeaderMap;
 use http::header::{CACHE_CONTROL, PRAGMA};
 use rand::RngCore as _;
 use serde_json::json;
+use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
+use subtle::ConstantTimeEq as _;
 
 pub(super) async fn token(
     State(service): State<Arc<TokenService>>,
@@ -51,16 +54,22 @@ async fn issue(
     )
     .await?;
     let requested = requested_scopes(&params)?;
-    // The refresh-token family the response continues (or starts), for users' grants.
-    let (grant, family) = match grant_type.as_str() {
-        "client_credentials" => (client_credentials(&client, requested)?, None),
+    // The refresh-token family the response continues (or starts), for users' grants, and
+    // the nonce the ID token repeats.
+    let (grant, family, nonce) = match grant_type.as_str() {
+        "client_credentials" => (client_credentials(&client, requested)?, None, None),
         "password" => (
             password(service, &client, &params, requested).await?,
             Some(new_id("rtf")),
+            params.get("nonce").cloned(),
         ),
+        "authorization_code" => {
+            let (grant, nonce) = authorization_code(service, &client, &params).await?;
+            (grant, Some(new_id("rtf")), nonce)
+        }
         "refresh_token" => {
             let (grant, family) = refresh(service, &client, &params, requested).await?;
-            (grant, Some(family))
+            (grant, Some(family), None)
         }
         other => return Err(OAuthError::unsupported_grant_type(other)),
     };
@@ -84,7 +93,7 @@ async fn issue(
     if grant.scopes.iter().any(|s| s == "openid") {
         let id_token = service
             .issuer
-            .id_token(&grant, params.get("nonce").cloned())
+            .id_token(&grant, nonce, None)
             .map_err(|e| OAuthError::server_error(e.to_string()))?;
         body["id_token"] = json!(id_token);
     }
@@ -123,6 +132,70 @@ impl TokenService {
             .map_err(|_| OAuthError::temporarily_unavailable())?;
         Ok(token)
     }
+}
+
+/// An authorization code for tokens (RFC 6749 §4.1.3, RFC 7636 §4.6): the code works once,
+/// for the client it was issued to, with the same redirect URI, and only with the verifier
+/// whose S256 hash is the challenge the authorization request carried.
+async fn authorization_code(
+    service: &TokenService,
+    client: &Client,
+    params: &HashMap<String, String>,
+) -> Result<(Grant, Option<String>), OAuthError> {
+    let required = |name: &str| {
+        params
+            .get(name)
+            .ok_or_else(|| OAuthError::invalid_request(format!("{name} is required")))
+    };
+    let code = required("code")?;
+    let redirect_uri = required("redirect_uri")?;
+    let verifier = required("code_verifier")?;
+    if !(43..=128).contains(&verifier.len())
+        || !verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    {
+        return Err(OAuthError::invalid_request(
+            "code_verifier must be 43 to 128 unreserved characters (RFC 7636 §4.1)",
+        ));
+    }
+    let stored = service
+        .store
+        .take_authorization_code(&KeyDigest::of(code), now_unix())
+        .await
+        .map_err(|_| OAuthError::temporarily_unavailable())?
+        .ok_or_else(|| OAuthError::invalid_grant("the code is invalid, expired or already used"))?;
+    if stored.client_id != client.id() {
+        return Err(OAuthError::invalid_grant(
+            "the code was issued to another client",
+        ));
+    }
+    if stored.redirect_uri != *redirect_uri {
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri differs from the authorization request's",
+        ));
+    }
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    if !bool::from(challenge.as_bytes().ct_eq(stored.code_challenge.as_bytes())) {
+        return Err(OAuthError::invalid_grant(
+            "code_verifier does not match the challenge",
+        ));
+    }
+    let user = service
+        .store
+        .find_password(&stored.subject)
+        .await
+        .map_err(|_| OAuthError::temporarily_unavailable())?
+        .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?
+        .user;
+    let grant = Grant {
+        subject: user.name,
+        client_id: stored.client_id,
+        scopes: stored.scopes,
+        roles: user.roles,
+        tenant: user.tenant,
+    };
+    Ok((grant, stored.nonce))
 }
 
 /// A refresh token for new tokens (RFC 6749 §6): same client, same or fewer scopes, and the
@@ -179,7 +252,9 @@ async fn refresh(
 }
 
 /// The `scope` parameter: OpenID scopes and permissions (`resource:action`), nothing else.
-fn requested_scopes(params: &HashMap<String, String>) -> Result<Vec<String>, OAuthError> {
+pub(super) fn requested_scopes(
+    params: &HashMap<String, String>,
+) -> Result<Vec<String>, OAuthError> {
     let mut scopes: Vec<String> = Vec::new();
     for scope in params
         .get("scope")

@@ -21,7 +21,15 @@ pub(super) async fn run(
             owner,
             mode,
             roles,
+            redirect_uris,
         } => {
+            for uri in &redirect_uris {
+                let parsed = url::Url::parse(uri)
+                    .with_context(|| format!("--redirect-uri `{uri}` is not an absolute URL"))?;
+                if parsed.fragment().is_some() {
+                    bail!("--redirect-uri `{uri}` must not have a fragment (RFC 6749 §3.1.2)");
+                }
+            }
             let mode = match mode {
                 Mode::ApiKey => AppMode::ApiKey,
                 Mode::AppIdKey => AppMode::AppIdKey,
@@ -34,6 +42,7 @@ pub(super) async fn run(
                     owner,
                     mode,
                     roles,
+                    redirect_uris,
                 })
                 .await?;
             print(output, &app, || app.id.clone())

@@ -8,6 +8,7 @@ mod harness;
 
 mod anonymous;
 mod authorization;
+mod authorize;
 mod cli;
 mod cors;
 mod credentials;
