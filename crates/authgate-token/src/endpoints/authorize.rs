@@ -8,11 +8,11 @@
 //! cookie and in the form, compared in constant time), and failed sign-ins count against the
 //! same per-user throttle as the password grant.
 
+use super::sign_in::SignInError;
 use super::token::requested_scopes;
 use super::{OAuthError, TokenService, form};
 use crate::issue::Grant;
 use authgate_core::id::new_id;
-use authgate_core::password::verify_password;
 use authgate_core::time::now_unix;
 use authgate_core::{ErrorCode, KeyDigest};
 use authgate_store::AuthorizationCode;
@@ -227,34 +227,35 @@ pub(super) async fn submit(
         Ok(request) => request,
         Err(refused) => return refused.into_response(),
     };
-    let username = params.get("username").cloned().unwrap_or_default();
-    let password = params.get("password").cloned().unwrap_or_default();
-    if service.throttle.locked_for(&username).is_some() {
-        return sign_in_page(
-            &params,
-            Some("Too many failed sign-ins; wait a minute and try again."),
-            StatusCode::TOO_MANY_REQUESTS,
-        );
-    }
-    let record = match service.store.find_password(&username).await {
-        Ok(record) => record,
-        Err(_) => return OAuthError::temporarily_unavailable().into_response(),
+    let username = params
+        .get("username")
+        .map(String::as_str)
+        .unwrap_or_default();
+    let password = params
+        .get("password")
+        .map(String::as_str)
+        .unwrap_or_default();
+    let user = match service.sign_in(username, password).await {
+        Ok(user) => user,
+        Err(SignInError::LockedOut(_)) => {
+            return sign_in_page(
+                &params,
+                Some("Too many failed sign-ins; wait a minute and try again."),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+        }
+        Err(SignInError::WrongCredentials) => {
+            return sign_in_page(
+                &params,
+                Some("Wrong username or password."),
+                StatusCode::UNAUTHORIZED,
+            );
+        }
+        Err(SignInError::StoreUnavailable) => {
+            return OAuthError::temporarily_unavailable().into_response();
+        }
     };
-    let hash = record.as_ref().and_then(|r| r.password_hash.clone());
-    let verified = tokio::task::spawn_blocking(move || {
-        hash.is_some_and(|hash| verify_password(&password, &hash))
-    })
-    .await
-    .unwrap_or(false);
-    let Some(record) = record.filter(|_| verified) else {
-        service.throttle.failed(&username).await;
-        return sign_in_page(
-            &params,
-            Some("Wrong username or password."),
-            StatusCode::UNAUTHORIZED,
-        );
-    };
-    match issue_code(&service, &request, &record.user).await {
+    match issue_code(&service, &request, &user).await {
         Ok(location) => {
             tracing::info!(client_id = request.client_id, user = username, "signed in");
             redirect(&location)

@@ -3,7 +3,7 @@
 
 use super::{OAuthError, TokenService, form};
 use crate::claims::AccessClaims;
-use crate::client::{self, Client};
+use crate::client::Client;
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -36,13 +36,7 @@ pub(super) async fn introspect(
     let answer = async {
         let params = form(&headers, &body)?;
         // Only applications (confidential clients) may introspect.
-        let client = client::authenticate(
-            service.store.as_ref(),
-            &service.public_client_id,
-            &headers,
-            &params,
-        )
-        .await?;
+        let client = service.client(&headers, &params).await?;
         if matches!(client, Client::Public(_)) {
             return Err(OAuthError::invalid_client(
                 false,

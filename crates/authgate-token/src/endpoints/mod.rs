@@ -5,7 +5,7 @@ mod discovery;
 mod error;
 mod introspect;
 mod revoke;
-mod throttle;
+mod sign_in;
 mod token;
 
 pub use error::OAuthError;
@@ -21,9 +21,9 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 use http::HeaderMap;
 use http::header::CONTENT_TYPE;
+use sign_in::LoginThrottle;
 use std::collections::HashMap;
 use std::sync::Arc;
-use throttle::LoginThrottle;
 
 /// Discovery, JWKS, token and revocation paths.
 pub const OPENID_CONFIGURATION: &str = "/.well-known/openid-configuration";
@@ -70,6 +70,16 @@ impl TokenService {
                 .unwrap_or(i64::MAX),
             throttle: LoginThrottle::new(limiter),
         }
+    }
+
+    /// The client making a token-endpoint request (RFC 6749 §2.3).
+    async fn client(
+        &self,
+        headers: &HeaderMap,
+        params: &HashMap<String, String>,
+    ) -> Result<crate::client::Client, OAuthError> {
+        crate::client::authenticate(self.store.as_ref(), &self.public_client_id, headers, params)
+            .await
     }
 
     /// The issuer URL (`iss`).

@@ -2,7 +2,6 @@
 //! (the revocation moves the change sequence, which clears their token caches).
 
 use super::{OAuthError, TokenService, form};
-use crate::client;
 use crate::verify::TokenError;
 use authgate_core::KeyDigest;
 use axum::extract::State;
@@ -28,13 +27,7 @@ async fn revoke_token(
     body: &Bytes,
 ) -> Result<(), OAuthError> {
     let params = form(headers, body)?;
-    let client = client::authenticate(
-        service.store.as_ref(),
-        &service.public_client_id,
-        headers,
-        &params,
-    )
-    .await?;
+    let client = service.client(headers, &params).await?;
     let token = params
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;

@@ -4,10 +4,9 @@
 
 use super::discovery::OIDC_SCOPES;
 use super::{OAuthError, TokenService, form};
-use crate::client::{self, Client};
+use crate::client::Client;
 use crate::issue::Grant;
 use authgate_core::id::new_id;
-use authgate_core::password::verify_password;
 use authgate_core::time::now_unix;
 use authgate_core::{KeyDigest, Permission};
 use authgate_store::{RefreshTokenRecord, RefreshUse};
@@ -46,13 +45,7 @@ async fn issue(
     let grant_type = params
         .get("grant_type")
         .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
-    let client = client::authenticate(
-        service.store.as_ref(),
-        &service.public_client_id,
-        headers,
-        &params,
-    )
-    .await?;
+    let client = service.client(headers, &params).await?;
     let requested = requested_scopes(&params)?;
     // The refresh-token family the response continues (or starts), for users' grants, and
     // the nonce the ID token repeats.
@@ -181,20 +174,7 @@ async fn authorization_code(
             "code_verifier does not match the challenge",
         ));
     }
-    let user = service
-        .store
-        .find_password(&stored.subject)
-        .await
-        .map_err(|_| OAuthError::temporarily_unavailable())?
-        .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?
-        .user;
-    let grant = Grant {
-        subject: user.name,
-        client_id: stored.client_id,
-        scopes: stored.scopes,
-        roles: user.roles,
-        tenant: user.tenant,
-    };
+    let grant = user_grant(service, &stored.subject, stored.client_id, stored.scopes).await?;
     Ok((grant, stored.nonce))
 }
 
@@ -234,21 +214,32 @@ async fn refresh(
             "a refresh may keep or narrow the scopes, never add to them",
         ));
     };
+    let grant = user_grant(service, &record.subject, record.client_id, scopes).await?;
+    Ok((grant, record.family_id))
+}
+
+/// A grant for `subject` with the roles and tenant the user has now (a code or refresh token
+/// outlives role changes; its tokens must not).
+async fn user_grant(
+    service: &TokenService,
+    subject: &str,
+    client_id: String,
+    scopes: Vec<String>,
+) -> Result<Grant, OAuthError> {
     let user = service
         .store
-        .find_password(&record.subject)
+        .find_password(subject)
         .await
         .map_err(|_| OAuthError::temporarily_unavailable())?
         .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?
         .user;
-    let grant = Grant {
+    Ok(Grant {
         subject: user.name,
-        client_id: record.client_id,
+        client_id,
         scopes,
         roles: user.roles,
         tenant: user.tenant,
-    };
-    Ok((grant, record.family_id))
+    })
 }
 
 /// The `scope` parameter: OpenID scopes and permissions (`resource:action`), nothing else.
@@ -329,33 +320,12 @@ async fn password(
             "the password grant needs username and password",
         ));
     };
-    if let Some(wait) = service.throttle.locked_for(username) {
-        return Err(OAuthError::locked_out(wait));
-    }
-    let record = service
-        .store
-        .find_password(username)
-        .await
-        .map_err(|_| OAuthError::temporarily_unavailable())?;
-    let hash = record.as_ref().and_then(|r| r.password_hash.clone());
-    let password = password.clone();
-    // argon2 takes tens of milliseconds of CPU: off the async threads. Unknown users are
-    // checked against nothing but still counted, so names cannot be probed by timing alone.
-    let verified = tokio::task::spawn_blocking(move || {
-        hash.is_some_and(|hash| verify_password(&password, &hash))
-    })
-    .await
-    .unwrap_or(false);
-    let Some(record) = record.filter(|_| verified) else {
-        service.throttle.failed(username).await;
-        tracing::info!(user = username.as_str(), "password grant refused");
-        return Err(OAuthError::invalid_grant("wrong username or password"));
-    };
+    let user = service.sign_in(username, password).await?;
     Ok(Grant {
-        subject: record.user.name,
+        subject: user.name,
         client_id: client.id().to_owned(),
         scopes,
-        roles: record.user.roles,
-        tenant: record.user.tenant,
+        roles: user.roles,
+        tenant: user.tenant,
     })
 }

@@ -1,14 +1,14 @@
 //! The authorization-code flow with PKCE and its hybrid variant (SPEC §5): Authlib drives it
 //! through the real sign-in form; the refusals a browser or client can meet are checked too.
 
-use crate::harness::{AUTHGATE, Gateway, PYTHON, Upstream, free_port};
+use crate::harness::{Gateway, PYTHON, Upstream, free_port};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 const CALLBACK: &str = "http://127.0.0.1:9/callback";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -28,28 +28,7 @@ fn start(upstream: &Upstream) -> Gateway {
             ("AUTHGATE_SERVER__PUBLIC_URL", public_url.as_str()),
         ],
     );
-    let mut child = Command::new(AUTHGATE)
-        .args([
-            "users",
-            "create",
-            "jane",
-            "--role",
-            "viewer",
-            "--password-stdin",
-        ])
-        .current_dir(&gateway.dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"correct horse")
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    gateway.user("jane", "correct horse", "viewer");
     gateway
 }
 
@@ -74,12 +53,9 @@ fn claims(jwt: &str) -> Value {
 }
 
 async fn call_api(gateway: &Gateway, token: &str) -> StatusCode {
-    reqwest::Client::new()
-        .get(gateway.url("/api/tasks"))
-        .bearer_auth(token)
-        .send()
+    gateway
+        .with_bearer(reqwest::Method::GET, "/api/tasks", token)
         .await
-        .unwrap()
         .status()
 }
 

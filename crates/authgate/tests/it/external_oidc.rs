@@ -20,12 +20,7 @@ async fn mint(issuer: &Upstream, claims: Value) -> String {
 }
 
 async fn call(gateway: &Gateway, method: reqwest::Method, token: &str) -> reqwest::Response {
-    reqwest::Client::new()
-        .request(method, gateway.url("/api/tasks"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
+    gateway.with_bearer(method, "/api/tasks", token).await
 }
 
 #[tokio::test]

@@ -188,6 +188,46 @@ impl Gateway {
         serde_json::from_slice(&out.stdout).expect("json output")
     }
 
+    /// Creates a user with a password (given on stdin, as an operator would) and a role.
+    pub fn user(&self, name: &str, password: &str, role: &str) {
+        use std::io::Write as _;
+        let mut child = Command::new(AUTHGATE)
+            .args(["users", "create", name, "--role", role, "--password-stdin"])
+            .current_dir(&self.dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(password.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// `method path` with `Authorization: Bearer token`.
+    pub async fn with_bearer(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::Response {
+        reqwest::Client::new()
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Creates an application in `mode` and returns its id.
     pub fn app(&self, mode: &str) -> String {
         self.json(&["apps", "create", "demo", "--mode", mode])["id"]

@@ -29,27 +29,6 @@ fn start(upstream: &Upstream) -> Gateway {
     )
 }
 
-fn create_user(gateway: &Gateway, name: &str, password: &str, role: &str) {
-    let out = Command::new(crate::harness::AUTHGATE)
-        .args(["users", "create", name, "--role", role, "--password-stdin"])
-        .current_dir(&gateway.dir)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write as _;
-            child.stdin.take().unwrap().write_all(password.as_bytes())?;
-            child.wait_with_output()
-        })
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Runs the Python client; its JSON line.
 fn python_client(
     gateway: &Gateway,
@@ -94,19 +73,14 @@ fn url_encode(form: &[(&str, &str)]) -> String {
 }
 
 async fn call(gateway: &Gateway, method: reqwest::Method, token: &str) -> reqwest::Response {
-    reqwest::Client::new()
-        .request(method, gateway.url("/api/tasks"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
+    gateway.with_bearer(method, "/api/tasks", token).await
 }
 
 #[tokio::test]
 async fn a_weaviate_style_client_signs_in_and_its_tokens_verify_across_a_rotation() {
     let upstream = Upstream::start();
     let gateway = start(&upstream);
-    create_user(&gateway, "jane", "correct horse", "viewer");
+    gateway.user("jane", "correct horse", "viewer");
 
     let first = python_client(&gateway, "jane", "correct horse", "/api/tasks", None);
     assert_eq!(first["status"], 200, "{first:#}");
@@ -167,7 +141,7 @@ async fn a_weaviate_style_client_signs_in_and_its_tokens_verify_across_a_rotatio
 async fn client_credentials_issue_tokens_to_applications_with_rfc_6749_errors() {
     let upstream = Upstream::start();
     let gateway = start(&upstream);
-    create_user(&gateway, "robot-owner", "pw", "viewer");
+    gateway.user("robot-owner", "pw", "viewer");
     let app = gateway.json(&["apps", "create", "robot", "--owner", "robot-owner"])["id"]
         .as_str()
         .unwrap()
@@ -338,7 +312,7 @@ fn at_header() -> Header {
 async fn the_gateway_refuses_bad_tokens_with_invalid_token() {
     let upstream = Upstream::start();
     let gateway = start(&upstream);
-    create_user(&gateway, "jane", "pw", "viewer");
+    gateway.user("jane", "pw", "viewer");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -517,7 +491,7 @@ async fn the_gateway_refuses_bad_tokens_with_invalid_token() {
 async fn repeated_wrong_passwords_lock_the_name_out() {
     let upstream = Upstream::start();
     let gateway = start(&upstream);
-    create_user(&gateway, "jane", "right", "viewer");
+    gateway.user("jane", "right", "viewer");
     let attempt = |password: &'static str| {
         let gateway = &gateway;
         async move {
@@ -591,7 +565,7 @@ async fn form_post(
 async fn refresh_tokens_rotate_and_introspection_and_userinfo_describe_tokens() {
     let upstream = Upstream::start();
     let gateway = start(&upstream);
-    create_user(&gateway, "jane", "pw", "viewer");
+    gateway.user("jane", "pw", "viewer");
     let sign_in: Value = form_post(
         &gateway,
         "/oauth/token",

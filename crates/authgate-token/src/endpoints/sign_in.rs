@@ -1,0 +1,126 @@
+//! Signing in with a user name and password, for the password grant and the sign-in page.
+//!
+//! Failed sign-ins are throttled per user name: the failures count against a GCRA quota through
+//! the shared rate limiter; past it, the name is locked out until the quota allows another
+//! attempt, and attempts meanwhile are refused without checking the password (which also spares
+//! the CPU an argon2 verification costs). An unknown name is checked against a dummy hash, so
+//! that it takes as long as a known one and names cannot be probed by timing.
+
+use super::{OAuthError, TokenService};
+use authgate_core::password::{hash_password, verify_password};
+use authgate_state::{Quota, RateLimiter};
+use authgate_store::User;
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Failures allowed at once, and per minute after that.
+const FAILURES_BURST: u32 = 5;
+const FAILURES_PER_MINUTE: u32 = 5;
+/// Lockouts are pruned once this many are held.
+const PRUNE_AT: usize = 10_000;
+
+pub(crate) struct LoginThrottle {
+    limiter: Arc<dyn RateLimiter>,
+    locked: Mutex<HashMap<String, Instant>>,
+}
+
+impl LoginThrottle {
+    pub(crate) fn new(limiter: Arc<dyn RateLimiter>) -> Self {
+        Self {
+            limiter,
+            locked: Mutex::default(),
+        }
+    }
+
+    /// How long `user` must still wait, if locked out.
+    pub(crate) fn locked_for(&self, user: &str) -> Option<Duration> {
+        let locked = self.locked.lock().ok()?;
+        let until = *locked.get(user)?;
+        until.checked_duration_since(Instant::now())
+    }
+
+    /// Counts a failed sign-in of `user`; locks the name out when it is one too many.
+    pub(crate) async fn failed(&self, user: &str) {
+        let quota = Quota {
+            per_minute: NonZeroU32::new(FAILURES_PER_MINUTE).unwrap_or(NonZeroU32::MIN),
+            burst: NonZeroU32::new(FAILURES_BURST).unwrap_or(NonZeroU32::MIN),
+        };
+        let Ok(decision) = self.limiter.check("login-failures", quota, user).await else {
+            return;
+        };
+        if decision.allowed {
+            return;
+        }
+        let wait = decision.retry_after.unwrap_or(quota.emission_interval());
+        if let Ok(mut locked) = self.locked.lock() {
+            if locked.len() >= PRUNE_AT {
+                let now = Instant::now();
+                locked.retain(|_, until| *until > now);
+            }
+            locked.insert(user.to_owned(), Instant::now() + wait);
+        }
+        tracing::warn!(user, "sign-in locked out after repeated failures");
+    }
+}
+
+/// Why a sign-in failed.
+pub(crate) enum SignInError {
+    /// Too many failures for this name: wait this long.
+    LockedOut(Duration),
+    WrongCredentials,
+    StoreUnavailable,
+}
+
+impl From<SignInError> for OAuthError {
+    fn from(error: SignInError) -> Self {
+        match error {
+            SignInError::LockedOut(wait) => Self::locked_out(wait),
+            SignInError::WrongCredentials => Self::invalid_grant("wrong username or password"),
+            SignInError::StoreUnavailable => Self::temporarily_unavailable(),
+        }
+    }
+}
+
+impl TokenService {
+    /// The user `username` if `password` is theirs; failures count toward a lockout.
+    pub(crate) async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<User, SignInError> {
+        if let Some(wait) = self.throttle.locked_for(username) {
+            return Err(SignInError::LockedOut(wait));
+        }
+        let record = self
+            .store
+            .find_password(username)
+            .await
+            .map_err(|_| SignInError::StoreUnavailable)?;
+        let hash = record
+            .as_ref()
+            .and_then(|r| r.password_hash.clone())
+            .unwrap_or_else(|| dummy_hash().to_owned());
+        let known = record.as_ref().is_some_and(|r| r.password_hash.is_some());
+        let password = password.to_owned();
+        // argon2 takes tens of milliseconds of CPU: off the async threads.
+        let verified = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+            .await
+            .unwrap_or(false);
+        match record.filter(|_| verified && known) {
+            Some(record) => Ok(record.user),
+            None => {
+                self.throttle.failed(username).await;
+                tracing::info!(user = username, "sign-in refused");
+                Err(SignInError::WrongCredentials)
+            }
+        }
+    }
+}
+
+/// A hash of no one's password, to verify unknown names against.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| hash_password("no user has this password").unwrap_or_default())
+}
