@@ -1,6 +1,7 @@
 //! The claims of the tokens authgate issues: access tokens per RFC 9068, ID tokens per OpenID
 //! Connect Core §2.
 
+use crate::external::TokenCaller;
 use serde::{Deserialize, Serialize};
 
 /// The `typ` header of access tokens (RFC 9068 §2.1); resource servers refuse any other.
@@ -29,6 +30,23 @@ impl AccessClaims {
     /// The scopes, one by one.
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
         self.scope.split_ascii_whitespace()
+    }
+
+    /// The caller these claims describe; only permission-shaped scopes (`resource:action`)
+    /// narrow what the roles allow, OpenID scopes do not.
+    pub fn caller(&self) -> TokenCaller {
+        TokenCaller {
+            subject: self.sub.clone(),
+            client_id: self.client_id.clone(),
+            roles: self.roles.clone(),
+            scopes: self
+                .scopes()
+                .filter(|scope| scope.contains(':'))
+                .map(str::to_owned)
+                .collect(),
+            tenant: self.tenant.clone(),
+            expires_at: self.exp,
+        }
     }
 }
 

@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 /// costs the issuer at most one fetch a second.
 pub const MIN_REFRESH: Duration = Duration::from_secs(1);
 
-/// What an external token says about its caller.
+/// What a verified token says about its caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExternalCaller {
+pub struct TokenCaller {
     pub subject: String,
     /// The client the token was issued to (`azp`, else `client_id`), else the issuer.
     pub client_id: String,
@@ -62,7 +62,7 @@ impl ExternalIssuer {
     }
 
     /// The caller of `token`, a JWT this issuer signed for this gateway, valid now.
-    pub async fn verify(&self, token: &str) -> Result<ExternalCaller, TokenError> {
+    pub async fn verify(&self, token: &str) -> Result<TokenCaller, TokenError> {
         let invalid = |why: &str| TokenError::Invalid(why.to_owned());
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed"))?;
         if !self.algorithms.contains(&header.alg) {
@@ -88,7 +88,7 @@ impl ExternalIssuer {
     }
 
     /// Maps the claims to a caller: username claim → subject, groups claim → roles.
-    fn caller(&self, claims: &Map<String, Value>) -> Result<ExternalCaller, TokenError> {
+    fn caller(&self, claims: &Map<String, Value>) -> Result<TokenCaller, TokenError> {
         let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
         let subject = text(&self.config.username_claim).ok_or_else(|| {
             TokenError::Invalid(format!("no `{}` claim", self.config.username_claim))
@@ -121,7 +121,7 @@ impl ExternalIssuer {
                 .collect(),
             _ => Vec::new(),
         };
-        Ok(ExternalCaller {
+        Ok(TokenCaller {
             subject,
             client_id: text("azp")
                 .or_else(|| text("client_id"))

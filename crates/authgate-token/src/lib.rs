@@ -22,7 +22,7 @@ pub mod verify;
 
 pub use claims::AccessClaims;
 pub use endpoints::{TokenService, routes};
-pub use external::{ExternalCaller, ExternalIssuer};
+pub use external::{ExternalIssuer, TokenCaller};
 pub use issue::{Grant, Issuer};
 pub use keys::KeyRing;
 pub use verify::{TokenError, Verifier};

@@ -12,7 +12,7 @@ use super::Refusal;
 use super::cache::{CachedToken, CredentialCache};
 use crate::caller::Caller;
 use authgate_core::{AuthMethod, ErrorCode, Identity, KeyDigest, time::now_unix};
-use authgate_token::{ExternalIssuer, TokenError, Verifier};
+use authgate_token::{ExternalIssuer, TokenCaller, TokenError, Verifier};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::sync::Arc;
@@ -70,26 +70,7 @@ impl TokenAuthenticator {
             .find(|candidate| candidate.issuer() == issuer)
             .ok_or(ErrorCode::InvalidCredentials)?;
         let caller = external.verify(token).await.map_err(refused)?;
-        let identity = Identity {
-            subject: caller.subject,
-            application: caller.client_id.clone(),
-            tenant: caller.tenant,
-            roles: caller.roles,
-            scopes: caller.scopes,
-            method: AuthMethod::Jwt,
-            key_id: None,
-            key_prefix: None,
-        };
-        let grants = cache
-            .policy()
-            .grants(&identity, cache.store().as_ref())
-            .await
-            .map_err(|_| ErrorCode::StoreUnavailable)?;
-        Ok(CachedToken {
-            caller: Arc::new(Caller::new(identity, grants)),
-            expires_at: caller.expires_at,
-            client_id: caller.client_id,
-        })
+        cached_token(cache, caller).await
     }
 
     async fn fill_own(
@@ -99,8 +80,8 @@ impl TokenAuthenticator {
         token: &str,
     ) -> Result<CachedToken, Refusal> {
         let claims = verifier.verify(token).await.map_err(refused)?;
-        let store = cache.store();
-        if store
+        if cache
+            .store()
             .is_token_revoked(&claims.jti)
             .await
             .map_err(|_| ErrorCode::StoreUnavailable)?
@@ -110,31 +91,35 @@ impl TokenAuthenticator {
                 application: Some(claims.client_id),
             });
         }
-        let identity = Identity {
-            subject: claims.sub.clone(),
-            application: claims.client_id.clone(),
-            tenant: claims.tenant.clone(),
-            roles: claims.roles.clone(),
-            scopes: claims
-                .scopes()
-                .filter(|scope| scope.contains(':'))
-                .map(str::to_owned)
-                .collect(),
-            method: AuthMethod::Jwt,
-            key_id: None,
-            key_prefix: None,
-        };
-        let grants = cache
-            .policy()
-            .grants(&identity, store.as_ref())
-            .await
-            .map_err(|_| ErrorCode::StoreUnavailable)?;
-        Ok(CachedToken {
-            caller: Arc::new(Caller::new(identity, grants)),
-            expires_at: claims.exp,
-            client_id: claims.client_id,
-        })
+        cached_token(cache, claims.caller()).await
     }
+}
+
+/// The cache entry of a verified token's caller, with its grants.
+async fn cached_token(
+    cache: &CredentialCache,
+    caller: TokenCaller,
+) -> Result<CachedToken, Refusal> {
+    let identity = Identity {
+        subject: caller.subject,
+        application: caller.client_id.clone(),
+        tenant: caller.tenant,
+        roles: caller.roles,
+        scopes: caller.scopes,
+        method: AuthMethod::Jwt,
+        key_id: None,
+        key_prefix: None,
+    };
+    let grants = cache
+        .policy()
+        .grants(&identity, cache.store().as_ref())
+        .await
+        .map_err(|_| ErrorCode::StoreUnavailable)?;
+    Ok(CachedToken {
+        caller: Arc::new(Caller::new(identity, grants)),
+        expires_at: caller.expires_at,
+        client_id: caller.client_id,
+    })
 }
 
 fn refused(error: TokenError) -> Refusal {
