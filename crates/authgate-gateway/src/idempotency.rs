@@ -10,14 +10,13 @@
 //! request runs unguarded (fail open) and a warning is logged.
 
 use crate::caller::Caller;
+use crate::chain::{Next, stage};
 use crate::respond::Rejection;
 use crate::route::Route;
 use crate::{Body, Request, Response};
 use authgate_config::IdempotencyConfig;
 use authgate_core::ErrorCode;
 use authgate_state::{Claim, IdempotencyStore, StoredResponse};
-use axum::extract::State;
-use axum::middleware::Next;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use http::header::CONTENT_TYPE;
@@ -60,12 +59,8 @@ impl IdempotencyPolicy {
     }
 }
 
-/// The stage, for `axum::middleware::from_fn_with_state(policy, idempotency::stage)`.
-pub async fn stage(
-    State(policy): State<Arc<IdempotencyPolicy>>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// The idempotency stage.
+async fn run(policy: &IdempotencyPolicy, request: Request, next: Next<'_>) -> Response {
     let applies = policy.methods.contains(request.method())
         && request
             .extensions()
@@ -100,7 +95,7 @@ pub async fn stage(
     let request = Request::from_parts(parts, Body::from(body));
 
     match policy.store.claim(&record, &fingerprint, policy.ttl).await {
-        Ok(Claim::Run) => run_and_record(&policy, &record, request, next).await,
+        Ok(Claim::Run) => run_and_record(policy, &record, request, next).await,
         Ok(Claim::Replay(stored)) => replay(stored),
         Ok(Claim::InFlight) => Rejection::new(ErrorCode::IdempotencyInFlight).into_response(),
         Ok(Claim::Mismatch) => Rejection::new(ErrorCode::IdempotencyMismatch).into_response(),
@@ -126,7 +121,7 @@ async fn run_and_record(
     policy: &IdempotencyPolicy,
     record: &str,
     request: Request,
-    next: Next,
+    next: Next<'_>,
 ) -> Response {
     let response = next.run(request).await;
     let status = response.status();
@@ -205,3 +200,5 @@ fn replay(stored: StoredResponse) -> Response {
     );
     response
 }
+
+stage!(Arc<IdempotencyPolicy>, run);

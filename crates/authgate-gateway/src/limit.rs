@@ -9,6 +9,7 @@
 //! logged: a limiter outage should not become an API outage.
 
 use crate::caller::Caller;
+use crate::chain::{Next, stage};
 use crate::listener::PeerAddr;
 use crate::respond::Rejection;
 use crate::route::Route;
@@ -18,8 +19,6 @@ use authgate_config::RateLimitConfig;
 use authgate_core::ErrorCode;
 use authgate_core::time::now_unix;
 use authgate_state::{Quota, RateDecision, RateLimiter};
-use axum::extract::State;
-use axum::middleware::Next;
 use http::header::RETRY_AFTER;
 use http::{HeaderName, HeaderValue};
 use std::borrow::Cow;
@@ -82,13 +81,11 @@ fn whole_seconds(duration: Duration) -> u64 {
     duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
 
-/// The stage, for `axum::middleware::from_fn_with_state(limiter, limit::stage)`: counts each
-/// authenticated request against its route's bucket, and answers 429 past the limit.
-pub async fn stage(
-    State(limiter): State<Arc<dyn RateLimiter>>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// The rate-limit stage: counts each authenticated request against its route's bucket, and
+/// answers 429 past the limit.
+pub struct RateLimit(pub Arc<dyn RateLimiter>);
+
+async fn run(RateLimit(limiter): &RateLimit, request: Request, next: Next<'_>) -> Response {
     let bucket = request
         .extensions()
         .get::<Arc<Route>>()
@@ -134,3 +131,5 @@ pub async fn stage(
         }
     }
 }
+
+stage!(RateLimit, run);

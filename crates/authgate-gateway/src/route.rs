@@ -5,14 +5,13 @@
 //! route is chosen, so a request can never reach an upstream path outside the route that
 //! authenticated it. Puts the matched `Arc<Route>` into the request's extensions.
 
+use crate::chain::{Next, stage};
 use crate::limit::RateBucket;
 use crate::respond::Rejection;
 use crate::trail::Trail;
 use crate::{Request, Response};
 use authgate_config::{AuthKind, ECHO_UPSTREAM, RateLimitConfig, RouteConfig};
 use authgate_core::{ErrorCode, Permission};
-use axum::extract::State;
-use axum::middleware::Next;
 use http::{HeaderValue, Method, uri::Authority};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -226,9 +225,9 @@ fn has_dot_segment(path: &str) -> bool {
     })
 }
 
-/// The stage, for `axum::middleware::from_fn_with_state(table, route::stage)`: matches the
-/// route and puts it in the request's extensions, or answers 400/404/405.
-pub async fn stage(State(table): State<RouteTable>, mut request: Request, next: Next) -> Response {
+/// The stage: matches the route and puts it in the request's extensions, or answers
+/// 400/404/405.
+async fn run(table: &RouteTable, mut request: Request, next: Next<'_>) -> Response {
     match table.find(request.uri().path(), request.method()) {
         Ok(route) => {
             let route = route.clone();
@@ -244,6 +243,8 @@ pub async fn stage(State(table): State<RouteTable>, mut request: Request, next: 
         Err(rejection) => rejection.into_response(),
     }
 }
+
+stage!(RouteTable, run);
 
 #[cfg(test)]
 mod tests;

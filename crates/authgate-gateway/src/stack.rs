@@ -3,30 +3,33 @@
 
 use crate::authn::extract::Extractor;
 use crate::authn::{
-    self, AnonymousPolicy, Authenticator, CredentialCache, KeyUseRecorder, TokenAuthenticator,
+    AnonymousPolicy, Authenticator, CredentialCache, KeyUseRecorder, TokenAuthenticator,
 };
-use crate::authz::{self, GrantPolicy};
+use crate::authz::Authorize;
+use crate::authz::GrantPolicy;
 use crate::caller::Caller;
+use crate::chain::{Chain, Stage};
 use crate::forward::Forward;
-use crate::idempotency::{self, IdempotencyPolicy};
-use crate::observe::{self, UsageRecorder};
+use crate::idempotency::IdempotencyPolicy;
+use crate::limit::RateLimit;
+use crate::observe::UsageRecorder;
 use crate::respond::Rejection;
-use crate::route::{self, RouteTable};
+use crate::route::RouteTable;
+use crate::trace::Trace;
 use crate::trail::{Trail, TrailRecord};
-use crate::verify::{VERIFY_PATH, original_request, verdict};
+use crate::verify::{VERIFY_PATH, Verdict, original_request};
 use crate::{Request, Response};
-use crate::{cors, health, limit, trace};
+use crate::{cors, health};
 use authgate_config::Config;
 use authgate_core::{AuthMethod, ErrorCode, Identity, KeyDigest};
 use authgate_state::{IdempotencyStore, RateLimiter};
 use authgate_store::{CredentialStore, StoreError};
 use authgate_token::{ExternalIssuer, KeyRing, TokenService, Verifier};
 use axum::Router;
-use axum::middleware::{from_fn, from_fn_with_state, map_response};
+use axum::middleware::map_response;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
-use tower::{Layer as _, ServiceBuilder, ServiceExt};
 
 /// The gateway: what every worker shares (routes, credential cache, key-use batch, rate
 /// limiter) and a
@@ -128,39 +131,30 @@ impl Gateway {
         })
     }
 
-    /// The stages of SPEC §4 in order, in front of `terminal`: the upstream for proxied
-    /// requests, or the forward-auth verdict.
-    fn pipeline<T>(&self, terminal: T) -> impl PipelineService
-    where
-        T: tower::Service<Request, Response = Response, Error = Infallible>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        T::Future: Send + 'static,
-    {
-        ServiceBuilder::new()
-            .layer(from_fn(trace::stage))
-            .layer(from_fn_with_state(self.routes.clone(), route::stage))
-            .layer(from_fn_with_state(self.authenticator.clone(), authn::stage))
-            .layer(from_fn(authz::stage))
-            .layer(from_fn_with_state(self.rate_limiter.clone(), limit::stage))
-            .layer(from_fn_with_state(
-                self.idempotency.clone(),
-                idempotency::stage,
-            ))
-            .service(terminal)
+    /// The stages of SPEC §4 in order; `observed` puts the observe stage (usage, metrics) first.
+    fn stages(&self, observed: bool) -> Vec<Box<dyn Stage>> {
+        let mut stages: Vec<Box<dyn Stage>> = Vec::with_capacity(7);
+        if observed {
+            stages.push(Box::new(self.usage.clone()));
+        }
+        stages.push(Box::new(Trace));
+        stages.push(Box::new(self.routes.clone()));
+        stages.push(Box::new(self.authenticator.clone()));
+        stages.push(Box::new(Authorize));
+        stages.push(Box::new(RateLimit(self.rate_limiter.clone())));
+        stages.push(Box::new(self.idempotency.clone()));
+        stages
     }
 
-    /// The service of one worker: the shared stages in front of its own upstream connection
-    /// pool, so a worker thread never waits on another's connections. Proxied and forward-auth
-    /// requests are observed (usage, metrics); `authgate check` is not.
+    /// The service of one worker: the stages in front of its own upstream connection pool, so
+    /// a worker thread never waits on another's connections. Proxied and forward-auth requests
+    /// are observed (usage, metrics); `authgate check` is not.
     pub fn router(&self) -> Router {
-        let observed = from_fn_with_state(self.usage.clone(), observe::stage);
-        let proxy = observed
-            .clone()
-            .layer(self.pipeline(Forward::new(self.hide_credentials, self.max_body_size)));
-        let verify = observed.layer(self.verifier());
+        let proxy = Chain::new(
+            self.stages(true),
+            Forward::new(self.hide_credentials, self.max_body_size),
+        );
+        let verify = self.verifier();
         let mut router = health::routes(self.store.clone())
             .route_service(VERIFY_PATH, verify.clone())
             .route_service(&format!("{VERIFY_PATH}/{{*original}}"), verify);
@@ -190,14 +184,14 @@ impl Gateway {
 
     /// Forward-auth: the decision for the request a verify request stands for.
     pub fn verifier(&self) -> impl PipelineService {
-        let pipeline = self.pipeline(tower::service_fn(verdict));
+        let chain = Chain::new(self.stages(true), Verdict);
         tower::service_fn(move |request: Request| {
-            let pipeline = pipeline.clone();
+            let chain = chain.clone();
             async move {
-                match original_request(request) {
-                    Ok(original) => pipeline.oneshot(original).await,
-                    Err(rejection) => Ok(rejection.into_response()),
-                }
+                Ok::<_, Infallible>(match original_request(request) {
+                    Ok(original) => chain.run(original).await,
+                    Err(rejection) => rejection.into_response(),
+                })
             }
         })
     }
@@ -232,14 +226,7 @@ impl Gateway {
     pub async fn decide(&self, mut request: Request) -> (Response, TrailRecord) {
         let trail = Trail::default();
         request.extensions_mut().insert(trail.clone());
-        let response = match self
-            .pipeline(tower::service_fn(verdict))
-            .oneshot(request)
-            .await
-        {
-            Ok(response) => response,
-            Err(never) => match never {},
-        };
+        let response = Chain::new(self.stages(false), Verdict).run(request).await;
         (response, trail.record())
     }
 }

@@ -9,8 +9,8 @@
 //! exported: it takes the caller's span as its remote parent, and its ids are the ones written
 //! upstream, so the exported trace and the forwarded `traceparent` agree.
 
+use crate::chain::{Next, stage};
 use crate::{Request, Response};
-use axum::middleware::Next;
 use http::HeaderValue;
 use opentelemetry::trace::{
     SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
@@ -206,9 +206,11 @@ pub fn export_spans() {
     EXPORTING.store(true, Ordering::Relaxed);
 }
 
-/// The stage, for `axum::middleware::from_fn(trace::stage)`: attaches the trace context and runs
-/// the rest of the pipeline inside a span carrying the trace id.
-pub async fn stage(mut request: Request, next: Next) -> Response {
+/// The trace stage: attaches the trace context and runs the rest of the pipeline inside a span
+/// carrying the trace id.
+pub struct Trace;
+
+async fn run(_: &Trace, mut request: Request, next: Next<'_>) -> Response {
     if !EXPORTING.load(Ordering::Relaxed) {
         let context = TraceContext::from_headers(request.headers());
         let span = tracing::info_span!(
@@ -244,6 +246,8 @@ pub async fn stage(mut request: Request, next: Next) -> Response {
     }
     response
 }
+
+stage!(Trace, run);
 
 #[cfg(test)]
 mod tests;

@@ -9,11 +9,12 @@
 //! `authgate check` asks the same question from the command line.
 
 use crate::caller::Caller;
+use crate::chain::Terminal;
 use crate::respond::Rejection;
 use crate::{Body, Request, Response};
 use authgate_core::ErrorCode;
+use futures_util::future::BoxFuture;
 use http::{Method, Uri};
-use std::convert::Infallible;
 use std::sync::Arc;
 
 /// The path of the forward-auth endpoint on the gateway listener.
@@ -64,14 +65,18 @@ pub fn original_request(mut request: Request) -> Result<Request, Rejection> {
     Ok(request)
 }
 
-/// The pipeline's last step in forward-auth (as a `tower::service_fn`): 200 with the caller's
+/// The pipeline's last step in forward-auth and `authgate check`: 200 with the caller's
 /// identity headers.
-pub async fn verdict(request: Request) -> Result<Response, Infallible> {
-    let mut response = Response::new(Body::empty());
-    if let Some(caller) = request.extensions().get::<Arc<Caller>>() {
-        caller.write_identity_headers(response.headers_mut());
+pub struct Verdict;
+
+impl Terminal for Verdict {
+    fn call(&self, request: Request) -> BoxFuture<'_, Response> {
+        let mut response = Response::new(Body::empty());
+        if let Some(caller) = request.extensions().get::<Arc<Caller>>() {
+            caller.write_identity_headers(response.headers_mut());
+        }
+        Box::pin(std::future::ready(response))
     }
-    Ok(response)
 }
 
 #[cfg(test)]

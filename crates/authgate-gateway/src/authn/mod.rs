@@ -1,6 +1,6 @@
 //! The extract and authenticate stages: who is calling?
 //!
-//! [`stage`] takes the credential the [`extract`] module finds, proves it with the
+//! The stage ([`Authenticator`] as a [`crate::chain::Stage`]) takes the credential the [`extract`] module finds, proves it with the
 //! [`Authenticator`], and puts the [`Caller`] and the credential's [`Presented`] sources
 //! into the request's extensions for the stages after it.
 //!
@@ -19,6 +19,7 @@ pub use jwt::TokenAuthenticator;
 pub use key_use::KeyUseRecorder;
 
 use crate::caller::Caller;
+use crate::chain::{Next, stage};
 use crate::respond::Rejection;
 use crate::route::Route;
 use crate::trail::Trail;
@@ -26,8 +27,6 @@ use crate::{Request, Response};
 use authgate_config::AuthKind;
 use authgate_core::{AuthMethod, ErrorCode, Grants, Identity, KeyDigest, key, time::now_unix};
 use authgate_store::AppMode;
-use axum::extract::State;
-use axum::middleware::Next;
 use extract::{Credential, Extractor, Source};
 use http::HeaderMap;
 use std::collections::HashMap;
@@ -232,14 +231,9 @@ impl Authenticator {
     }
 }
 
-/// The stage, for `axum::middleware::from_fn_with_state(authenticator, authn::stage)`:
-/// authenticates the request on its route, or answers 401 (503 when the store is down). A
+/// The stage: authenticates the request on its route, or answers 401 (503 when the store is down). A
 /// request without any credential passes as anonymous where that is allowed.
-pub async fn stage(
-    State(authenticator): State<Authenticator>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+async fn run(authenticator: &Authenticator, mut request: Request, next: Next<'_>) -> Response {
     let Some(route) = request.extensions().get::<Arc<Route>>().cloned() else {
         return Rejection::new(ErrorCode::InternalError).into_response();
     };
@@ -290,3 +284,5 @@ pub async fn stage(
     response.extensions_mut().insert(caller);
     response
 }
+
+stage!(Authenticator, run);

@@ -10,6 +10,7 @@
 use crate::authn::Presented;
 use crate::authn::extract::Source;
 use crate::caller::Caller;
+use crate::chain::{Next, stage};
 use crate::respond::Rejection;
 use crate::route::Route;
 use crate::trail::Trail;
@@ -18,7 +19,6 @@ use authgate_config::{AnonymousAccess, AuthorizationConfig, AuthorizationScheme}
 use authgate_core::permission::builtin_role;
 use authgate_core::{AuthMethod, ErrorCode, Grants, Identity, Permission};
 use authgate_store::{CredentialStore, StoreError};
-use axum::middleware::Next;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -94,8 +94,10 @@ impl GrantPolicy {
     }
 }
 
-/// The stage, for `axum::middleware::from_fn(authz::stage)`: lets the request on, or answers 403.
-pub async fn stage(request: Request, next: Next) -> Response {
+/// The authorize stage: lets the request on, or answers 403.
+pub struct Authorize;
+
+async fn run(_: &Authorize, request: Request, next: Next<'_>) -> Response {
     let extensions = request.extensions();
     let required = extensions
         .get::<Arc<Route>>()
@@ -123,3 +125,5 @@ pub async fn stage(request: Request, next: Next) -> Response {
     }
     .into_response()
 }
+
+stage!(Authorize, run);

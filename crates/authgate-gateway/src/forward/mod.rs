@@ -12,6 +12,7 @@ pub mod headers;
 use crate::authn::Presented;
 use crate::authn::extract::Source;
 use crate::caller::Caller;
+use crate::chain::Terminal;
 use crate::listener::PeerAddr;
 use crate::respond::Rejection;
 use crate::route::{Route, Upstream};
@@ -25,9 +26,7 @@ use http::header::CONTENT_LENGTH;
 use http::uri::PathAndQuery;
 use http_body_util::{LengthLimitError, Limited};
 use std::borrow::Cow;
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 /// Sends authenticated requests to their route's upstream.
 #[derive(Clone)]
@@ -155,17 +154,8 @@ fn caused_by_length_limit(error: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-impl tower::Service<Request> for Forward {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        let this = self.clone();
-        Box::pin(async move { Ok(this.forward(request).await) })
+impl Terminal for Forward {
+    fn call(&self, request: Request) -> BoxFuture<'_, Response> {
+        Box::pin(self.clone().forward(request))
     }
 }

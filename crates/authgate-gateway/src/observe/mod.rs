@@ -13,11 +13,10 @@ pub use usage::UsageRecorder;
 
 use crate::authn::RefusedApplication;
 use crate::caller::Caller;
+use crate::chain::{Next, stage};
 use crate::route::Route;
 use crate::{Request, Response};
 use authgate_core::{AuthMethod, ErrorCode};
-use axum::extract::State;
-use axum::middleware::Next;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -46,8 +45,8 @@ impl Decision {
     }
 }
 
-/// The stage, for `from_fn_with_state(usage_recorder, observe::stage)`, outermost.
-pub async fn stage(State(usage): State<UsageRecorder>, request: Request, next: Next) -> Response {
+/// The observe stage, outermost.
+async fn run(usage: &UsageRecorder, request: Request, next: Next<'_>) -> Response {
     let started = Instant::now();
     let response = next.run(request).await;
     let decision = Decision::of(&response);
@@ -81,3 +80,5 @@ pub async fn stage(State(usage): State<UsageRecorder>, request: Request, next: N
     }
     response
 }
+
+stage!(UsageRecorder, run);
