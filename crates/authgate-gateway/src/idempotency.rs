@@ -66,10 +66,23 @@ async fn run(policy: &IdempotencyPolicy, request: Request, next: Next<'_>) -> Re
             .extensions()
             .get::<Arc<Route>>()
             .is_some_and(|route| route.idempotency);
-    let key = match request.headers().get(&IDEMPOTENCY_KEY) {
-        Some(key) if applies => key.clone(),
-        _ => return next.run(request).await,
-    };
+    match request.headers().get(&IDEMPOTENCY_KEY) {
+        Some(key) if applies => {
+            let key = key.clone();
+            // Boxed: only requests with a key pay for the larger future.
+            Box::pin(guarded(policy, key, request, next)).await
+        }
+        _ => next.run(request).await,
+    }
+}
+
+/// A request with an `Idempotency-Key`: claim it, then run, replay or refuse.
+async fn guarded(
+    policy: &IdempotencyPolicy,
+    key: HeaderValue,
+    request: Request,
+    next: Next<'_>,
+) -> Response {
     if key.is_empty() || key.len() > MAX_KEY_LEN || key.to_str().is_err() {
         return Rejection::new(ErrorCode::MalformedRequest).into_response();
     }

@@ -113,14 +113,13 @@ impl CredentialCache {
     /// The caller a request without a credential acts as, where anonymous access is allowed.
     pub async fn anonymous(&self) -> Result<Arc<Caller>, Arc<StoreError>> {
         let (store, policy) = (self.store.clone(), self.policy.clone());
-        self.anonymous
-            .try_get_with((), async move {
-                let identity =
-                    Identity::anonymous(AuthMethod::Anonymous, policy.anonymous_roles.clone());
-                let grants = policy.grants(&identity, store.as_ref()).await?;
-                Ok(Arc::new(Caller::new(identity, grants)))
-            })
-            .await
+        Box::pin(self.anonymous.try_get_with((), async move {
+            let identity =
+                Identity::anonymous(AuthMethod::Anonymous, policy.anonymous_roles.clone());
+            let grants = policy.grants(&identity, store.as_ref()).await?;
+            Ok(Arc::new(Caller::new(identity, grants)))
+        }))
+        .await
     }
 
     /// The key with this digest, from the cache or the store.
@@ -131,25 +130,26 @@ impl CredentialCache {
             return Ok(hit);
         }
         let (store, policy, digest) = (self.store.clone(), self.policy.clone(), *digest);
-        self.keys
-            .try_get_with(digest, async move {
-                let Some(record) = store.find_key(&digest).await? else {
-                    return Ok(None);
-                };
-                let method = match record.app.mode {
-                    AppMode::AppIdKey => AuthMethod::AppIdKey,
-                    AppMode::ApiKey | AppMode::AppId => AuthMethod::ApiKey,
-                };
-                let key = Some((record.id.clone(), record.display_prefix.clone()));
-                let identity = identity(&record.app, method, key, record.scopes.clone());
-                let grants = policy.grants(&identity, store.as_ref()).await?;
-                Ok(Some(Arc::new(CachedKey {
-                    record,
-                    caller: Arc::new(Caller::new(identity, grants)),
-                    last_noted: AtomicI64::new(0),
-                })))
-            })
-            .await
+        // Boxed, like every miss below: the fill's future is large and rare; unboxed it would
+        // make every cache hit's future (and the stage's around it) that large.
+        Box::pin(self.keys.try_get_with(digest, async move {
+            let Some(record) = store.find_key(&digest).await? else {
+                return Ok(None);
+            };
+            let method = match record.app.mode {
+                AppMode::AppIdKey => AuthMethod::AppIdKey,
+                AppMode::ApiKey | AppMode::AppId => AuthMethod::ApiKey,
+            };
+            let key = Some((record.id.clone(), record.display_prefix.clone()));
+            let identity = identity(&record.app, method, key, record.scopes.clone());
+            let grants = policy.grants(&identity, store.as_ref()).await?;
+            Ok(Some(Arc::new(CachedKey {
+                record,
+                caller: Arc::new(Caller::new(identity, grants)),
+                last_noted: AtomicI64::new(0),
+            })))
+        }))
+        .await
     }
 
     /// The application with this id, from the cache or the store.
@@ -160,25 +160,29 @@ impl CredentialCache {
             return Ok(hit);
         }
         let (store, policy, id) = (self.store.clone(), self.policy.clone(), app_id.to_owned());
-        self.apps
-            .try_get_with_by_ref(app_id, async move {
-                let Some(record) = store.find_app(&id).await? else {
-                    return Ok(None);
-                };
-                let identity = identity(&record, AuthMethod::AppId, None, Vec::new());
-                let grants = policy.grants(&identity, store.as_ref()).await?;
-                Ok(Some(Arc::new(CachedApp {
-                    record,
-                    caller: Arc::new(Caller::new(identity, grants)),
-                })))
-            })
-            .await
+        Box::pin(self.apps.try_get_with_by_ref(app_id, async move {
+            let Some(record) = store.find_app(&id).await? else {
+                return Ok(None);
+            };
+            let identity = identity(&record, AuthMethod::AppId, None, Vec::new());
+            let grants = policy.grants(&identity, store.as_ref()).await?;
+            Ok(Some(Arc::new(CachedApp {
+                record,
+                caller: Arc::new(Caller::new(identity, grants)),
+            })))
+        }))
+        .await
     }
 
     /// The verified token with this digest, from the cache or from `verify` (whose failures are
     /// not cached: an expired or revoked answer must not outlive what caused it).
-    pub async fn token<F>(&self, digest: KeyDigest, verify: F) -> Result<Arc<CachedToken>, Refusal>
+    pub async fn token<V, F>(
+        &self,
+        digest: KeyDigest,
+        verify: V,
+    ) -> Result<Arc<CachedToken>, Refusal>
     where
+        V: FnOnce() -> F,
         F: Future<Output = Result<CachedToken, Refusal>>,
     {
         let cached = self.tokens.get(&digest).await;
@@ -186,10 +190,13 @@ impl CredentialCache {
         if let Some(hit) = cached {
             return Ok(hit);
         }
-        self.tokens
-            .try_get_with(digest, async move { verify.await.map(Arc::new) })
-            .await
-            .map_err(|refusal| refusal.as_ref().clone())
+        let fill = verify();
+        Box::pin(
+            self.tokens
+                .try_get_with(digest, async move { fill.await.map(Arc::new) }),
+        )
+        .await
+        .map_err(|refusal| refusal.as_ref().clone())
     }
 
     /// The policy that turns identities into grants.

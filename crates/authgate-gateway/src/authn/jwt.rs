@@ -39,7 +39,7 @@ impl TokenAuthenticator {
         token: &str,
     ) -> Result<Arc<Caller>, Refusal> {
         let cached = cache
-            .token(KeyDigest::of(token), self.fill(cache, token))
+            .token(KeyDigest::of(token), || self.fill(cache, token))
             .await?;
         if cached.expires_at <= now_unix() {
             return Err(ErrorCode::ExpiredCredentials.into());

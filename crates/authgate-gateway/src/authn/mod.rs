@@ -191,8 +191,10 @@ impl Authenticator {
                 }
                 Ok(app.caller.clone())
             }
+            // Boxed: the token path's future is large, and would otherwise make every key
+            // verification's future (and the authn stage's) that large too.
             Credential::Jwt { token } => match &self.0.tokens {
-                Some(tokens) => tokens.verify(&self.0.cache, token).await,
+                Some(tokens) => Box::pin(tokens.verify(&self.0.cache, token)).await,
                 None => Err(ErrorCode::InvalidCredentials.into()),
             },
         }
@@ -246,7 +248,7 @@ async fn run(authenticator: &Authenticator, mut request: Request, next: Next<'_>
             match outcome {
                 Ok((caller, presented)) => (caller, Some(presented)),
                 Err((rejection, _)) if rejection.code == ErrorCode::MissingCredentials => {
-                    match authenticator.anonymous_on(&route).await {
+                    match Box::pin(authenticator.anonymous_on(&route)).await {
                         Some(Ok(anonymous)) => (anonymous, None),
                         Some(Err(unavailable)) => return unavailable.into_response(),
                         None => return rejection.into_response(),
