@@ -25,6 +25,25 @@ pub fn parse_moment(text: &str, now: i64) -> Result<i64, String> {
     Ok(i64::try_from(seconds).unwrap_or(i64::MAX))
 }
 
+/// The window a usage report covers when none is asked for: the last day.
+pub const DEFAULT_WINDOW: i64 = 24 * 3600;
+
+/// A `from..to` window (Unix seconds) given by a person, each end in any form
+/// [`parse_moment`] reads; by default the last day up to and including the current minute.
+/// Errors name the end they are about (`from`, `to`).
+pub fn parse_window(from: Option<&str>, to: Option<&str>, now: i64) -> Result<(i64, i64), String> {
+    let end = |text: Option<&str>, default: i64, name: &str| match text {
+        Some(text) => parse_moment(text, now).map_err(|e| format!("{name}: {e}")),
+        None => Ok(default),
+    };
+    let from = end(from, now - DEFAULT_WINDOW, "from")?;
+    let to = end(to, now + 1, "to")?;
+    if from >= to {
+        return Err("from must be before to".into());
+    }
+    Ok((from, to))
+}
+
 /// Unix seconds as RFC 3339 (`2026-11-23T10:00:00Z`).
 pub fn format_rfc3339(at: i64) -> String {
     let seconds = u64::try_from(at).unwrap_or(0);
@@ -43,5 +62,19 @@ mod tests {
         assert_eq!(parse_moment("2026-11-23T00:00:00Z", now), Ok(1_795_392_000));
         assert!(parse_moment("yesterday", now).is_err());
         assert_eq!(format_rfc3339(1_795_392_000), "2026-11-23T00:00:00Z");
+        assert_eq!(
+            parse_window(None, None, now),
+            Ok((now - DEFAULT_WINDOW, now + 1))
+        );
+        assert_eq!(
+            parse_window(Some("2h"), Some("1h"), now),
+            Ok((now - 7200, now - 3600))
+        );
+        assert!(parse_window(Some("1h"), Some("2h"), now).is_err());
+        assert!(
+            parse_window(Some("soon"), None, now)
+                .unwrap_err()
+                .starts_with("from:")
+        );
     }
 }

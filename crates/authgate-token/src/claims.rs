@@ -32,22 +32,26 @@ impl AccessClaims {
         self.scope.split_ascii_whitespace()
     }
 
-    /// The caller these claims describe; only permission-shaped scopes (`resource:action`)
-    /// narrow what the roles allow, OpenID scopes do not.
+    /// The caller these claims describe.
     pub fn caller(&self) -> TokenCaller {
         TokenCaller {
             subject: self.sub.clone(),
             client_id: self.client_id.clone(),
             roles: self.roles.clone(),
-            scopes: self
-                .scopes()
-                .filter(|scope| scope.contains(':'))
-                .map(str::to_owned)
-                .collect(),
+            scopes: permission_scopes(self.scopes()),
             tenant: self.tenant.clone(),
             expires_at: self.exp,
         }
     }
+}
+
+/// The scopes that narrow what a token's roles allow: permissions (`resource:action`). OpenID
+/// scopes (`openid`, `offline_access`, ...) say nothing about permissions and are left out.
+pub(crate) fn permission_scopes<'a>(scopes: impl Iterator<Item = &'a str>) -> Vec<String> {
+    scopes
+        .filter(|scope| scope.contains(':'))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// An ID token's claims.

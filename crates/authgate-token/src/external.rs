@@ -3,6 +3,7 @@
 //! every [`MIN_REFRESH`]). Validation follows RFC 8725 as for authgate's own tokens, with the
 //! issuer's own algorithm allow-list; the username and groups claims become subject and roles.
 
+use crate::claims::permission_scopes;
 use crate::fetch::Fetcher;
 use crate::verify::{CLOCK_SKEW, TokenError};
 use authgate_config::ExternalIssuerConfig;
@@ -111,14 +112,8 @@ impl ExternalIssuer {
                 .collect()
         };
         let scopes = match claims.get("scope").or_else(|| claims.get("scp")) {
-            Some(Value::String(joined)) => {
-                joined.split_ascii_whitespace().map(str::to_owned).collect()
-            }
-            Some(Value::Array(items)) => items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect(),
+            Some(Value::String(joined)) => permission_scopes(joined.split_ascii_whitespace()),
+            Some(Value::Array(items)) => permission_scopes(items.iter().filter_map(Value::as_str)),
             _ => Vec::new(),
         };
         Ok(TokenCaller {
@@ -127,7 +122,7 @@ impl ExternalIssuer {
                 .or_else(|| text("client_id"))
                 .unwrap_or_else(|| self.config.issuer.clone()),
             roles,
-            scopes: scopes.into_iter().filter(|s| s.contains(':')).collect(),
+            scopes,
             tenant: text("tenant").unwrap_or_else(|| "default".into()),
             expires_at: claims.get("exp").and_then(Value::as_i64).unwrap_or(0),
         })

@@ -29,7 +29,6 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Sends authenticated requests to their route's upstream.
-#[derive(Clone)]
 pub struct Forward {
     client: UpstreamClient,
     hide_credentials: bool,
@@ -45,7 +44,7 @@ impl Forward {
         }
     }
 
-    async fn forward(self, request: Request) -> Response {
+    async fn forward(&self, request: Request) -> Response {
         match self.try_forward(request).await {
             Ok(response) => response,
             Err(rejection) => rejection.into_response(),
@@ -156,6 +155,6 @@ fn caused_by_length_limit(error: &(dyn std::error::Error + 'static)) -> bool {
 
 impl Terminal for Forward {
     fn call(&self, request: Request) -> BoxFuture<'_, Response> {
-        Box::pin(self.clone().forward(request))
+        Box::pin(self.forward(request))
     }
 }

@@ -66,7 +66,7 @@ const APP_COLUMNS: &str = "SELECT a.id, a.name, t.name AS tenant_name, u.name AS
      (SELECT group_concat(uri, char(10)) FROM app_redirect_uris ru WHERE ru.app_id = a.id) AS redirect_uris \
      FROM applications a JOIN tenants t ON t.id = a.tenant_id LEFT JOIN users u ON u.id = a.owner_id";
 const SIGNING_KEY_COLUMNS: &str = "SELECT kid, alg, private_pem, public_jwk, created_at, retired_at, publish_until FROM signing_keys";
-const USER_COLUMNS: &str = "SELECT u.id, u.name, u.kind, t.name AS tenant_name, u.created_at, \
+const USER_COLUMNS: &str = "SELECT u.id, u.name, u.kind, t.name AS tenant_name, u.created_at, u.password_hash, \
      (SELECT group_concat(role, ',') FROM user_roles r WHERE r.user_id = u.id) AS roles \
      FROM users u JOIN tenants t ON t.id = u.tenant_id";
 
@@ -376,14 +376,9 @@ impl CredentialStore for SqliteStore {
         else {
             return Ok(None);
         };
-        let password_hash: Option<String> =
-            sqlx::query_scalar("SELECT password_hash FROM users WHERE name = ?")
-                .bind(user)
-                .fetch_one(&self.pool)
-                .await?;
         Ok(Some(PasswordRecord {
             user: user_from_row(&row)?,
-            password_hash,
+            password_hash: row.try_get("password_hash")?,
         }))
     }
 

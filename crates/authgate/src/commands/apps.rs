@@ -3,11 +3,8 @@
 use crate::cli::{AppsCommand, Mode, Output};
 use crate::output::{print, table, time};
 use anyhow::{Context as _, bail};
-use authgate_core::time::{now_unix, parse_moment};
+use authgate_core::time::{now_unix, parse_window};
 use authgate_store::{App, AppMode, NewApp, Store, UsageMinute, UsageReport};
-
-/// The window `apps usage` shows when not told otherwise.
-const DEFAULT_USAGE_WINDOW: i64 = 24 * 3600;
 
 pub(super) async fn run(
     store: &dyn Store,
@@ -68,23 +65,8 @@ pub(super) async fn run(
             )
         }
         AppsCommand::Usage { id, from, to } => {
-            let now = now_unix();
-            let from = match from {
-                Some(text) => parse_moment(&text, now)
-                    .map_err(anyhow::Error::msg)
-                    .context("--from")?,
-                None => now - DEFAULT_USAGE_WINDOW,
-            };
-            let to = match to {
-                Some(text) => parse_moment(&text, now)
-                    .map_err(anyhow::Error::msg)
-                    .context("--to")?,
-                // The current minute is part of the window.
-                None => now + 1,
-            };
-            if from >= to {
-                bail!("--from must be before --to");
-            }
+            let (from, to) = parse_window(from.as_deref(), to.as_deref(), now_unix())
+                .map_err(|e| anyhow::anyhow!("--{e}"))?;
             let report = UsageReport::new(id.clone(), from, to, store.usage(&id, from, to).await?);
             print(output, &report, || usage_table(&report))
         }
