@@ -1,7 +1,7 @@
 //! The authorization-code flow with PKCE and its hybrid variant (SPEC §5): Authlib drives it
 //! through the real sign-in form; the refusals a browser or client can meet are checked too.
 
-use crate::harness::{Gateway, PYTHON, Upstream, free_port};
+use crate::harness::{Gateway, PYTHON, Upstream};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
@@ -14,20 +14,11 @@ const CALLBACK: &str = "http://127.0.0.1:9/callback";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
 fn start(upstream: &Upstream) -> Gateway {
-    let listen = format!("127.0.0.1:{}", free_port());
-    let public_url = format!("http://{listen}");
-    let config = format!(
+    let gateway = Gateway::start_public(&format!(
         "[oidc]\nredirect_uris = [\"{CALLBACK}\"]\n\
          [[routes]]\nname = \"tasks\"\npath_prefix = \"/api\"\nupstream = \"{}\"\npermission = \"tasks\"\n",
         upstream.url()
-    );
-    let gateway = Gateway::start_with_env(
-        &config,
-        &[
-            ("AUTHGATE_SERVER__LISTEN", listen.as_str()),
-            ("AUTHGATE_SERVER__PUBLIC_URL", public_url.as_str()),
-        ],
-    );
+    ));
     gateway.user("jane", "correct horse", "viewer");
     gateway
 }

@@ -15,7 +15,7 @@ pub const PYTHON: &str = "/usr/bin/python3";
 
 /// A port free at the time of asking, for a gateway whose public URL must be known before it
 /// starts (the token service's issuer is built from it).
-pub fn free_port() -> u16 {
+fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -53,6 +53,20 @@ impl Gateway {
         let mut gateway = Self::spawn(dir.path(), env);
         gateway._owned = Some(dir);
         gateway
+    }
+
+    /// Like [`Gateway::start`], on a port chosen beforehand and with `server.public_url` its real
+    /// address, for the token service (whose issuer and endpoints are built from it).
+    pub fn start_public(extra: &str) -> Gateway {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let public_url = format!("http://{listen}");
+        Self::start_with_env(
+            extra,
+            &[
+                ("AUTHGATE_SERVER__LISTEN", listen.as_str()),
+                ("AUTHGATE_SERVER__PUBLIC_URL", public_url.as_str()),
+            ],
+        )
     }
 
     /// Starts `authgate serve` in `dir` (which holds `authgate.toml`, or nothing at all).

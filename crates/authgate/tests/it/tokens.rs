@@ -2,7 +2,7 @@
 //! driven by a Python client, client credentials, what the gateway refuses, revocation,
 //! rotation verified by PyJWT, and sign-in throttling.
 
-use crate::harness::{Gateway, PYTHON, Upstream, free_port};
+use crate::harness::{Gateway, PYTHON, Upstream};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -13,20 +13,10 @@ use std::process::Command;
 
 /// A gateway whose public URL is its real address, with `/api` needing `tasks` permissions.
 fn start(upstream: &Upstream) -> Gateway {
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let public_url = format!("http://{listen}");
-    let routes = format!(
+    Gateway::start_public(&format!(
         "[[routes]]\nname = \"tasks\"\npath_prefix = \"/api\"\nupstream = \"{}\"\npermission = \"tasks\"\n",
         upstream.url()
-    );
-    Gateway::start_with_env(
-        &routes,
-        &[
-            ("AUTHGATE_SERVER__LISTEN", listen.as_str()),
-            ("AUTHGATE_SERVER__PUBLIC_URL", public_url.as_str()),
-        ],
-    )
+    ))
 }
 
 /// Runs the Python client; its JSON line.
