@@ -19,9 +19,11 @@ use authgate_config::RateLimitConfig;
 use authgate_core::ErrorCode;
 use authgate_core::time::now_unix;
 use authgate_state::{Quota, RateDecision, RateLimiter};
+use bytes::BytesMut;
 use http::header::RETRY_AFTER;
-use http::{HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,24 +57,26 @@ impl RateBucket {
         })
     }
 
-    /// The rate-limit headers for one decision.
-    fn headers(&self, decision: &RateDecision) -> Vec<(HeaderName, HeaderValue)> {
+    /// Sets the rate-limit headers of one decision (replacing any the upstream sent).
+    fn write_headers(&self, decision: &RateDecision, headers: &mut HeaderMap) {
         let reset_secs = whole_seconds(decision.reset_after);
         let reset_at = now_unix().saturating_add_unsigned(reset_secs);
-        let current = format!("\"{}\";r={};t={reset_secs}", self.name, decision.remaining);
-        let mut headers = vec![
-            (X_RATELIMIT_LIMIT.clone(), self.limit_header.clone()),
-            (
-                X_RATELIMIT_REMAINING.clone(),
-                HeaderValue::from(decision.remaining),
-            ),
-            (X_RATELIMIT_RESET.clone(), HeaderValue::from(reset_at)),
-            (RATELIMIT_POLICY.clone(), self.policy_header.clone()),
-        ];
-        if let Ok(value) = HeaderValue::from_str(&current) {
-            headers.push((RATELIMIT.clone(), value));
+        headers.insert(X_RATELIMIT_LIMIT.clone(), self.limit_header.clone());
+        headers.insert(
+            X_RATELIMIT_REMAINING.clone(),
+            HeaderValue::from(decision.remaining),
+        );
+        headers.insert(X_RATELIMIT_RESET.clone(), HeaderValue::from(reset_at));
+        headers.insert(RATELIMIT_POLICY.clone(), self.policy_header.clone());
+        let mut current = BytesMut::with_capacity(self.name.len() + 32);
+        let _ = write!(
+            current,
+            "\"{}\";r={};t={reset_secs}",
+            self.name, decision.remaining
+        );
+        if let Ok(value) = HeaderValue::from_maybe_shared(current.freeze()) {
+            headers.insert(RATELIMIT.clone(), value);
         }
-        headers
     }
 }
 
@@ -111,19 +115,17 @@ async fn run(RateLimit(limiter): &RateLimit, request: Request, next: Next<'_>) -
     match decision {
         Ok(decision) if decision.allowed => {
             let mut response = next.run(request).await;
-            // insert, not append: these replace any the upstream sent.
-            for (name, value) in bucket.headers(&decision) {
-                response.headers_mut().insert(name, value);
-            }
+            bucket.write_headers(&decision, response.headers_mut());
             response
         }
         Ok(decision) => {
             let wait = whole_seconds(decision.retry_after.unwrap_or_default()).max(1);
-            let mut rejection = Rejection::new(ErrorCode::RateLimited)
+            let rejection = Rejection::new(ErrorCode::RateLimited)
                 .with_header(RETRY_AFTER, HeaderValue::from(wait));
-            rejection.headers.extend(bucket.headers(&decision));
             tracing::debug!(%application, bucket = %bucket.name, "rate limited");
-            rejection.into_response()
+            let mut response = rejection.into_response();
+            bucket.write_headers(&decision, response.headers_mut());
+            response
         }
         Err(error) => {
             tracing::warn!(%error, "rate limiter unavailable; letting the request through");

@@ -50,9 +50,11 @@ struct RoutePermission {
 pub enum Upstream {
     /// The built-in echo, answered in-process.
     Echo,
-    /// An HTTP server: its authority and the base path prepended to forwarded paths.
+    /// An HTTP server: its authority, the `Host` header naming it, and the base path prepended
+    /// to forwarded paths.
     Http {
         authority: Authority,
+        host: HeaderValue,
         base_path: String,
     },
 }
@@ -116,10 +118,10 @@ impl Route {
                 Some(port) => format!("{host}:{port}"),
                 None => host.to_owned(),
             };
+            let invalid = |e: &dyn std::fmt::Display| format!("route {}: {e}", config.name);
             Upstream::Http {
-                authority: authority
-                    .parse()
-                    .map_err(|e| format!("route {}: {e}", config.name))?,
+                host: HeaderValue::from_str(&authority).map_err(|e| invalid(&e))?,
+                authority: authority.parse().map_err(|e| invalid(&e))?,
                 base_path: url.path().trim_end_matches('/').to_owned(),
             }
         };

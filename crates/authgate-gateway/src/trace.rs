@@ -11,11 +11,12 @@
 
 use crate::chain::{Next, stage};
 use crate::{Request, Response};
+use bytes::BytesMut;
 use http::HeaderValue;
 use opentelemetry::trace::{
     SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
 };
-use rand::RngCore;
+use rand::Rng as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -23,16 +24,18 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 static TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
 static TRACESTATE: http::HeaderName = http::HeaderName::from_static("tracestate");
 const MAX_TRACESTATE_MEMBERS: usize = 32;
+const OWN_MEMBER_KEY: &str = "authgate=";
 
-/// The trace this request belongs to, and what to send upstream.
-#[derive(Debug, Clone)]
+/// The trace this request belongs to, and what to send upstream. Ids are kept as numbers and
+/// written as hex only into the forwarded headers (and into log lines when they are on).
+#[derive(Debug, Clone, Copy)]
 pub struct TraceContext {
-    pub trace_id: String,
+    pub trace_id: TraceId,
     /// authgate's span id: the parent id the upstream sees.
-    pub span_id: String,
-    pub flags: String,
-    /// The `tracestate` to forward, `authgate` entry first.
-    pub tracestate: HeaderValue,
+    pub span_id: SpanId,
+    pub flags: TraceFlags,
+    /// The caller's `traceparent` was valid and is continued, so its `tracestate` is kept.
+    continued: bool,
     /// The request's span is exported to OpenTelemetry.
     pub exported: bool,
 }
@@ -55,68 +58,92 @@ impl TraceContext {
             let _ = span.set_parent(parent.remote_context());
         }
         let exported = span.context().span().span_context().clone();
-        let (trace_id, flags, members) = match parent {
-            Some(parent) => (parent.trace_id, parent.flags, tracestate_members(headers)),
-            None if exported.is_valid() => {
-                (exported.trace_id().to_string(), "01".to_owned(), Vec::new())
-            }
-            None => (random_hex::<16>(), "01".to_owned(), Vec::new()),
+        let (trace_id, flags) = match &parent {
+            Some(parent) => (parent.trace_id, parent.flags),
+            None if exported.is_valid() => (exported.trace_id(), TraceFlags::SAMPLED),
+            None => (TraceId::from_bytes(random_id::<16>()), TraceFlags::SAMPLED),
         };
         let span_id = if exported.is_valid() {
-            exported.span_id().to_string()
+            exported.span_id()
         } else {
-            random_hex::<8>()
+            SpanId::from_bytes(random_id::<8>())
         };
-        let own = format!("authgate={span_id}");
-        let state = std::iter::once(own.as_str())
-            .chain(
-                members
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|m| !m.starts_with("authgate=")),
-            )
-            .take(MAX_TRACESTATE_MEMBERS)
-            .collect::<Vec<_>>()
-            .join(",");
         Self {
             trace_id,
             span_id,
             flags,
-            tracestate: HeaderValue::from_str(&state)
-                .unwrap_or_else(|_| HeaderValue::from_static("")),
+            continued: parent.is_some(),
             exported: exported.is_valid(),
         }
     }
 
     /// The `traceparent` to send upstream.
     pub fn traceparent(&self) -> HeaderValue {
-        let value = format!("00-{}-{}-{}", self.trace_id, self.span_id, self.flags);
-        HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+        let mut value = BytesMut::with_capacity(55);
+        value.extend_from_slice(b"00-");
+        push_hex(&mut value, &self.trace_id.to_bytes());
+        value.extend_from_slice(b"-");
+        push_hex(&mut value, &self.span_id.to_bytes());
+        value.extend_from_slice(b"-");
+        push_hex(&mut value, &[self.flags.to_u8()]);
+        header_value(value)
+    }
+
+    /// The `tracestate` to send upstream: authgate's entry first, then the well-formed members
+    /// of the caller's (`incoming`) when its trace is continued.
+    pub fn tracestate(&self, incoming: &http::HeaderMap) -> HeaderValue {
+        let mut value = BytesMut::with_capacity(OWN_MEMBER_KEY.len() + 16);
+        value.extend_from_slice(OWN_MEMBER_KEY.as_bytes());
+        push_hex(&mut value, &self.span_id.to_bytes());
+        if self.continued {
+            for member in tracestate_members(incoming)
+                .filter(|m| !m.starts_with(OWN_MEMBER_KEY))
+                .take(MAX_TRACESTATE_MEMBERS - 1)
+            {
+                value.extend_from_slice(b",");
+                value.extend_from_slice(member.as_bytes());
+            }
+        }
+        header_value(value)
     }
 
     /// Sets `traceparent` and `tracestate` on the request going upstream.
     pub fn write(&self, headers: &mut http::HeaderMap) {
+        let tracestate = self.tracestate(headers);
         headers.insert(TRACEPARENT.clone(), self.traceparent());
-        headers.insert(TRACESTATE.clone(), self.tracestate.clone());
+        headers.insert(TRACESTATE.clone(), tracestate);
     }
 }
 
-/// `(trace id, flags)` of a valid `traceparent`.
+/// Only visible ASCII is ever written (hex digits, dashes and validated members).
+fn header_value(value: BytesMut) -> HeaderValue {
+    HeaderValue::from_maybe_shared(value.freeze()).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn push_hex(out: &mut BytesMut, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for byte in bytes {
+        out.extend_from_slice(&[
+            DIGITS[usize::from(byte >> 4)],
+            DIGITS[usize::from(byte & 0xf)],
+        ]);
+    }
+}
+
 /// A valid incoming `traceparent`.
 struct Parent {
-    trace_id: String,
-    parent_id: String,
-    flags: String,
+    trace_id: TraceId,
+    parent_id: SpanId,
+    flags: TraceFlags,
 }
 
 impl Parent {
     /// The caller's span, as OpenTelemetry's remote parent.
     fn remote_context(&self) -> opentelemetry::Context {
-        let flags = u8::from_str_radix(&self.flags, 16).unwrap_or(0);
         let remote = SpanContext::new(
-            TraceId::from_hex(&self.trace_id).unwrap_or(TraceId::INVALID),
-            SpanId::from_hex(&self.parent_id).unwrap_or(SpanId::INVALID),
-            TraceFlags::new(flags),
+            self.trace_id,
+            self.parent_id,
+            self.flags,
             true,
             TraceState::default(),
         );
@@ -145,15 +172,18 @@ fn parse_traceparent(value: &str) -> Option<Parent> {
         && lower_hex(flags, 2)
         // Version 00 has exactly four fields; later versions may append more after a dash.
         && (rest.is_none() || version != "00");
-    valid.then(|| Parent {
-        trace_id: trace_id.to_owned(),
-        parent_id: parent_id.to_owned(),
-        flags: flags.to_owned(),
+    if !valid {
+        return None;
+    }
+    Some(Parent {
+        trace_id: TraceId::from_hex(trace_id).ok()?,
+        parent_id: SpanId::from_hex(parent_id).ok()?,
+        flags: TraceFlags::new(u8::from_str_radix(flags, 16).ok()?),
     })
 }
 
 /// The well-formed `tracestate` members (`key=value`), in order; malformed ones are left out.
-fn tracestate_members(headers: &http::HeaderMap) -> Vec<String> {
+fn tracestate_members(headers: &http::HeaderMap) -> impl Iterator<Item = &str> {
     headers
         .get_all(&TRACESTATE)
         .iter()
@@ -161,8 +191,6 @@ fn tracestate_members(headers: &http::HeaderMap) -> Vec<String> {
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .filter(|member| valid_member(member))
-        .map(str::to_owned)
-        .collect()
 }
 
 fn valid_member(member: &str) -> bool {
@@ -189,12 +217,13 @@ fn valid_member(member: &str) -> bool {
     key_ok && value_ok
 }
 
-fn random_hex<const N: usize>() -> String {
+/// A random id that is not all zeros (the spec's invalid value).
+fn random_id<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     while bytes.iter().all(|b| *b == 0) {
-        rand::rng().fill_bytes(&mut bytes);
+        rand::rng().fill(&mut bytes);
     }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    bytes
 }
 
 /// Whether request spans are exported (set once at start by [`export_spans`]).
@@ -228,8 +257,8 @@ async fn run(_: &Trace, mut request: Request, next: Next<'_>) -> Response {
         otel.kind = "server",
     );
     let context = TraceContext::within(request.headers(), &span);
-    span.record("trace_id", context.trace_id.as_str());
-    span.record("span_id", context.span_id.as_str());
+    span.record("trace_id", tracing::field::display(context.trace_id));
+    span.record("span_id", tracing::field::display(context.span_id));
     let exported = context.exported;
     if exported {
         // Attributes for the exported span only, kept out of log lines.

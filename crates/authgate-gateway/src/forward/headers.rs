@@ -8,7 +8,6 @@ use http::header::{
     AUTHORIZATION, CONNECTION, HOST, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER,
     TRANSFER_ENCODING, UPGRADE,
 };
-use http::uri::Authority;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use std::net::IpAddr;
 
@@ -37,22 +36,16 @@ pub struct ForwardContext<'a> {
     /// Credential locations to remove (empty when credentials are forwarded).
     pub hidden: &'a [Source],
     /// The upstream's authority, which becomes `Host`; `None` keeps the client's.
-    pub upstream_host: Option<&'a Authority>,
+    pub upstream_host: Option<&'a HeaderValue>,
     /// The authority of an absolute-form or HTTP/2 request, used when there is no `Host`.
     pub original_host: Option<String>,
 }
 
 /// Rewrites request headers for the upstream.
 pub fn prepare_request(headers: &mut HeaderMap, context: &ForwardContext<'_>) {
-    remove_hop_by_hop(headers);
-    let spoofed: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| name.as_str().starts_with("x-authgate-"))
-        .cloned()
-        .collect();
-    for name in spoofed {
-        headers.remove(name);
-    }
+    remove_where(headers, |name| {
+        is_hop_by_hop(name) || name.as_str().starts_with("x-authgate-")
+    });
     for source in context.hidden {
         match source {
             Source::Header(name) => {
@@ -84,10 +77,8 @@ pub fn prepare_request(headers: &mut HeaderMap, context: &ForwardContext<'_>) {
     if let Some(host) = original_host {
         headers.insert(X_FORWARDED_HOST.clone(), host);
     }
-    if let Some(upstream) = context.upstream_host
-        && let Ok(value) = HeaderValue::from_str(upstream.as_str())
-    {
-        headers.insert(HOST, value);
+    if let Some(upstream) = context.upstream_host {
+        headers.insert(HOST, upstream.clone());
     }
 
     if let Some(caller) = context.caller {
@@ -97,7 +88,7 @@ pub fn prepare_request(headers: &mut HeaderMap, context: &ForwardContext<'_>) {
 
 /// Removes hop-by-hop headers from an upstream's response.
 pub fn prepare_response(headers: &mut HeaderMap) {
-    remove_hop_by_hop(headers);
+    remove_where(headers, is_hop_by_hop);
 }
 
 /// The query string to forward: unchanged unless a credential parameter must be hidden.
@@ -125,18 +116,23 @@ pub fn forwarded_query<'a>(
     (!kept.is_empty()).then_some(kept.into())
 }
 
-fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    let listed: Vec<HeaderName> = headers
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    HOP_BY_HOP.contains(&name)
+}
+
+/// Removes the headers `unwanted` picks and those `Connection` lists. One pass over the names
+/// decides; the map is only searched again for headers that are really there, which on most
+/// requests is none.
+fn remove_where(headers: &mut HeaderMap, unwanted: impl Fn(&HeaderName) -> bool) {
+    let listed = headers
         .get_all(&CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in listed {
-        headers.remove(name);
-    }
-    for name in HOP_BY_HOP {
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok());
+    let mut doomed: Vec<HeaderName> = listed.collect();
+    doomed.extend(headers.keys().filter(|name| unwanted(name)).cloned());
+    for name in doomed {
         headers.remove(name);
     }
 }

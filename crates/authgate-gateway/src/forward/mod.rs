@@ -78,7 +78,7 @@ impl Forward {
             peer: parts.extensions.get::<PeerAddr>().map(|p| p.0.ip()),
             hidden,
             upstream_host: match &route.upstream {
-                Upstream::Http { authority, .. } => Some(authority),
+                Upstream::Http { host, .. } => Some(host),
                 Upstream::Echo => None,
             },
             original_host: parts.uri.authority().map(|a| a.as_str().to_owned()),

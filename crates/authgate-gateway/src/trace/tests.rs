@@ -2,7 +2,8 @@ use super::*;
 
 const VALID: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
-fn context(traceparent: Option<&str>, tracestate: Option<&str>) -> TraceContext {
+/// The context for a request with these headers, and the headers it forwards.
+fn forwarded(traceparent: Option<&str>, tracestate: Option<&str>) -> (TraceContext, [String; 2]) {
     let mut headers = http::HeaderMap::new();
     if let Some(v) = traceparent {
         headers.insert("traceparent", HeaderValue::from_str(v).unwrap());
@@ -10,31 +11,39 @@ fn context(traceparent: Option<&str>, tracestate: Option<&str>) -> TraceContext 
     if let Some(v) = tracestate {
         headers.insert("tracestate", HeaderValue::from_str(v).unwrap());
     }
-    TraceContext::from_headers(&headers)
+    let context = TraceContext::from_headers(&headers);
+    context.write(&mut headers);
+    let sent = |name: &str| headers[name].to_str().unwrap().to_owned();
+    (context, [sent("traceparent"), sent("tracestate")])
 }
 
 #[test]
 fn a_valid_traceparent_is_continued_with_authgate_s_span() {
-    let c = context(
+    let (c, [traceparent, tracestate]) = forwarded(
         Some(VALID),
         Some("congo=t61rcWkgMzE, rojo=00f067aa0ba902b7"),
     );
-    assert_eq!(c.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
-    assert_eq!(c.flags, "01");
-    assert_ne!(c.span_id, "00f067aa0ba902b7");
-    assert_eq!(c.span_id.len(), 16);
-    let sent = c.traceparent();
+    assert_eq!(c.trace_id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(c.flags, TraceFlags::SAMPLED);
+    let span_id = c.span_id.to_string();
+    assert_ne!(span_id, "00f067aa0ba902b7");
+    assert_eq!(span_id.len(), 16);
     assert_eq!(
-        sent.to_str().unwrap(),
-        format!("00-4bf92f3577b34da6a3ce929d0e0e4736-{}-01", c.span_id)
+        traceparent,
+        format!("00-4bf92f3577b34da6a3ce929d0e0e4736-{span_id}-01")
     );
     assert_eq!(
-        c.tracestate.to_str().unwrap(),
-        format!(
-            "authgate={},congo=t61rcWkgMzE,rojo=00f067aa0ba902b7",
-            c.span_id
-        )
+        tracestate,
+        format!("authgate={span_id},congo=t61rcWkgMzE,rojo=00f067aa0ba902b7")
     );
+}
+
+#[test]
+fn the_caller_s_flags_are_kept() {
+    let unsampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+    let (c, [traceparent, _]) = forwarded(Some(unsampled), None);
+    assert!(traceparent.ends_with("-00"), "{traceparent}");
+    assert_eq!(c.flags, TraceFlags::default());
 }
 
 #[test]
@@ -49,21 +58,20 @@ fn malformed_traceparents_start_a_new_trace_and_drop_tracestate() {
         "0-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
         "garbage",
     ] {
-        let c = context(Some(bad), Some("congo=t61rcWkgMzE"));
-        assert_ne!(c.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736", "{bad}");
-        assert_eq!(c.trace_id.len(), 32);
-        assert_eq!(
-            c.tracestate.to_str().unwrap(),
-            format!("authgate={}", c.span_id),
-            "{bad}"
-        );
+        let (c, [traceparent, tracestate]) = forwarded(Some(bad), Some("congo=t61rcWkgMzE"));
+        let trace_id = c.trace_id.to_string();
+        assert_ne!(trace_id, "4bf92f3577b34da6a3ce929d0e0e4736", "{bad}");
+        assert_ne!(c.trace_id, TraceId::INVALID, "{bad}");
+        assert_eq!(traceparent, format!("00-{trace_id}-{}-01", c.span_id));
+        assert_eq!(tracestate, format!("authgate={}", c.span_id), "{bad}");
     }
-    let future = context(
+    let (future, _) = forwarded(
         Some("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-more"),
         None,
     );
     assert_eq!(
-        future.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736",
+        future.trace_id.to_string(),
+        "4bf92f3577b34da6a3ce929d0e0e4736",
         "later versions may carry more fields"
     );
 }
@@ -72,8 +80,8 @@ fn malformed_traceparents_start_a_new_trace_and_drop_tracestate() {
 fn tracestate_keeps_32_well_formed_members_with_authgate_first() {
     let many: Vec<String> = (0..40).map(|i| format!("v{i}=x{i}")).collect();
     let state = format!("authgate=old,bad key=1,{}", many.join(","));
-    let c = context(Some(VALID), Some(&state));
-    let members: Vec<&str> = c.tracestate.to_str().unwrap().split(',').collect();
+    let (c, [_, tracestate]) = forwarded(Some(VALID), Some(&state));
+    let members: Vec<&str> = tracestate.split(',').collect();
     assert_eq!(members.len(), 32);
     assert_eq!(members[0], format!("authgate={}", c.span_id));
     assert_eq!(members[1], "v0=x0");

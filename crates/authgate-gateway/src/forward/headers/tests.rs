@@ -30,7 +30,7 @@ fn spoofed_identity_hop_by_hop_and_hidden_credentials_are_removed() {
     headers.insert("last-event-id", HeaderValue::from_static("41"));
     headers.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
     let caller = Caller::new(identity(), authgate_core::Grants::default());
-    let authority: Authority = "127.0.0.1:9000".parse().unwrap();
+    let upstream = HeaderValue::from_static("127.0.0.1:9000");
     let hidden = [Source::Header(HeaderName::from_static("x-api-key"))];
     prepare_request(
         &mut headers,
@@ -38,7 +38,7 @@ fn spoofed_identity_hop_by_hop_and_hidden_credentials_are_removed() {
             caller: Some(&caller),
             peer: Some("127.0.0.1".parse().unwrap()),
             hidden: &hidden,
-            upstream_host: Some(&authority),
+            upstream_host: Some(&upstream),
             original_host: None,
         },
     );
