@@ -101,7 +101,7 @@ async fn run(RateLimit(limiter): &RateLimit, request: Request, next: Next<'_>) -
     // Limits belong to the application; anonymous callers are counted by address.
     let application: Cow<'_, str> = match caller.identity.application.as_str() {
         "" => match request.extensions().get::<PeerAddr>() {
-            Some(peer) => format!("ip:{}", peer.0.ip()).into(),
+            Some(peer) => format!("ip:{}", peer.addr.ip()).into(),
             None => "ip:unknown".into(),
         },
         id => id.into(),

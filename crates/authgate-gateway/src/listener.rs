@@ -11,6 +11,7 @@
 //! timeout), then closes what remains.
 
 use crate::{Body, Request, Response};
+use http::HeaderValue;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -25,8 +26,20 @@ use tokio::sync::watch;
 use tower::ServiceExt;
 
 /// The client's address, in every request's extensions.
-#[derive(Debug, Clone, Copy)]
-pub struct PeerAddr(pub SocketAddr);
+#[derive(Debug, Clone)]
+pub struct PeerAddr {
+    pub addr: SocketAddr,
+    /// The client's IP as `X-Forwarded-For` writes it, formatted once per connection.
+    pub ip_header: HeaderValue,
+}
+
+impl PeerAddr {
+    pub fn new(addr: SocketAddr) -> Self {
+        let ip_header = HeaderValue::from_str(&addr.ip().to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+        Self { addr, ip_header }
+    }
+}
 
 /// Limits applied to every connection.
 #[derive(Debug, Clone, Copy)]
@@ -162,9 +175,10 @@ pub async fn serve<S>(
         };
         let _ = stream.set_nodelay(true);
         let service = service.clone();
+        let peer_addr = PeerAddr::new(peer);
         let handler = hyper::service::service_fn(move |request: http::Request<Incoming>| {
             let mut request = request.map(Body::new);
-            request.extensions_mut().insert(PeerAddr(peer));
+            request.extensions_mut().insert(peer_addr.clone());
             service.clone().oneshot(request)
         });
         let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), handler);

@@ -9,7 +9,6 @@ use http::header::{
     TRANSFER_ENCODING, UPGRADE,
 };
 use http::{HeaderMap, HeaderName, HeaderValue};
-use std::net::IpAddr;
 
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
@@ -32,7 +31,8 @@ static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host"
 /// What the request headers are rewritten from.
 pub struct ForwardContext<'a> {
     pub caller: Option<&'a Caller>,
-    pub peer: Option<IpAddr>,
+    /// The client's IP, formatted for `X-Forwarded-For`.
+    pub peer: Option<&'a HeaderValue>,
     /// Credential locations to remove (empty when credentials are forwarded).
     pub hidden: &'a [Source],
     /// The upstream's authority, which becomes `Host`; `None` keeps the client's.
@@ -65,11 +65,11 @@ pub fn prepare_request(headers: &mut HeaderMap, context: &ForwardContext<'_>) {
             .and_then(|h| HeaderValue::from_str(h).ok())
     });
     if let Some(peer) = context.peer {
-        let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-            Some(previous) => format!("{previous}, {peer}"),
-            None => peer.to_string(),
+        let forwarded_for = match headers.get(&X_FORWARDED_FOR).map(HeaderValue::as_bytes) {
+            Some(previous) => HeaderValue::from_bytes(&[previous, b", ", peer.as_bytes()].concat()),
+            None => Ok(peer.clone()),
         };
-        if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+        if let Ok(value) = forwarded_for {
             headers.insert(X_FORWARDED_FOR.clone(), value);
         }
     }

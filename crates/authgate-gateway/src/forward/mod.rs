@@ -75,7 +75,7 @@ impl Forward {
         let path_and_query = upstream_path_and_query(&parts.uri, &route, hidden)?;
         let context = headers::ForwardContext {
             caller: parts.extensions.get::<Arc<Caller>>().map(Arc::as_ref),
-            peer: parts.extensions.get::<PeerAddr>().map(|p| p.0.ip()),
+            peer: parts.extensions.get::<PeerAddr>().map(|p| &p.ip_header),
             hidden,
             upstream_host: match &route.upstream {
                 Upstream::Http { host, .. } => Some(host),

@@ -11,12 +11,12 @@ use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DashMapStateStore;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 
 type Keyed<C> =
     governor::RateLimiter<String, DashMapStateStore<String>, C, StateInformationMiddleware>;
-/// One limiter per bucket name and quota.
-type Limiters<C> = HashMap<(String, Quota), Arc<Keyed<C>>>;
+/// Limiters by bucket name, one per quota the bucket was asked about.
+type Limiters<C> = HashMap<String, Vec<(Quota, Keyed<C>)>>;
 
 /// Rate limits kept in this process.
 pub struct MemoryRateLimiter<C: Clock = DefaultClock> {
@@ -45,29 +45,39 @@ impl<C: Clock + Clone> MemoryRateLimiter<C> {
         }
     }
 
-    fn limiter(&self, bucket: &str, quota: Quota) -> Arc<Keyed<C>> {
-        let id = (bucket.to_owned(), quota);
-        if let Some(limiter) = self
-            .limiters
-            .read()
-            .ok()
-            .and_then(|map| map.get(&id).cloned())
-        {
-            return limiter;
+    /// Runs `check` on the limiter of `bucket` and `quota`, creating it on first use. The
+    /// common case only takes the read lock and allocates nothing.
+    fn with_limiter<T>(&self, bucket: &str, quota: Quota, check: impl Fn(&Keyed<C>) -> T) -> T {
+        let find = |map: &Limiters<C>| {
+            map.get(bucket)?
+                .iter()
+                .find(|(q, _)| *q == quota)
+                .map(|(_, limiter)| check(limiter))
+        };
+        let read = match self.limiters.read() {
+            Ok(map) => map,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(decided) = find(&read) {
+            return decided;
         }
+        drop(read);
         let mut map = match self.limiters.write() {
             Ok(map) => map,
             Err(poisoned) => poisoned.into_inner(),
         };
-        map.entry(id)
-            .or_insert_with(|| {
+        let limiters = map.entry(bucket.to_owned()).or_default();
+        let position = match limiters.iter().position(|(q, _)| *q == quota) {
+            Some(position) => position,
+            None => {
                 let gcra = governor::Quota::per_minute(quota.per_minute).allow_burst(quota.burst);
-                Arc::new(
-                    governor::RateLimiter::dashmap_with_clock(gcra, self.clock.clone())
-                        .with_middleware::<StateInformationMiddleware>(),
-                )
-            })
-            .clone()
+                let limiter = governor::RateLimiter::dashmap_with_clock(gcra, self.clock.clone())
+                    .with_middleware::<StateInformationMiddleware>();
+                limiters.push((quota, limiter));
+                limiters.len() - 1
+            }
+        };
+        check(&limiters[position].1)
     }
 }
 
@@ -85,28 +95,29 @@ where
     ) -> Result<RateDecision, StateError> {
         let interval = quota.emission_interval();
         let burst = quota.burst.get();
-        Ok(
-            match self.limiter(bucket, quota).check_key(&key.to_owned()) {
-                Ok(snapshot) => {
-                    let remaining = snapshot.remaining_burst_capacity();
-                    RateDecision {
-                        allowed: true,
-                        remaining,
-                        reset_after: interval * (burst - remaining),
-                        retry_after: None,
-                    }
+        let outcome = self.with_limiter(bucket, quota, |limiter| {
+            limiter.check_key(&key.to_owned())
+        });
+        Ok(match outcome {
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity();
+                RateDecision {
+                    allowed: true,
+                    remaining,
+                    reset_after: interval * (burst - remaining),
+                    retry_after: None,
                 }
-                Err(not_until) => {
-                    let wait = not_until.wait_time_from(self.clock.now());
-                    RateDecision {
-                        allowed: false,
-                        remaining: 0,
-                        reset_after: wait + interval * (burst - 1),
-                        retry_after: Some(wait),
-                    }
+            }
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(self.clock.now());
+                RateDecision {
+                    allowed: false,
+                    remaining: 0,
+                    reset_after: wait + interval * (burst - 1),
+                    retry_after: Some(wait),
                 }
-            },
-        )
+            }
+        })
     }
 }
 

@@ -36,7 +36,7 @@ fn spoofed_identity_hop_by_hop_and_hidden_credentials_are_removed() {
         &mut headers,
         &ForwardContext {
             caller: Some(&caller),
-            peer: Some("127.0.0.1".parse().unwrap()),
+            peer: Some(&HeaderValue::from_static("127.0.0.1")),
             hidden: &hidden,
             upstream_host: Some(&upstream),
             original_host: None,
