@@ -1,11 +1,11 @@
 //! Hot paths of the gateway: key verification (cache hit, cache miss against SQLite, malformed
-//! key refused before any lookup), JWT verification (cache hit, signature checked) and route
-//! matching.
+//! key refused before any lookup), JWT verification (cache hit, signature checked), route
+//! matching, and a whole forward-auth decision through every stage.
 //!
 //! `cargo bench -p authgate-gateway --bench hot_paths`
 
 use authgate_config::SigningAlg;
-use authgate_config::{AuthConfig, AuthKind, AuthorizationConfig, RouteConfig};
+use authgate_config::{AuthConfig, AuthKind, AuthorizationConfig, Config, RouteConfig};
 use authgate_core::key;
 use authgate_gateway::authn::extract::{Credential, Extractor, Source};
 use authgate_gateway::authn::{
@@ -13,6 +13,8 @@ use authgate_gateway::authn::{
 };
 use authgate_gateway::authz::GrantPolicy;
 use authgate_gateway::route::RouteTable;
+use authgate_gateway::stack::Gateway;
+use authgate_state::{MemoryIdempotencyStore, MemoryRateLimiter};
 use authgate_store::{AppMode, DirectoryStore, NewApp, NewCredential, NewKey, SqliteStore};
 use authgate_token::{Grant, Issuer, KeyRing, Verifier};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -20,6 +22,7 @@ use http::Method;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
+use tower::ServiceExt as _;
 
 fn key_verification(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
@@ -171,5 +174,79 @@ fn route_matching(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, key_verification, route_matching);
+criterion_group!(benches, key_verification, route_matching, whole_pipeline);
 criterion_main!(benches);
+
+/// One request through the gateway's router as a worker serves it, on the forward-auth path so
+/// that no socket is involved: observe, trace, route, authenticate (cached key), authorize,
+/// rate limit (on, never refusing), idempotency, and the verdict with identity headers. No
+/// metrics recorder is installed, so metric updates cost nothing here.
+fn whole_pipeline(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let (router, secret) = runtime.block_on(async {
+        let store = Arc::new(SqliteStore::open(&url).await.expect("store"));
+        let app = store
+            .create_app(NewApp {
+                name: "bench".into(),
+                tenant: "default".into(),
+                owner: None,
+                mode: AppMode::ApiKey,
+                roles: Vec::new(),
+                redirect_uris: Vec::new(),
+            })
+            .await
+            .expect("app");
+        let secret = key::generate("live");
+        store
+            .create_key(NewKey {
+                app_id: app.id,
+                name: None,
+                scopes: Vec::new(),
+                expires_at: None,
+                credential: NewCredential {
+                    digest: secret.digest,
+                    display_prefix: secret.display_prefix.clone(),
+                },
+            })
+            .await
+            .expect("key");
+        let mut config = Config::default();
+        config.rate_limit.rpm = Some(60_000_000);
+        let gateway = Gateway::new(
+            &config,
+            store,
+            Arc::new(MemoryRateLimiter::new()),
+            Arc::new(MemoryIdempotencyStore::default()),
+        )
+        .await
+        .expect("gateway");
+        (gateway.router(), secret.secret)
+    });
+    let request = || {
+        http::Request::get("/_authgate/verify/tasks?page=2")
+            .header("x-api-key", &secret)
+            .header(
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            )
+            .body(axum::body::Body::empty())
+            .expect("request")
+    };
+    let status = runtime
+        .block_on(router.clone().oneshot(request()))
+        .expect("infallible")
+        .status();
+    assert_eq!(status, http::StatusCode::OK, "the key is accepted");
+    c.bench_function("pipeline/forward_auth_valid_key", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(router.clone().oneshot(black_box(request())))
+                .expect("infallible")
+        })
+    });
+}

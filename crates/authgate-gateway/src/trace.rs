@@ -157,29 +157,37 @@ fn parse_traceparent(value: &str) -> Option<Parent> {
     let (version, trace_id, parent_id, flags) =
         (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     let rest = parts.next();
-    let lower_hex = |s: &str, len: usize| {
-        s.len() == len
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
-    let all_zero = |s: &str| s.bytes().all(|b| b == b'0');
-    let valid = lower_hex(version, 2)
-        && version != "ff"
-        && lower_hex(trace_id, 32)
-        && !all_zero(trace_id)
-        && lower_hex(parent_id, 16)
-        && !all_zero(parent_id)
-        && lower_hex(flags, 2)
+    let [version] = lower_hex::<1>(version)?;
+    let trace_id = lower_hex::<16>(trace_id)?;
+    let parent_id = lower_hex::<8>(parent_id)?;
+    let [flags] = lower_hex::<1>(flags)?;
+    let valid = version != 0xff
+        && trace_id != [0; 16]
+        && parent_id != [0; 8]
         // Version 00 has exactly four fields; later versions may append more after a dash.
-        && (rest.is_none() || version != "00");
-    if !valid {
+        && (rest.is_none() || version != 0);
+    valid.then(|| Parent {
+        trace_id: TraceId::from_bytes(trace_id),
+        parent_id: SpanId::from_bytes(parent_id),
+        flags: TraceFlags::new(flags),
+    })
+}
+
+/// `text` read as exactly `N` bytes of lowercase hex (the spec allows no upper case).
+fn lower_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    if text.len() != 2 * N {
         return None;
     }
-    Some(Parent {
-        trace_id: TraceId::from_hex(trace_id).ok()?,
-        parent_id: SpanId::from_hex(parent_id).ok()?,
-        flags: TraceFlags::new(u8::from_str_radix(flags, 16).ok()?),
-    })
+    let mut bytes = [0u8; N];
+    for (byte, pair) in bytes.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
+        *byte = (digit(pair[0])? << 4) | digit(pair[1])?;
+    }
+    Some(bytes)
 }
 
 /// The well-formed `tracestate` members (`key=value`), in order; malformed ones are left out.

@@ -17,7 +17,7 @@ const CHECKSUM_BYTES: usize = 4;
 /// Characters of a secret kept for display (`sk_live_` plus a few of the body).
 const DISPLAY_PREFIX_BODY_CHARS: usize = 6;
 /// Longest secret worth looking at; anything longer is refused unparsed.
-const MAX_SECRET_LEN: usize = 96;
+pub const MAX_SECRET_LEN: usize = 96;
 
 /// The SHA-256 digest of a secret: what the store keeps and what lookups use.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]

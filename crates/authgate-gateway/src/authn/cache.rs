@@ -122,13 +122,21 @@ impl CredentialCache {
         .await
     }
 
-    /// The key with this digest, from the cache or the store.
-    pub async fn key(&self, digest: &KeyDigest) -> Result<Option<Arc<CachedKey>>, Arc<StoreError>> {
-        let cached = self.keys.get(digest).await;
-        self.lookups.note(cached.is_some());
-        if let Some(hit) = cached {
+    /// The key with this digest: from the cache, else from the store once `admit` allows the
+    /// lookup (a refused lookup answers "no such key" and is neither counted nor cached).
+    pub async fn key(
+        &self,
+        digest: &KeyDigest,
+        admit: impl FnOnce() -> bool,
+    ) -> Result<Option<Arc<CachedKey>>, Arc<StoreError>> {
+        if let Some(hit) = self.keys.get(digest).await {
+            self.lookups.note(true);
             return Ok(hit);
         }
+        if !admit() {
+            return Ok(None);
+        }
+        self.lookups.note(false);
         let (store, policy, digest) = (self.store.clone(), self.policy.clone(), *digest);
         // Boxed, like every miss below: the fill's future is large and rare; unboxed it would
         // make every cache hit's future (and the stage's around it) that large.

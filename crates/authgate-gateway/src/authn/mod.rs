@@ -200,18 +200,22 @@ impl Authenticator {
         }
     }
 
-    /// Shape, checksum, digest, lookup, constant-time compare, then the key's and app's state.
+    /// Digest, cache lookup, shape and checksum before any store lookup, constant-time
+    /// compare, then the key's and app's state. A cache hit skips the checksum: only a stored
+    /// key, whose checksum was checked before, can be found by its digest.
     async fn verify_secret(
         &self,
         secret: &str,
         digest: Option<KeyDigest>,
     ) -> Result<Arc<CachedKey>, Refusal> {
-        key::validate(secret).map_err(|_| ErrorCode::InvalidCredentials)?;
+        if secret.len() > key::MAX_SECRET_LEN {
+            return Err(ErrorCode::InvalidCredentials.into());
+        }
         let digest = digest.unwrap_or_else(|| KeyDigest::of(secret));
         let key = self
             .0
             .cache
-            .key(&digest)
+            .key(&digest, || key::validate(secret).is_ok())
             .await
             .map_err(|_| ErrorCode::StoreUnavailable)?
             .ok_or(ErrorCode::InvalidCredentials)?;

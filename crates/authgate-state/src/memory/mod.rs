@@ -95,9 +95,8 @@ where
     ) -> Result<RateDecision, StateError> {
         let interval = quota.emission_interval();
         let burst = quota.burst.get();
-        let outcome = self.with_limiter(bucket, quota, |limiter| {
-            limiter.check_key(&key.to_owned())
-        });
+        let outcome =
+            self.with_limiter(bucket, quota, |limiter| limiter.check_key(&key.to_owned()));
         Ok(match outcome {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
