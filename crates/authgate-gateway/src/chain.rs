@@ -3,7 +3,9 @@
 //! upstream, or the forward-auth verdict).
 //!
 //! This is axum's `from_fn` idea without its per-request cost: a stage borrows the chain
-//! instead of cloning the services after it, and each stage costs one boxed future.
+//! instead of cloning the services after it, and each stage costs one boxed future. A stage
+//! that only decides whether the request goes on (authorize; trace and idempotency on their
+//! common path) returns `next.run(request)` itself and costs none.
 
 use crate::{Request, Response};
 use futures_util::future::BoxFuture;

@@ -10,7 +10,7 @@
 //! request runs unguarded (fail open) and a warning is logged.
 
 use crate::caller::Caller;
-use crate::chain::{Next, stage};
+use crate::chain::{Next, Stage};
 use crate::respond::Rejection;
 use crate::route::Route;
 use crate::{Body, Request, Response};
@@ -19,6 +19,7 @@ use authgate_core::ErrorCode;
 use authgate_state::{Claim, IdempotencyStore, StoredResponse};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
 use http::header::CONTENT_TYPE;
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 use http_body_util::{BodyExt, Limited};
@@ -59,20 +60,22 @@ impl IdempotencyPolicy {
     }
 }
 
-/// The idempotency stage.
-async fn run(policy: &IdempotencyPolicy, request: Request, next: Next<'_>) -> Response {
-    let applies = policy.methods.contains(request.method())
-        && request
-            .extensions()
-            .get::<Arc<Route>>()
-            .is_some_and(|route| route.idempotency);
-    match request.headers().get(&IDEMPOTENCY_KEY) {
-        Some(key) if applies => {
-            let key = key.clone();
-            // Boxed: only requests with a key pay for the larger future.
-            Box::pin(guarded(policy, key, request, next)).await
+/// The idempotency stage. A request without an `Idempotency-Key` (most of them) goes on in the
+/// caller's future: only keyed requests get a future of this stage's own.
+impl Stage for Arc<IdempotencyPolicy> {
+    fn handle<'a>(&'a self, request: Request, next: Next<'a>) -> BoxFuture<'a, Response> {
+        let applies = self.methods.contains(request.method())
+            && request
+                .extensions()
+                .get::<Arc<Route>>()
+                .is_some_and(|route| route.idempotency);
+        match request.headers().get(&IDEMPOTENCY_KEY) {
+            Some(key) if applies => {
+                let key = key.clone();
+                Box::pin(guarded(self, key, request, next))
+            }
+            _ => next.run(request),
         }
-        _ => next.run(request).await,
     }
 }
 
@@ -213,5 +216,3 @@ fn replay(stored: StoredResponse) -> Response {
     );
     response
 }
-
-stage!(Arc<IdempotencyPolicy>, run);

@@ -9,9 +9,10 @@
 //! exported: it takes the caller's span as its remote parent, and its ids are the ones written
 //! upstream, so the exported trace and the forwarded `traceparent` agree.
 
-use crate::chain::{Next, stage};
+use crate::chain::{Next, Stage};
 use crate::{Request, Response};
 use bytes::BytesMut;
+use futures_util::future::BoxFuture;
 use http::HeaderValue;
 use opentelemetry::trace::{
     SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
@@ -247,8 +248,11 @@ pub fn export_spans() {
 /// carrying the trace id.
 pub struct Trace;
 
-async fn run(_: &Trace, mut request: Request, next: Next<'_>) -> Response {
-    if !EXPORTING.load(Ordering::Relaxed) {
+impl Stage for Trace {
+    fn handle<'a>(&'a self, mut request: Request, next: Next<'a>) -> BoxFuture<'a, Response> {
+        if EXPORTING.load(Ordering::Relaxed) {
+            return Box::pin(exported(request, next));
+        }
         let context = TraceContext::from_headers(request.headers());
         let span = tracing::info_span!(
             "request",
@@ -256,8 +260,17 @@ async fn run(_: &Trace, mut request: Request, next: Next<'_>) -> Response {
             span_id = %context.span_id,
         );
         request.extensions_mut().insert(context);
-        return next.run(request).instrument(span).await;
+        if span.is_disabled() {
+            // Logging below `info`: no span to enter, so no future of this stage's own.
+            next.run(request)
+        } else {
+            Box::pin(next.run(request).instrument(span))
+        }
     }
+}
+
+/// The rest of the pipeline in a span exported to OpenTelemetry, as a child of the caller's.
+async fn exported(mut request: Request, next: Next<'_>) -> Response {
     let span = tracing::info_span!(
         "request",
         trace_id = tracing::field::Empty,
@@ -283,8 +296,6 @@ async fn run(_: &Trace, mut request: Request, next: Next<'_>) -> Response {
     }
     response
 }
-
-stage!(Trace, run);
 
 #[cfg(test)]
 mod tests;

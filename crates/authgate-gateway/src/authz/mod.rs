@@ -10,7 +10,7 @@
 use crate::authn::Presented;
 use crate::authn::extract::Source;
 use crate::caller::Caller;
-use crate::chain::{Next, stage};
+use crate::chain::{Next, Stage};
 use crate::respond::Rejection;
 use crate::route::Route;
 use crate::trail::Trail;
@@ -19,6 +19,7 @@ use authgate_config::{AnonymousAccess, AuthorizationConfig, AuthorizationScheme}
 use authgate_core::permission::builtin_role;
 use authgate_core::{AuthMethod, ErrorCode, Grants, Identity, Permission};
 use authgate_store::{CredentialStore, StoreError};
+use futures_util::future::BoxFuture;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -97,14 +98,23 @@ impl GrantPolicy {
 /// The authorize stage: lets the request on, or answers 403.
 pub struct Authorize;
 
-async fn run(_: &Authorize, request: Request, next: Next<'_>) -> Response {
+/// The rest of the chain runs in the caller's future when the request is allowed: deciding
+/// needs no waiting, so this stage needs no future of its own.
+impl Stage for Authorize {
+    fn handle<'a>(&'a self, request: Request, next: Next<'a>) -> BoxFuture<'a, Response> {
+        match refusal(&request) {
+            None => next.run(request),
+            Some(refused) => Box::pin(std::future::ready(refused)),
+        }
+    }
+}
+
+/// The 403 for a caller without the route's permission, or `None` when it may go on.
+fn refusal(request: &Request) -> Option<Response> {
     let extensions = request.extensions();
     let required = extensions
         .get::<Arc<Route>>()
-        .and_then(|route| route.required_permission(request.method()));
-    let Some(required) = required else {
-        return next.run(request).await;
-    };
+        .and_then(|route| route.required_permission(request.method()))?;
     if let Some(trail) = extensions.get::<Trail>() {
         trail.note(|t| t.required = Some(required.clone()));
     }
@@ -112,18 +122,16 @@ async fn run(_: &Authorize, request: Request, next: Next<'_>) -> Response {
         .get::<Arc<Caller>>()
         .is_some_and(|caller| caller.grants.allow(required));
     if allowed {
-        return next.run(request).await;
+        return None;
     }
     let bearer = extensions
         .get::<Presented>()
         .is_some_and(|presented| presented.0.contains(&Source::Bearer));
     tracing::debug!(%required, "forbidden");
-    Rejection {
+    let rejection = Rejection {
         bearer,
         required: Some(required.to_string()),
         ..Rejection::new(ErrorCode::InsufficientPermissions)
-    }
-    .into_response()
+    };
+    Some(rejection.into_response())
 }
-
-stage!(Authorize, run);

@@ -24,6 +24,7 @@ use futures_util::future::BoxFuture;
 use http::Uri;
 use http::header::CONTENT_LENGTH;
 use http::uri::PathAndQuery;
+use http_body::Body as _;
 use http_body_util::{LengthLimitError, Limited};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -65,8 +66,13 @@ impl Forward {
         if declared_length.is_some_and(|len| len > self.max_body_size) {
             return Err(ErrorCode::PayloadTooLarge.into());
         }
-        let limit = usize::try_from(self.max_body_size).unwrap_or(usize::MAX);
-        let body = Body::new(Limited::new(body, limit));
+        // A request without a body (most GETs) needs no limit around it.
+        let body = if body.is_end_stream() {
+            body
+        } else {
+            let limit = usize::try_from(self.max_body_size).unwrap_or(usize::MAX);
+            Body::new(Limited::new(body, limit))
+        };
 
         let hidden = match (self.hide_credentials, parts.extensions.get::<Presented>()) {
             (true, Some(presented)) => presented.0.as_slice(),
