@@ -61,6 +61,7 @@ impl RateBucket {
     fn write_headers(&self, decision: &RateDecision, headers: &mut HeaderMap) {
         let reset_secs = whole_seconds(decision.reset_after);
         let reset_at = now_unix().saturating_add_unsigned(reset_secs);
+        headers.reserve(5);
         headers.insert(X_RATELIMIT_LIMIT.clone(), self.limit_header.clone());
         headers.insert(
             X_RATELIMIT_REMAINING.clone(),

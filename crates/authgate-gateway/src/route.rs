@@ -218,12 +218,11 @@ fn prefix_matches(prefix: &str, path: &str) -> bool {
 }
 
 fn has_dot_segment(path: &str) -> bool {
+    const DOT_SEGMENTS: [&str; 6] = [".", "..", "%2e", "%2e%2e", ".%2e", "%2e."];
     path.split('/').any(|segment| {
-        let lower = segment.to_ascii_lowercase();
-        matches!(
-            lower.as_str(),
-            "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e."
-        )
+        DOT_SEGMENTS
+            .iter()
+            .any(|dot| segment.eq_ignore_ascii_case(dot))
     })
 }
 

@@ -78,40 +78,36 @@ impl TraceContext {
         }
     }
 
-    /// The `traceparent` to send upstream.
-    pub fn traceparent(&self) -> HeaderValue {
-        let mut value = BytesMut::with_capacity(55);
-        value.extend_from_slice(b"00-");
-        push_hex(&mut value, &self.trace_id.to_bytes());
-        value.extend_from_slice(b"-");
-        push_hex(&mut value, &self.span_id.to_bytes());
-        value.extend_from_slice(b"-");
-        push_hex(&mut value, &[self.flags.to_u8()]);
-        header_value(value)
-    }
-
-    /// The `tracestate` to send upstream: authgate's entry first, then the well-formed members
-    /// of the caller's (`incoming`) when its trace is continued.
-    pub fn tracestate(&self, incoming: &http::HeaderMap) -> HeaderValue {
-        let mut value = BytesMut::with_capacity(OWN_MEMBER_KEY.len() + 16);
-        value.extend_from_slice(OWN_MEMBER_KEY.as_bytes());
-        push_hex(&mut value, &self.span_id.to_bytes());
+    /// The `traceparent` and `tracestate` to send upstream: authgate's span as the parent, and
+    /// its `tracestate` entry first, then the well-formed members of the caller's (`incoming`)
+    /// when its trace is continued. Both are written into one buffer.
+    pub fn headers(&self, incoming: &http::HeaderMap) -> (HeaderValue, HeaderValue) {
+        let mut buffer = BytesMut::with_capacity(96);
+        buffer.extend_from_slice(b"00-");
+        push_hex(&mut buffer, &self.trace_id.to_bytes());
+        buffer.extend_from_slice(b"-");
+        push_hex(&mut buffer, &self.span_id.to_bytes());
+        buffer.extend_from_slice(b"-");
+        push_hex(&mut buffer, &[self.flags.to_u8()]);
+        let traceparent = header_value(buffer.split());
+        buffer.extend_from_slice(OWN_MEMBER_KEY.as_bytes());
+        push_hex(&mut buffer, &self.span_id.to_bytes());
         if self.continued {
             for member in tracestate_members(incoming)
                 .filter(|m| !m.starts_with(OWN_MEMBER_KEY))
                 .take(MAX_TRACESTATE_MEMBERS - 1)
             {
-                value.extend_from_slice(b",");
-                value.extend_from_slice(member.as_bytes());
+                buffer.extend_from_slice(b",");
+                buffer.extend_from_slice(member.as_bytes());
             }
         }
-        header_value(value)
+        (traceparent, header_value(buffer))
     }
 
     /// Sets `traceparent` and `tracestate` on the request going upstream.
     pub fn write(&self, headers: &mut http::HeaderMap) {
-        let tracestate = self.tracestate(headers);
-        headers.insert(TRACEPARENT.clone(), self.traceparent());
+        let (traceparent, tracestate) = self.headers(headers);
+        headers.insert(TRACEPARENT.clone(), traceparent);
         headers.insert(TRACESTATE.clone(), tracestate);
     }
 }
