@@ -11,9 +11,11 @@
 # anchor kit's nginx gateway, then authgate (then the baseline), and reads the user and system
 # CPU time of the gateway's processes from /proc before and after.
 #
-# Needs nginx-light and wrk (installed here when missing and running as root).
+# Needs nginx-light, wrk and curl (installed here when missing and running as root).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=bench-common.sh
+. "$ROOT/scripts/bench-common.sh"
 KIT="${BENCH_KIT:-$ROOT/../shared/bench}"
 ROUNDS="${ROUNDS:-3}"
 DURATION="${DURATION:-8}"
@@ -21,12 +23,7 @@ UPSTREAM_PORT=9201 NGINX_PORT=9202 AUTHGATE_PORT=9204
 unset RATE_LIMIT_RPM RATE_LIMIT_BURST
 
 [ -f "$KIT/gateway.conf.in" ] || { echo "bench-cpu: no anchor kit at $KIT" >&2; exit 1; }
-missing=()
-[ -x /usr/sbin/nginx ] || missing+=(nginx-light)
-command -v wrk >/dev/null || missing+=(wrk)
-if [ ${#missing[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-fi
+bench_install_tools
 
 cargo build --release -p authgate --quiet
 BIN="$ROOT/target/release/authgate"
@@ -40,19 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat > "$WORK/authgate.toml" <<TOML
-[server]
-listen = "127.0.0.1:$AUTHGATE_PORT"
-admin_listen = "127.0.0.1:$((AUTHGATE_PORT + 1))"
-[store]
-url = "sqlite://$WORK/authgate.db"
-[log]
-level = "warn"
-[[routes]]
-name = "bench"
-path_prefix = "/"
-upstream = "http://127.0.0.1:$UPSTREAM_PORT"
-TOML
+bench_authgate_config "$WORK" "$AUTHGATE_PORT" "$UPSTREAM_PORT"
 APP="$("$BIN" --config "$WORK/authgate.toml" apps create bench)"
 KEY="$("$BIN" --config "$WORK/authgate.toml" keys create --app "$APP" --output json \
   | sed -n 's/.*"secret": "\(.*\)".*/\1/p')"

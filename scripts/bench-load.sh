@@ -12,6 +12,8 @@
 # Needs nginx-light, wrk and curl (installed here when missing and running as root).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=bench-common.sh
+. "$ROOT/scripts/bench-common.sh"
 KIT="${BENCH_KIT:-$ROOT/../shared/bench}"
 NKEYS="${NKEYS:-1000}"
 PORT="${AUTHGATE_BENCH_PORT:-8090}"
@@ -20,32 +22,14 @@ LIMIT_RPM="${BENCH_RPM:-60000000}"
 unset RATE_LIMIT_RPM RATE_LIMIT_BURST
 
 [ -x "$KIT/run.sh" ] || { echo "bench-load: no anchor kit at $KIT" >&2; exit 1; }
-missing=()
-[ -x /usr/sbin/nginx ] || missing+=(nginx-light)
-command -v wrk >/dev/null || missing+=(wrk)
-command -v curl >/dev/null || missing+=(curl)
-if [ ${#missing[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-fi
+bench_install_tools
 
 cargo build --release -p authgate --quiet
 BIN="$ROOT/target/release/authgate"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/authgate-load.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
-cat > "$WORK/authgate.toml" <<TOML
-[server]
-listen = "127.0.0.1:$PORT"
-admin_listen = "127.0.0.1:$((PORT + 1))"
-[store]
-url = "sqlite://$WORK/authgate.db"
-[log]
-level = "warn"
-[[routes]]
-name = "bench"
-path_prefix = "/"
-upstream = "http://127.0.0.1:9001"
-TOML
+bench_authgate_config "$WORK" "$PORT" 9001
 
 APP="$("$BIN" --config "$WORK/authgate.toml" apps create bench)"
 echo "creating $NKEYS keys for $APP ..." >&2

@@ -20,41 +20,48 @@ use authgate_token::{Grant, Issuer, KeyRing, Verifier};
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::Method;
 use std::hint::black_box;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt as _;
 
+/// A SQLite store in `dir` with one application and one key; returns the key's secret.
+async fn store_with_key(dir: &Path) -> (Arc<SqliteStore>, String) {
+    let url = format!("sqlite://{}", dir.join("bench.db").display());
+    let store = Arc::new(SqliteStore::open(&url).await.expect("store"));
+    let app = store
+        .create_app(NewApp {
+            name: "bench".into(),
+            tenant: "default".into(),
+            owner: None,
+            mode: AppMode::ApiKey,
+            roles: Vec::new(),
+            redirect_uris: Vec::new(),
+        })
+        .await
+        .expect("app");
+    let secret = key::generate("live");
+    store
+        .create_key(NewKey {
+            app_id: app.id,
+            name: None,
+            scopes: Vec::new(),
+            expires_at: None,
+            credential: NewCredential {
+                digest: secret.digest,
+                display_prefix: secret.display_prefix.clone(),
+            },
+        })
+        .await
+        .expect("key");
+    (store, secret.secret)
+}
+
 fn key_verification(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let (authenticator, cache, secret, token) = runtime.block_on(async {
-        let store = Arc::new(SqliteStore::open(&url).await.expect("store"));
-        let app = store
-            .create_app(NewApp {
-                name: "bench".into(),
-                tenant: "default".into(),
-                owner: None,
-                mode: AppMode::ApiKey,
-                roles: Vec::new(),
-                redirect_uris: Vec::new(),
-            })
-            .await
-            .expect("app");
-        let secret = key::generate("live");
-        store
-            .create_key(NewKey {
-                app_id: app.id,
-                name: None,
-                scopes: Vec::new(),
-                expires_at: None,
-                credential: NewCredential {
-                    digest: secret.digest,
-                    display_prefix: secret.display_prefix.clone(),
-                },
-            })
-            .await
-            .expect("key");
+        let (store, secret) = store_with_key(dir.path()).await;
         let policy = Arc::new(GrantPolicy::new(&AuthorizationConfig::default()));
         let cache = CredentialCache::new(store.clone(), policy, Duration::from_secs(600));
         authgate_token::keys::rotate(store.as_ref(), SigningAlg::Es256, Duration::from_secs(3600))
@@ -84,7 +91,7 @@ fn key_verification(c: &mut Criterion) {
             Default::default(),
             Some(tokens),
         );
-        (authenticator, cache, secret.secret, token)
+        (authenticator, cache, secret, token)
     });
     let credential = |secret: &str| Credential::ApiKey {
         secret: secret.to_owned(),
@@ -187,34 +194,8 @@ fn whole_pipeline(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let (router, secret) = runtime.block_on(async {
-        let store = Arc::new(SqliteStore::open(&url).await.expect("store"));
-        let app = store
-            .create_app(NewApp {
-                name: "bench".into(),
-                tenant: "default".into(),
-                owner: None,
-                mode: AppMode::ApiKey,
-                roles: Vec::new(),
-                redirect_uris: Vec::new(),
-            })
-            .await
-            .expect("app");
-        let secret = key::generate("live");
-        store
-            .create_key(NewKey {
-                app_id: app.id,
-                name: None,
-                scopes: Vec::new(),
-                expires_at: None,
-                credential: NewCredential {
-                    digest: secret.digest,
-                    display_prefix: secret.display_prefix.clone(),
-                },
-            })
-            .await
-            .expect("key");
+        let (store, secret) = store_with_key(dir.path()).await;
         let mut config = Config::default();
         config.rate_limit.rpm = Some(60_000_000);
         let gateway = Gateway::new(
@@ -225,7 +206,7 @@ fn whole_pipeline(c: &mut Criterion) {
         )
         .await
         .expect("gateway");
-        (gateway.router(), secret.secret)
+        (gateway.router(), secret)
     });
     let request = || {
         http::Request::get("/_authgate/verify/tasks?page=2")
