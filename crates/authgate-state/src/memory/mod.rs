@@ -46,7 +46,7 @@ impl<C: Clock + Clone> MemoryRateLimiter<C> {
     }
 
     /// Runs `check` on the limiter of `bucket` and `quota`, creating it on first use. The
-    /// common case only takes the read lock and allocates nothing.
+    /// common case only takes the read lock, and finding the limiter allocates nothing.
     fn with_limiter<T>(&self, bucket: &str, quota: Quota, check: impl Fn(&Keyed<C>) -> T) -> T {
         let find = |map: &Limiters<C>| {
             map.get(bucket)?
