@@ -1,5 +1,6 @@
 //! Anonymous access, globally and per route, in each scheme; and authentication switched off.
 
+use crate::harness::Fetch as _;
 use crate::harness::Gateway;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -13,7 +14,7 @@ async fn status(gateway: &Gateway, method: &str, path: &str, key: Option<&str>) 
     if let Some(key) = key {
         request = request.header("X-API-Key", key);
     }
-    request.send().await.unwrap().status()
+    request.fetch().await.status()
 }
 
 #[tokio::test]
@@ -54,9 +55,8 @@ async fn admin_list_anonymous_read_only() {
     );
     let write = reqwest::Client::new()
         .post(gateway.url("/tasks"))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(write.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         write.json::<Value>().await.unwrap()["required"],
@@ -120,9 +120,8 @@ async fn gateway_skip_auth_lets_everything_through_and_says_so() {
     );
     let response = reqwest::Client::new()
         .post(gateway.url("/tasks"))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["x-authgate-auth"], "skipped");
     let seen: Value = response.json().await.unwrap();

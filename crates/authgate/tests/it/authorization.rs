@@ -1,6 +1,7 @@
 //! Who may do what: the jane (admin) / ian (read-only) example in each scheme, custom roles,
 //! wildcards, scopes that narrow, and the 403 that names what was required.
 
+use crate::harness::Fetch as _;
 use crate::harness::Gateway;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -24,9 +25,8 @@ async fn call(gateway: &Gateway, method: &str, path: &str, secret: &str) -> reqw
     reqwest::Client::new()
         .request(method.parse().unwrap(), gateway.url(path))
         .header("X-API-Key", secret)
-        .send()
+        .fetch()
         .await
-        .unwrap()
 }
 
 async fn status(gateway: &Gateway, method: &str, path: &str, secret: &str) -> StatusCode {
@@ -164,9 +164,8 @@ async fn custom_roles_wildcards_and_role_changes() {
         reqwest::Client::new()
             .get(&url)
             .header("X-API-Key", &reader)
-            .send()
+            .fetch()
             .await
-            .unwrap()
             .status()
             == StatusCode::OK
     })
@@ -217,9 +216,8 @@ async fn scopes_narrow_the_owner_s_roles_and_never_widen_them() {
     let response = reqwest::Client::new()
         .post(gateway.url("/tasks"))
         .header("Authorization", format!("Bearer {narrowed}"))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         response.headers()["www-authenticate"],
@@ -257,12 +255,8 @@ async fn static_keys_from_the_configuration_in_each_scheme() {
         let seen: Value = reqwest::Client::new()
             .get(gateway.url("/tasks"))
             .header("Authorization", "Bearer ian-secret")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         assert_eq!(seen["headers"]["x-authgate-subject"], "ian", "{scheme}");
         assert!(
             seen["headers"].get("authorization").is_none(),

@@ -1,14 +1,13 @@
 //! The authorization-code flow with PKCE and its hybrid variant (SPEC §5): Authlib drives it
 //! through the real sign-in form; the refusals a browser or client can meet are checked too.
 
-use crate::harness::{Gateway, PYTHON, Upstream};
+use crate::harness::Fetch as _;
+use crate::harness::{Gateway, Upstream, python_json};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
-use std::path::Path;
-use std::process::Command;
 
 const CALLBACK: &str = "http://127.0.0.1:9/callback";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -24,18 +23,7 @@ fn start(upstream: &Upstream) -> Gateway {
 }
 
 fn authlib(args: &[&str]) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/oauth_library.py");
-    let out = Command::new(PYTHON)
-        .arg(script)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "authlib failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    python_json("oauth_library.py", args)
 }
 
 fn claims(jwt: &str) -> Value {
@@ -107,7 +95,7 @@ fn authorize_url(gateway: &Gateway, extra: &[(&str, &str)]) -> String {
 
 /// GETs the sign-in page; returns its hidden fields and the CSRF cookie.
 async fn open_page(url: &str) -> (Vec<(String, String)>, String) {
-    let page = browser().get(url).send().await.unwrap();
+    let page = browser().get(url).fetch().await;
     assert_eq!(page.status(), StatusCode::OK);
     assert_eq!(page.headers()["x-frame-options"], "DENY");
     let cookie = page.headers()["set-cookie"].to_str().unwrap().to_owned();
@@ -154,7 +142,7 @@ async fn sign_in(
     if let Some(cookie) = cookie {
         request = request.header("cookie", cookie);
     }
-    request.send().await.unwrap()
+    request.fetch().await
 }
 
 async fn exchange(gateway: &Gateway, code: &str, verifier: &str) -> reqwest::Response {
@@ -170,9 +158,8 @@ async fn exchange(gateway: &Gateway, code: &str, verifier: &str) -> reqwest::Res
         .post(gateway.url("/oauth/token"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(form.finish())
-        .send()
+        .fetch()
         .await
-        .unwrap()
 }
 
 fn location_params(response: &reqwest::Response, fragment: bool) -> Vec<(String, String)> {
@@ -270,7 +257,7 @@ async fn bad_authorization_requests_are_refused_where_it_is_safe() {
     ] {
         let url = authorize_url(&gateway, &[("response_type", "code")])
             .replace(&urlencode(CALLBACK), &urlencode(redirect));
-        let page = browser().get(&url).send().await.unwrap();
+        let page = browser().get(&url).fetch().await;
         assert_eq!(page.status(), StatusCode::BAD_REQUEST, "{redirect}");
         assert!(page.headers().get("location").is_none());
     }
@@ -279,20 +266,20 @@ async fn bad_authorization_requests_are_refused_where_it_is_safe() {
         "/oauth/authorize?response_type=code&client_id=authgate-cli&redirect_uri={}&state=s-9",
         urlencode(CALLBACK)
     ));
-    let answer = browser().get(&no_pkce).send().await.unwrap();
+    let answer = browser().get(&no_pkce).fetch().await;
     assert_eq!(answer.status(), StatusCode::SEE_OTHER);
     let params = location_params(&answer, false);
     assert_eq!(param(&params, "error"), Some("invalid_request"));
     assert_eq!(param(&params, "state"), Some("s-9"));
     let plain = authorize_url(&gateway, &[("response_type", "code")])
         .replace("code_challenge_method=S256", "code_challenge_method=plain");
-    let answer = browser().get(&plain).send().await.unwrap();
+    let answer = browser().get(&plain).fetch().await;
     assert_eq!(
         param(&location_params(&answer, false), "error"),
         Some("invalid_request")
     );
     let token_type = authorize_url(&gateway, &[("response_type", "token")]);
-    let answer = browser().get(&token_type).send().await.unwrap();
+    let answer = browser().get(&token_type).fetch().await;
     assert_eq!(
         param(&location_params(&answer, false), "error"),
         Some("unsupported_response_type")

@@ -148,29 +148,18 @@ fn config_check_names_the_file_and_the_key() {
 
 #[tokio::test]
 async fn passwords_are_stored_as_argon2id_hashes() {
-    use std::io::Write;
     let gateway = Gateway::start("");
-    let mut child = std::process::Command::new(crate::harness::AUTHGATE)
-        .args([
+    let out = gateway.cli_with_input(
+        &[
             "users",
             "create",
             "jane",
             "--password-stdin",
             "--output",
             "json",
-        ])
-        .current_dir(&gateway.dir)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"correct horse battery\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+        ],
+        b"correct horse battery\n",
+    );
     assert!(out.status.success());
     let user: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(user["kind"], "person");

@@ -1,6 +1,7 @@
 //! CORS: preflights answered without authentication for allowed origins only; the rate-limit
 //! headers exposed to scripts.
 
+use crate::harness::Fetch as _;
 use crate::harness::Gateway;
 use reqwest::StatusCode;
 
@@ -16,9 +17,8 @@ async fn preflight(gateway: &Gateway, origin: &str) -> reqwest::Response {
             "Access-Control-Request-Headers",
             "x-api-key, idempotency-key, traceparent",
         )
-        .send()
+        .fetch()
         .await
-        .unwrap()
 }
 
 fn header(response: &reqwest::Response, name: &str) -> Option<String> {
@@ -63,9 +63,8 @@ async fn preflights_from_allowed_origins_pass_without_credentials() {
         .get(gateway.url("/tasks"))
         .header("Origin", "https://app.example.com")
         .header("X-API-Key", &secret)
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(actual.status(), StatusCode::OK);
     assert_eq!(
         header(&actual, "access-control-allow-origin").as_deref(),

@@ -1,5 +1,6 @@
 //! Every place a credential may be presented, and every 401 code of SPEC §4.
 
+use crate::harness::Fetch as _;
 use crate::harness::{Gateway, Upstream, route_to};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -9,7 +10,7 @@ async fn get(url: String, headers: &[(&str, &str)]) -> reqwest::Response {
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    request.send().await.unwrap()
+    request.fetch().await
 }
 
 /// Asserts a 401 with the given code, the JSON shape and the challenge header.

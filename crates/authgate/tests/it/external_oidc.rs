@@ -2,6 +2,7 @@
 //! mints them; the gateway reads its discovery and JWKS, maps its groups to roles, follows its
 //! key rotation, and keeps accepting API keys beside it.
 
+use crate::harness::Fetch as _;
 use crate::harness::{Gateway, Upstream};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -10,12 +11,8 @@ async fn mint(issuer: &Upstream, claims: Value) -> String {
     let minted: Value = reqwest::Client::new()
         .post(format!("{}/mint", issuer.url()))
         .json(&claims)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     minted["token"].as_str().unwrap().to_owned()
 }
 
@@ -100,9 +97,8 @@ async fn an_external_issuers_tokens_are_accepted_with_groups_mapped_to_roles() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     reqwest::Client::new()
         .post(format!("{}/rotate", issuer.url()))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     let rotated = mint(&issuer, claims(json!(["staff"]))).await;
     assert_eq!(
         call(&gateway, reqwest::Method::GET, &rotated)

@@ -1,6 +1,7 @@
 //! Forward-auth: `/_authgate/verify` in the forms nginx, Traefik and Envoy use, a real nginx
 //! protecting an upstream through `auth_request`, and `authgate check` agreeing with the gateway.
 
+use crate::harness::Fetch as _;
 use crate::harness::{Gateway, Upstream};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -27,7 +28,7 @@ async fn verify(gateway: &Gateway, path: &str, headers: &[(&str, &str)]) -> reqw
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    request.send().await.unwrap()
+    request.fetch().await
 }
 
 #[tokio::test]
@@ -70,9 +71,8 @@ async fn verify_answers_nginx_traefik_and_envoy() {
     let envoy = reqwest::Client::new()
         .post(gateway.url("/_authgate/verify/api/tasks"))
         .header("X-API-Key", &jane)
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(envoy.status(), StatusCode::OK);
     assert_eq!(envoy.headers()["x-authgate-subject"], "jane");
 
@@ -178,9 +178,8 @@ async fn a_real_nginx_protects_an_upstream_through_auth_request() {
     let read = client
         .get(url("/api/tasks"))
         .header("X-API-Key", &ian)
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(read.status(), StatusCode::OK);
     let seen: Value = read.json().await.unwrap();
     assert_eq!(
@@ -191,18 +190,16 @@ async fn a_real_nginx_protects_an_upstream_through_auth_request() {
     let write = client
         .post(url("/api/tasks"))
         .header("X-API-Key", &ian)
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(write.status(), StatusCode::FORBIDDEN);
     let write = client
         .post(url("/api/tasks"))
         .header("X-API-Key", &jane)
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(write.status(), StatusCode::OK);
-    let anonymous = client.get(url("/api/tasks")).send().await.unwrap();
+    let anonymous = client.get(url("/api/tasks")).fetch().await;
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         upstream.hits().await,
@@ -232,7 +229,7 @@ async fn check_prints_the_decision_the_gateway_makes() {
             header = format!("X-API-Key: {key}");
             args.extend(["--header", &header]);
         }
-        let gateway_status = request.send().await.unwrap().status();
+        let gateway_status = request.fetch().await.status();
 
         let mut json_args = args.clone();
         json_args.extend(["--output", "json"]);

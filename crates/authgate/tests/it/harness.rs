@@ -13,6 +13,20 @@ pub const AUTHGATE: &str = env!("CARGO_BIN_EXE_authgate");
 /// The system's Python, where `scripts/test.sh` installs the libraries the tests use.
 pub const PYTHON: &str = "/usr/bin/python3";
 
+/// Runs one of the Python scripts beside these tests with `args`; what it printed, as JSON.
+pub fn python_json(script: &str, args: &[&str]) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/it")
+        .join(script);
+    let out = Command::new(PYTHON).arg(path).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// A port free at the time of asking, for a gateway whose public URL must be known before it
 /// starts (the token service's issuer is built from it).
 fn free_port() -> u16 {
@@ -204,27 +218,30 @@ impl Gateway {
 
     /// Creates a user with a password (given on stdin, as an operator would) and a role.
     pub fn user(&self, name: &str, password: &str, role: &str) {
-        use std::io::Write as _;
-        let mut child = Command::new(AUTHGATE)
-            .args(["users", "create", name, "--role", role, "--password-stdin"])
-            .current_dir(&self.dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(password.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = self.cli_with_input(
+            &["users", "create", name, "--role", role, "--password-stdin"],
+            password.as_bytes(),
+        );
         assert!(
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    /// Runs the CLI against this gateway's store with `input` on its standard input.
+    pub fn cli_with_input(&self, args: &[&str], input: &[u8]) -> Output {
+        use std::io::Write as _;
+        let mut child = Command::new(AUTHGATE)
+            .args(args)
+            .current_dir(&self.dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
     }
 
     /// `method path` with `Authorization: Bearer token`.
@@ -351,4 +368,22 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     None
+}
+
+/// Sends a test request; not getting a response at all fails the test.
+pub trait Fetch {
+    async fn fetch(self) -> reqwest::Response;
+
+    /// The response body as JSON.
+    async fn fetch_json<T: serde::de::DeserializeOwned>(self) -> T;
+}
+
+impl Fetch for reqwest::RequestBuilder {
+    async fn fetch(self) -> reqwest::Response {
+        self.send().await.unwrap()
+    }
+
+    async fn fetch_json<T: serde::de::DeserializeOwned>(self) -> T {
+        self.fetch().await.json().await.unwrap()
+    }
 }

@@ -1,6 +1,7 @@
 //! Idempotency-Key: replay byte for byte without reaching the upstream, one upstream hit for
 //! concurrent duplicates, 422 on reuse with another request, no replay of failures.
 
+use crate::harness::Fetch as _;
 use crate::harness::{Gateway, Upstream, route_to};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -17,9 +18,8 @@ async fn post(
         .header("X-API-Key", secret)
         .header("Idempotency-Key", key)
         .body(body)
-        .send()
+        .fetch()
         .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -76,9 +76,8 @@ async fn fifty_concurrent_duplicates_reach_the_upstream_once() {
                 .header("X-API-Key", secret)
                 .header("Idempotency-Key", "burst")
                 .body("same")
-                .send()
-                .await
-                .unwrap();
+                .fetch()
+                .await;
             let replayed = response.headers().contains_key("idempotent-replayed");
             (response.status(), replayed)
         })

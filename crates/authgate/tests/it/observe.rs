@@ -1,6 +1,7 @@
 //! What operators see of the traffic: usage per application (CLI and admin API) and Prometheus
 //! metrics on the admin listener.
 
+use crate::harness::Fetch as _;
 use crate::harness::{Gateway, Upstream, eventually};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -137,32 +138,22 @@ async fn usage_from_the_cli_equals_the_requests_sent_by_outcome() {
     let answered: Value = client
         .get(&usage_url)
         .bearer_auth(gateway.admin_token())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(total(&answered), expected);
-    let anonymous = client.get(&usage_url).send().await.unwrap();
+    let anonymous = client.get(&usage_url).fetch().await;
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     assert!(anonymous.headers().contains_key("www-authenticate"));
     let body: Value = anonymous.json().await.unwrap();
     assert_eq!(body["code"], "missing_credentials");
     // An application key is not an admin token.
-    let with_key = client
-        .get(&usage_url)
-        .bearer_auth(&secret)
-        .send()
-        .await
-        .unwrap();
+    let with_key = client.get(&usage_url).bearer_auth(&secret).fetch().await;
     assert_eq!(with_key.status(), StatusCode::UNAUTHORIZED);
     let unknown_app = client
         .get(gateway.admin_url("/admin/api/v1/applications/app_missing/usage"))
         .bearer_auth(gateway.admin_token())
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(unknown_app.status(), StatusCode::NOT_FOUND);
     assert_eq!(
         unknown_app.json::<Value>().await.unwrap()["code"],

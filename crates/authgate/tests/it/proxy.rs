@@ -1,5 +1,6 @@
 //! What the upstream receives, and how its answers (and failures) come back.
 
+use crate::harness::Fetch as _;
 use crate::harness::{Gateway, Upstream, route_to};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
@@ -37,12 +38,8 @@ async fn credentials_are_not_forwarded_and_identity_is_added() {
         .header("X-Authgate-Whatever", "x")
         .header("Last-Event-ID", "17")
         .body("hello world")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     let headers = &seen["headers"];
     assert_eq!(seen["method"], "POST");
     assert_eq!(seen["path"], "/tasks");
@@ -74,7 +71,7 @@ async fn credentials_are_not_forwarded_and_identity_is_added() {
         if let Some((name, value)) = header {
             request = request.header(name, value);
         }
-        let seen: Value = request.send().await.unwrap().json().await.unwrap();
+        let seen: Value = request.fetch_json().await;
         assert!(seen["headers"].get("authorization").is_none(), "{seen}");
         assert!(
             !seen["query"].as_str().unwrap().contains("user_key"),
@@ -111,7 +108,7 @@ async fn routes_strip_prefixes_and_refuse_unknown_paths_and_methods() {
     let seen: Value = gateway.echo("/api/v1/tasks/7", &secret).await;
     assert_eq!(seen["path"], "/tasks/7");
 
-    let missing = client.get(gateway.url("/elsewhere")).send().await.unwrap();
+    let missing = client.get(gateway.url("/elsewhere")).fetch().await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     let body: Value = missing.json().await.unwrap();
     assert_eq!(body["code"], "route_not_found");
@@ -120,9 +117,8 @@ async fn routes_strip_prefixes_and_refuse_unknown_paths_and_methods() {
     let delete = client
         .delete(gateway.url("/api/v1/tasks/7"))
         .header("X-API-Key", &secret)
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(delete.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(delete.headers()["allow"], "GET, POST");
     assert_eq!(
@@ -139,9 +135,8 @@ async fn server_sent_events_stream_event_by_event() {
         .get(gateway.url("/sse"))
         .header("X-API-Key", &secret)
         .header("Last-Event-ID", "41")
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let mut stream = response.bytes_stream();
@@ -216,9 +211,8 @@ async fn a_body_over_the_limit_is_413_whether_declared_or_streamed() {
         .post(gateway.url("/"))
         .header("X-API-Key", &secret)
         .body(vec![b'x'; 2048])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(declared.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(
         declared.json::<Value>().await.unwrap()["code"],
@@ -233,18 +227,16 @@ async fn a_body_over_the_limit_is_413_whether_declared_or_streamed() {
         .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
             chunks,
         )))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(streamed.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
     let small = client
         .post(gateway.url("/"))
         .header("X-API-Key", &secret)
         .body("ok")
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(small.status(), StatusCode::OK);
 }
 
@@ -287,12 +279,8 @@ async fn the_upstream_sees_the_caller_s_trace_continued_or_a_fresh_one() {
                 .header("X-API-Key", secret)
                 .header("traceparent", traceparent)
                 .header("tracestate", "congo=t61rcWkgMzE")
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+                .fetch_json()
+                .await;
             let parent = seen["headers"]["traceparent"].as_str().unwrap().to_owned();
             let state = seen["headers"]["tracestate"].as_str().unwrap().to_owned();
             (parent, state)

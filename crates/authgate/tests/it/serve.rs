@@ -1,5 +1,6 @@
 //! `authgate serve` as a newcomer meets it: no configuration, health endpoints, orderly shutdown.
 
+use crate::harness::Fetch as _;
 use crate::harness::{Gateway, Upstream, eventually, route_to};
 use reqwest::StatusCode;
 use std::time::Duration;
@@ -31,12 +32,8 @@ async fn with_no_configuration_it_creates_the_store_prints_one_admin_token_and_e
         .post(gateway.url("/hello?x=1"))
         .header("X-API-Key", &secret)
         .body("four")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(echoed["method"], "POST");
     assert_eq!(echoed["path"], "/hello");
     assert_eq!(echoed["query"], "x=1");

@@ -1,6 +1,7 @@
 //! Request spans exported over OTLP: the collector receives authgate's span in the caller's
 //! trace, with the same ids the upstream was sent.
 
+use crate::harness::Fetch as _;
 use crate::harness::{Gateway, Upstream, eventually, route_to};
 use serde_json::Value;
 use std::time::Duration;
@@ -25,12 +26,8 @@ async fn the_request_span_is_exported_in_the_callers_trace() {
         .get(gateway.url("/traced"))
         .header("X-API-Key", &secret)
         .header("traceparent", format!("00-{TRACE_ID}-{CALLER_SPAN}-01"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     let forwarded = seen["headers"]["traceparent"].as_str().unwrap().to_owned();
     let authgate_span = forwarded.split('-').nth(2).unwrap().to_owned();
     assert_eq!(forwarded, format!("00-{TRACE_ID}-{authgate_span}-01"));

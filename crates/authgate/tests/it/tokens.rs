@@ -2,14 +2,13 @@
 //! driven by a Python client, client credentials, what the gateway refuses, revocation,
 //! rotation verified by PyJWT, and sign-in throttling.
 
-use crate::harness::{Gateway, PYTHON, Upstream};
+use crate::harness::Fetch as _;
+use crate::harness::{Gateway, Upstream, python_json};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::path::Path;
-use std::process::Command;
 
 /// A gateway whose public URL is its real address, with `/api` needing `tasks` permissions.
 fn start(upstream: &Upstream) -> Gateway {
@@ -27,21 +26,10 @@ fn python_client(
     path: &str,
     old: Option<&str>,
 ) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/oidc_client.py");
     let base = gateway.url("");
     let mut args = vec![base.as_str(), user, password, path];
     args.extend(old);
-    let out = Command::new(PYTHON)
-        .arg(script)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "client failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    python_json("oidc_client.py", &args)
 }
 
 async fn token_request(gateway: &Gateway, form: &[(&str, &str)]) -> reqwest::Response {
@@ -49,9 +37,8 @@ async fn token_request(gateway: &Gateway, form: &[(&str, &str)]) -> reqwest::Res
         .post(gateway.url("/oauth/token"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(url_encode(form))
-        .send()
+        .fetch()
         .await
-        .unwrap()
 }
 
 fn url_encode(form: &[(&str, &str)]) -> String {
@@ -145,12 +132,8 @@ async fn client_credentials_issue_tokens_to_applications_with_rfc_6749_errors() 
         .basic_auth(&app, Some(&secret))
         .header("content-type", "application/x-www-form-urlencoded")
         .body("grant_type=client_credentials")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(basic["token_type"], "Bearer");
     assert_eq!(basic["expires_in"], 3600);
     assert_eq!(basic["scope"], "tasks:read", "the key's scopes");
@@ -192,9 +175,8 @@ async fn client_credentials_issue_tokens_to_applications_with_rfc_6749_errors() 
         .basic_auth(&app, Some("sk_test_wrong"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body("grant_type=client_credentials")
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(
         error(wrong).await,
         (
@@ -254,9 +236,8 @@ async fn client_credentials_issue_tokens_to_applications_with_rfc_6749_errors() 
     let json_body = client
         .post(gateway.url("/oauth/token"))
         .json(&json!({"grant_type": "client_credentials"}))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(error(json_body).await.1, "invalid_request");
 
     // A suspended application's tokens stop working at once.
@@ -548,7 +529,7 @@ async fn form_post(
     if let Some((id, secret)) = basic {
         request = request.basic_auth(id, Some(secret));
     }
-    request.send().await.unwrap()
+    request.fetch().await
 }
 
 #[tokio::test]
@@ -628,12 +609,8 @@ async fn refresh_tokens_rotate_and_introspection_and_userinfo_describe_tokens() 
     let info: Value = reqwest::Client::new()
         .get(gateway.url("/oauth/userinfo"))
         .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(info["sub"], "jane");
     assert_eq!(info["preferred_username"], "jane");
     let no_token = reqwest::get(gateway.url("/oauth/userinfo")).await.unwrap();
@@ -686,8 +663,7 @@ async fn refresh_tokens_rotate_and_introspection_and_userinfo_describe_tokens() 
     let info = reqwest::Client::new()
         .get(gateway.url("/oauth/userinfo"))
         .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(info.status(), StatusCode::UNAUTHORIZED);
 }
