@@ -12,6 +12,12 @@ bench_install_tools() {
   fi
 }
 
+# Builds authgate for release (in $ROOT); prints the binary's path.
+bench_build() {
+  cargo build --release -p authgate --quiet
+  echo "$ROOT/target/release/authgate"
+}
+
 # bench_authgate_config DIR PORT UPSTREAM_PORT: writes DIR/authgate.toml, a gateway on PORT (admin
 # on PORT+1) with its SQLite store in DIR, logging warnings only, routing / to the upstream.
 bench_authgate_config() {

@@ -25,8 +25,7 @@ unset RATE_LIMIT_RPM RATE_LIMIT_BURST
 [ -f "$KIT/gateway.conf.in" ] || { echo "bench-cpu: no anchor kit at $KIT" >&2; exit 1; }
 bench_install_tools
 
-cargo build --release -p authgate --quiet
-BIN="$ROOT/target/release/authgate"
+BIN="$(bench_build)"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/authgate-cpu.XXXXXX")"
 chmod 755 "$WORK"
 PIDS=()

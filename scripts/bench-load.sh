@@ -24,8 +24,7 @@ unset RATE_LIMIT_RPM RATE_LIMIT_BURST
 [ -x "$KIT/run.sh" ] || { echo "bench-load: no anchor kit at $KIT" >&2; exit 1; }
 bench_install_tools
 
-cargo build --release -p authgate --quiet
-BIN="$ROOT/target/release/authgate"
+BIN="$(bench_build)"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/authgate-load.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
