@@ -6,7 +6,7 @@
 
 use crate::AdminState;
 use crate::error::ApiError;
-use authgate_core::{KeyDigest, key};
+use authgate_core::{KeyDigest, bearer, key};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -25,8 +25,7 @@ pub(crate) async fn require_admin(
         .headers()
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(bearer::token)
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,

@@ -6,6 +6,7 @@
 //! depend on it and test it without a runtime.
 #![forbid(unsafe_code)]
 
+pub mod bearer;
 pub mod error;
 pub mod id;
 pub mod identity;

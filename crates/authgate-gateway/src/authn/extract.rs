@@ -10,6 +10,7 @@
 //! the caller gets `invalid_credentials`, not `missing_credentials`.
 
 use authgate_config::{AuthConfig, AuthKind};
+use authgate_core::bearer;
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderName};
 use std::borrow::Cow;
@@ -212,11 +213,7 @@ fn looks_like_jwt(value: &str) -> bool {
 
 /// The token of an `Authorization: Bearer <token>` header; other schemes are not ours.
 fn bearer_token(value: &http::HeaderValue) -> Option<String> {
-    let text = header_text(value);
-    let (scheme, token) = text.split_once(' ').unwrap_or((text.as_str(), ""));
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_owned())
+    bearer::token(&header_text(value)).map(str::to_owned)
 }
 
 #[cfg(test)]

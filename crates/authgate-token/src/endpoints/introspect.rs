@@ -4,6 +4,7 @@
 use super::{OAuthError, TokenService, form};
 use crate::claims::AccessClaims;
 use crate::client::Client;
+use authgate_core::bearer;
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -84,7 +85,7 @@ pub(super) async fn userinfo(
     let Some(token) = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer::token)
     else {
         let mut response = (
             StatusCode::UNAUTHORIZED,

@@ -141,6 +141,13 @@ async fn usage_from_the_cli_equals_the_requests_sent_by_outcome() {
         .fetch_json()
         .await;
     assert_eq!(total(&answered), expected);
+    // The scheme's name is case-insensitive (RFC 7235), as it is on the gateway.
+    let lower_case = client
+        .get(&usage_url)
+        .header("Authorization", format!("bearer {}", gateway.admin_token()))
+        .fetch()
+        .await;
+    assert_eq!(lower_case.status(), StatusCode::OK);
     let anonymous = client.get(&usage_url).fetch().await;
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     assert!(anonymous.headers().contains_key("www-authenticate"));
