@@ -42,39 +42,42 @@ pub struct TraceContext {
 }
 
 impl TraceContext {
-    /// The context for a request with these headers.
+    /// The context for a request with these headers, when no span is exported: no
+    /// OpenTelemetry work at all.
     pub fn from_headers(headers: &http::HeaderMap) -> Self {
-        Self::within(headers, &tracing::Span::none())
+        Self::new(caller_parent(headers).as_ref(), None)
     }
 
     /// The context of a request whose work runs in `span`: where spans are exported, `span`
     /// continues the caller's trace and its ids are authgate's.
     pub fn within(headers: &http::HeaderMap, span: &tracing::Span) -> Self {
-        let parent = headers
-            .get(&TRACEPARENT)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_traceparent);
+        let parent = caller_parent(headers);
         if let Some(parent) = &parent {
             // Fails harmlessly when no OpenTelemetry layer is installed.
             let _ = span.set_parent(parent.remote_context());
         }
         let exported = span.context().span().span_context().clone();
-        let (trace_id, flags) = match &parent {
-            Some(parent) => (parent.trace_id, parent.flags),
-            None if exported.is_valid() => (exported.trace_id(), TraceFlags::SAMPLED),
-            None => (TraceId::from_bytes(random_id::<16>()), TraceFlags::SAMPLED),
+        Self::new(parent.as_ref(), Some(&exported).filter(|e| e.is_valid()))
+    }
+
+    /// The caller's trace continued, or a new one; authgate's span id is the exported span's
+    /// when there is one, else a random one.
+    fn new(parent: Option<&Parent>, exported: Option<&SpanContext>) -> Self {
+        let (trace_id, flags) = match (parent, exported) {
+            (Some(parent), _) => (parent.trace_id, parent.flags),
+            (None, Some(exported)) => (exported.trace_id(), TraceFlags::SAMPLED),
+            (None, None) => (TraceId::from_bytes(random_id::<16>()), TraceFlags::SAMPLED),
         };
-        let span_id = if exported.is_valid() {
-            exported.span_id()
-        } else {
-            SpanId::from_bytes(random_id::<8>())
+        let span_id = match exported {
+            Some(exported) => exported.span_id(),
+            None => SpanId::from_bytes(random_id::<8>()),
         };
         Self {
             trace_id,
             span_id,
             flags,
             continued: parent.is_some(),
-            exported: exported.is_valid(),
+            exported: exported.is_some(),
         }
     }
 
@@ -146,6 +149,14 @@ impl Parent {
         );
         opentelemetry::Context::new().with_remote_span_context(remote)
     }
+}
+
+/// The request's valid `traceparent`, if any.
+fn caller_parent(headers: &http::HeaderMap) -> Option<Parent> {
+    headers
+        .get(&TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_traceparent)
 }
 
 fn parse_traceparent(value: &str) -> Option<Parent> {
