@@ -32,8 +32,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 /// The gateway: what every worker shares (routes, credential cache, key-use batch, rate
-/// limiter) and a
-/// factory for each worker's own router.
+/// limiter) and a factory for each worker's own router.
 pub struct Gateway {
     routes: RouteTable,
     authenticator: Authenticator,
