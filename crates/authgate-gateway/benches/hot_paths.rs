@@ -184,7 +184,7 @@ fn route_matching(c: &mut Criterion) {
 criterion_group!(benches, key_verification, route_matching, whole_pipeline);
 criterion_main!(benches);
 
-/// One request through the gateway's router as a worker serves it, on the forward-auth path so
+/// One request through a worker's service as the listener calls it, on the forward-auth path so
 /// that no socket is involved: observe, trace, route, authenticate (cached key), authorize,
 /// rate limit (on, never refusing), idempotency, and the verdict with identity headers. No
 /// metrics recorder is installed, so metric updates cost nothing here.
@@ -194,7 +194,7 @@ fn whole_pipeline(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let (router, secret) = runtime.block_on(async {
+    let (service, secret) = runtime.block_on(async {
         let (store, secret) = store_with_key(dir.path()).await;
         let mut config = Config::default();
         config.rate_limit.rpm = Some(60_000_000);
@@ -206,7 +206,7 @@ fn whole_pipeline(c: &mut Criterion) {
         )
         .await
         .expect("gateway");
-        (gateway.router(), secret)
+        (gateway.service(), secret)
     });
     let request = || {
         http::Request::get("/_authgate/verify/tasks?page=2")
@@ -219,14 +219,14 @@ fn whole_pipeline(c: &mut Criterion) {
             .expect("request")
     };
     let status = runtime
-        .block_on(router.clone().oneshot(request()))
+        .block_on(service.clone().oneshot(request()))
         .expect("infallible")
         .status();
     assert_eq!(status, http::StatusCode::OK, "the key is accepted");
     c.bench_function("pipeline/forward_auth_valid_key", |b| {
         b.iter(|| {
             runtime
-                .block_on(router.clone().oneshot(black_box(request())))
+                .block_on(service.clone().oneshot(black_box(request())))
                 .expect("infallible")
         })
     });

@@ -8,11 +8,14 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+pub const HEALTHZ: &str = "/healthz";
+pub const READYZ: &str = "/readyz";
+
 /// The health routes, for merging into a listener's router.
 pub fn routes(store: Arc<dyn CredentialStore>) -> Router {
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route(HEALTHZ, get(healthz))
+        .route(READYZ, get(readyz))
         .with_state(store)
 }
 

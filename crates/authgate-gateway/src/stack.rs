@@ -1,4 +1,4 @@
-//! The pipeline, assembled in the order of SPEC §4. Read top to bottom, [`Gateway::router`] is
+//! The pipeline, assembled in the order of SPEC §4. Read top to bottom, [`Gateway::service`] is
 //! the path every request on the gateway listener takes.
 
 use crate::authn::extract::Extractor;
@@ -27,9 +27,12 @@ use authgate_store::{CredentialStore, StoreError};
 use authgate_token::{ExternalIssuer, KeyRing, TokenService, Verifier};
 use axum::Router;
 use axum::middleware::map_response;
+use axum::routing::future::RouteFuture;
+use futures_util::future::{BoxFuture, Either};
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 /// The gateway: what every worker shares (routes, credential cache, key-use batch, rate
 /// limiter) and a factory for each worker's own router.
@@ -148,7 +151,7 @@ impl Gateway {
     /// The service of one worker: the stages in front of its own upstream connection pool, so
     /// a worker thread never waits on another's connections. Proxied and forward-auth requests
     /// are observed (usage, metrics); `authgate check` is not.
-    pub fn router(&self) -> Router {
+    pub fn service(&self) -> WorkerService {
         let proxy = Chain::new(
             self.stages(true),
             Forward::new(self.hide_credentials, self.max_body_size),
@@ -169,15 +172,20 @@ impl Gateway {
                 );
             }
         }
-        let router = router.fallback_service(proxy);
+        let router = router.fallback_service(proxy.clone());
+        let layered = self.cors.is_some() || self.skip_authentication;
         let router = match &self.cors {
             Some(cors) => router.layer(cors.clone()),
             None => router,
         };
-        if self.skip_authentication {
+        let router = if self.skip_authentication {
             router.layer(map_response(mark_skipped))
         } else {
             router
+        };
+        WorkerService {
+            own: router,
+            upstream: (!layered).then_some(proxy),
         }
     }
 
@@ -256,6 +264,45 @@ async fn static_callers(
         );
     }
     Ok(callers)
+}
+
+/// One worker's service. A request outside authgate's own paths goes straight into the proxy
+/// chain: routing it through the router would only find the router's fallback, at the cost of a
+/// route lookup and a few allocations per request.
+#[derive(Clone)]
+pub struct WorkerService {
+    own: Router,
+    /// The proxy chain, also the router's fallback; `None` when layers around the router (CORS,
+    /// the skip-auth mark) must see every request.
+    upstream: Option<Chain>,
+}
+
+impl tower::Service<Request> for WorkerService {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<RouteFuture<Infallible>, BoxFuture<'static, Result<Response, Infallible>>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        match &mut self.upstream {
+            Some(proxy) if !is_own_path(request.uri().path()) => Either::Right(proxy.call(request)),
+            _ => Either::Left(self.own.call(request)),
+        }
+    }
+}
+
+/// Whether `path` may be one the gateway answers itself. A path under these prefixes that the
+/// router does not know still reaches the upstream, through the router's fallback.
+fn is_own_path(path: &str) -> bool {
+    path == health::HEALTHZ
+        || path == health::READYZ
+        || path.starts_with(VERIFY_PATH)
+        || authgate_token::endpoints::PATH_PREFIXES
+            .iter()
+            .any(|prefix| path.starts_with(prefix))
 }
 
 /// With authentication off, every response tells the client so.

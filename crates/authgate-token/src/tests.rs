@@ -94,3 +94,24 @@ async fn after_a_rotation_old_tokens_verify_and_new_ones_use_the_new_key() {
     assert!(verifier.verify(&before).await.is_ok());
     assert!(verifier.verify(&after).await.is_ok());
 }
+
+#[test]
+fn every_endpoint_path_is_under_a_path_prefix() {
+    use crate::endpoints::*;
+    for path in [
+        OPENID_CONFIGURATION,
+        OAUTH_METADATA,
+        JWKS,
+        WEAVIATE_DISCOVERY,
+        TOKEN,
+        AUTHORIZE,
+        REVOKE,
+        INTROSPECT,
+        USERINFO,
+    ] {
+        assert!(
+            PATH_PREFIXES.iter().any(|prefix| path.starts_with(prefix)),
+            "{path} is under none of {PATH_PREFIXES:?}: the gateway would proxy it"
+        );
+    }
+}

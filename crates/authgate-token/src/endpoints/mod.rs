@@ -36,6 +36,10 @@ pub const REVOKE: &str = "/oauth/revoke";
 pub const INTROSPECT: &str = "/oauth/introspect";
 pub const USERINFO: &str = "/oauth/userinfo";
 
+/// Every path above starts with one of these. The gateway sends a request under none of them
+/// straight to the upstream, without asking this router.
+pub const PATH_PREFIXES: [&str; 3] = ["/.well-known/", "/v1/.well-known/", "/oauth/"];
+
 /// What the endpoints share.
 pub struct TokenService {
     store: Arc<dyn CredentialStore>,

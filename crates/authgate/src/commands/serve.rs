@@ -89,7 +89,7 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
     let router_gateway = gateway.clone();
     let gateway_workers = listener::spawn_workers(
         gateway_sockets,
-        Arc::new(move || router_gateway.router()),
+        Arc::new(move || router_gateway.service()),
         options,
         &stopped,
     )?;

@@ -93,6 +93,29 @@ async fn hide_credentials_false_forwards_them() {
 }
 
 #[tokio::test]
+async fn paths_beside_authgate_s_own_reach_the_upstream() {
+    let upstream = Upstream::start();
+    let (gateway, secret) = setup(&upstream, "", "");
+    let client = reqwest::Client::new();
+    // Under the prefixes of authgate's own endpoints but none of them, or one of them only by
+    // its first letters.
+    for path in [
+        "/oauth/elsewhere",
+        "/.well-known/security.txt",
+        "/_authgate/verifying",
+        "/healthz/deep",
+        "/readyzz",
+    ] {
+        let seen: Value = gateway.echo(path, &secret).await;
+        assert_eq!(seen["path"], path);
+        let refused = client.get(gateway.url(path)).fetch().await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+    let health: Value = client.get(gateway.url("/healthz")).fetch_json().await;
+    assert_eq!(health["status"], "ok");
+}
+
+#[tokio::test]
 async fn routes_strip_prefixes_and_refuse_unknown_paths_and_methods() {
     let upstream = Upstream::start();
     let config = format!(
