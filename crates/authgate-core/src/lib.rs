@@ -12,6 +12,7 @@ pub mod id;
 pub mod identity;
 pub mod key;
 pub mod password;
+pub mod per_thread;
 pub mod permission;
 pub mod time;
 

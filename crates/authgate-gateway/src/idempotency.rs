@@ -9,10 +9,9 @@
 //! with another request is 422 `idempotency_mismatch`. If the shared state cannot answer, the
 //! request runs unguarded (fail open) and a warning is logged.
 
-use crate::caller::Caller;
 use crate::chain::{Next, Stage};
+use crate::context::RequestContext;
 use crate::respond::Rejection;
-use crate::route::Route;
 use crate::{Body, Request, Response};
 use authgate_config::IdempotencyConfig;
 use authgate_core::ErrorCode;
@@ -65,9 +64,9 @@ impl IdempotencyPolicy {
 impl Stage for Arc<IdempotencyPolicy> {
     fn handle<'a>(&'a self, request: Request, next: Next<'a>) -> BoxFuture<'a, Response> {
         let applies = self.methods.contains(request.method())
-            && request
-                .extensions()
-                .get::<Arc<Route>>()
+            && RequestContext::of(&request)
+                .route
+                .as_ref()
                 .is_some_and(|route| route.idempotency);
         match request.headers().get(&IDEMPOTENCY_KEY) {
             Some(key) if applies => {
@@ -89,7 +88,7 @@ async fn guarded(
     if key.is_empty() || key.len() > MAX_KEY_LEN || key.to_str().is_err() {
         return Rejection::new(ErrorCode::MalformedRequest).into_response();
     }
-    let scope = request.extensions().get::<Arc<Caller>>().map_or_else(
+    let scope = RequestContext::of(&request).caller.as_ref().map_or_else(
         || "anonymous".to_owned(),
         |caller| caller.identity.application.clone(),
     );

@@ -1,11 +1,11 @@
 //! authgate's gateway: the request pipeline of SPEC §4 and the listeners that run it.
 //!
 //! [`stack::Gateway`] assembles the pipeline in order as a [`chain::Chain`]; each stage is a
-//! [`chain::Stage`] in its own module and hands its result to the next through request
-//! extensions:
+//! [`chain::Stage`] in its own module and hands its result to the next in the request's
+//! [`context::RequestContext`]:
 //!
 //! ```text
-//! listener ─▶ observe (usage, metrics) ─▶ trace (TraceContext) ─▶ route (Arc<Route>) ─▶ authn: extract + authenticate (Arc<Caller>, Presented)
+//! listener ─▶ observe (usage, metrics) ─▶ trace (TraceContext) ─▶ route (Arc<Route>) ─▶ authn: extract + authenticate (Arc<Caller>, presented sources)
 //!          ─▶ authz (403) ─▶ limit (per application) ─▶ idempotency (replay) ─▶ forward (upstream or built-in echo, streamed both ways)
 //! ```
 //!
@@ -17,6 +17,7 @@ pub mod authn;
 pub mod authz;
 pub mod caller;
 pub mod chain;
+pub mod context;
 pub mod cors;
 pub mod forward;
 pub mod health;

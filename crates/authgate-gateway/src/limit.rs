@@ -8,12 +8,9 @@
 //! cannot answer, the request passes (fail open, as Kong's `fault_tolerant`) and a warning is
 //! logged: a limiter outage should not become an API outage.
 
-use crate::caller::Caller;
 use crate::chain::{Next, stage};
-use crate::listener::PeerAddr;
+use crate::context::RequestContext;
 use crate::respond::Rejection;
-use crate::route::Route;
-use crate::trail::Trail;
 use crate::{Request, Response};
 use authgate_config::RateLimitConfig;
 use authgate_core::ErrorCode;
@@ -23,7 +20,6 @@ use bytes::BytesMut;
 use http::header::RETRY_AFTER;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,7 +31,7 @@ static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy"
 static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
 /// A set of counters with its quota: the default limit, or one route's own.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RateBucket {
     pub name: String,
     pub quota: Quota,
@@ -69,12 +65,15 @@ impl RateBucket {
         );
         headers.insert(X_RATELIMIT_RESET.clone(), HeaderValue::from(reset_at));
         headers.insert(RATELIMIT_POLICY.clone(), self.policy_header.clone());
+        // `"name";r=remaining;t=seconds`, without the formatting machinery.
+        let mut numbers = itoa::Buffer::new();
         let mut current = BytesMut::with_capacity(self.name.len() + 32);
-        let _ = write!(
-            current,
-            "\"{}\";r={};t={reset_secs}",
-            self.name, decision.remaining
-        );
+        current.extend_from_slice(b"\"");
+        current.extend_from_slice(self.name.as_bytes());
+        current.extend_from_slice(b"\";r=");
+        current.extend_from_slice(numbers.format(decision.remaining).as_bytes());
+        current.extend_from_slice(b";t=");
+        current.extend_from_slice(numbers.format(reset_secs).as_bytes());
         if let Ok(value) = HeaderValue::from_maybe_shared(current.freeze()) {
             headers.insert(RATELIMIT.clone(), value);
         }
@@ -91,17 +90,18 @@ fn whole_seconds(duration: Duration) -> u64 {
 pub struct RateLimit(pub Arc<dyn RateLimiter>);
 
 async fn run(RateLimit(limiter): &RateLimit, request: Request, next: Next<'_>) -> Response {
-    let bucket = request
-        .extensions()
-        .get::<Arc<Route>>()
+    let context = RequestContext::of(&request);
+    let bucket = context
+        .route
+        .as_ref()
         .and_then(|route| route.rate_limit.clone());
-    let caller = request.extensions().get::<Arc<Caller>>().cloned();
+    let caller = context.caller.clone();
     let (Some(bucket), Some(caller)) = (bucket, caller) else {
         return next.run(request).await;
     };
     // Limits belong to the application; anonymous callers are counted by address.
     let application: Cow<'_, str> = match caller.identity.application.as_str() {
-        "" => match request.extensions().get::<PeerAddr>() {
+        "" => match &RequestContext::of(&request).peer {
             Some(peer) => format!("ip:{}", peer.addr.ip()).into(),
             None => "ip:unknown".into(),
         },
@@ -110,7 +110,7 @@ async fn run(RateLimit(limiter): &RateLimit, request: Request, next: Next<'_>) -
     let decision = limiter
         .check(&bucket.name, bucket.quota, &application)
         .await;
-    if let (Some(trail), Ok(decision)) = (request.extensions().get::<Trail>(), &decision) {
+    if let (Some(trail), Ok(decision)) = (&RequestContext::of(&request).trail, &decision) {
         trail.note(|t| t.rate = Some((bucket.name.clone(), *decision)));
     }
     match decision {

@@ -10,6 +10,7 @@
 //! shutdown the listener stops accepting, lets in-flight requests finish (up to the drain
 //! timeout), then closes what remains.
 
+use crate::context::RequestContext;
 use crate::{Body, Request, Response};
 use http::HeaderValue;
 use hyper::body::Incoming;
@@ -25,7 +26,7 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 use tower::ServiceExt;
 
-/// The client's address, in every request's extensions.
+/// The client's address, in every request's context.
 #[derive(Debug, Clone)]
 pub struct PeerAddr {
     pub addr: SocketAddr,
@@ -178,7 +179,10 @@ pub async fn serve<S>(
         let peer_addr = PeerAddr::new(peer);
         let handler = hyper::service::service_fn(move |request: http::Request<Incoming>| {
             let mut request = request.map(Body::new);
-            request.extensions_mut().insert(peer_addr.clone());
+            request.extensions_mut().insert(RequestContext {
+                peer: Some(peer_addr.clone()),
+                ..RequestContext::default()
+            });
             service.clone().oneshot(request)
         });
         let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), handler);

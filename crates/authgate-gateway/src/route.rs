@@ -3,22 +3,21 @@
 //! The longest matching `path_prefix` wins, matched on whole path segments (`/api` matches `/api`
 //! and `/api/x`, not `/apix`). A path with a `.` or `..` segment is refused with 400 before any
 //! route is chosen, so a request can never reach an upstream path outside the route that
-//! authenticated it. Puts the matched `Arc<Route>` into the request's extensions.
+//! authenticated it. Puts the matched `Arc<Route>` into the request's context.
 
 use crate::chain::{Next, stage};
+use crate::context::{Outcome, RequestContext};
 use crate::limit::RateBucket;
 use crate::respond::Rejection;
-use crate::trail::Trail;
 use crate::{Request, Response};
 use authgate_config::{AuthKind, ECHO_UPSTREAM, RateLimitConfig, RouteConfig};
 use authgate_core::{ErrorCode, Permission};
 use http::{HeaderValue, Method, uri::Authority};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// A route ready to match and forward.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Route {
     pub name: String,
     pub prefix: String,
@@ -38,11 +37,11 @@ pub struct Route {
 }
 
 /// The permissions a route requires, prepared once.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct RoutePermission {
     read: Permission,
     write: Permission,
-    actions: HashMap<Method, Permission>,
+    actions: foldhash::HashMap<Method, Permission>,
 }
 
 /// Where a route's requests go.
@@ -78,6 +77,35 @@ impl RouteTable {
         Ok(Self {
             routes: routes.into_iter().map(Arc::new).collect(),
         })
+    }
+
+    /// A copy with routes and buckets of its own, for one worker thread. Requests clone and
+    /// drop `Arc<Route>`s: with one table for all workers, every request would move the
+    /// routes' reference counts between the workers' cores.
+    pub fn for_worker(&self) -> Self {
+        let mut buckets: Vec<(Arc<RateBucket>, Arc<RateBucket>)> = Vec::new();
+        let mut own_bucket = |shared: &Arc<RateBucket>| match buckets
+            .iter()
+            .find(|(original, _)| Arc::ptr_eq(original, shared))
+        {
+            Some((_, copy)) => copy.clone(),
+            None => {
+                let copy = Arc::new(RateBucket::clone(shared));
+                buckets.push((shared.clone(), copy.clone()));
+                copy
+            }
+        };
+        let routes = self
+            .routes
+            .iter()
+            .map(|route| {
+                Arc::new(Route {
+                    rate_limit: route.rate_limit.as_ref().map(&mut own_bucket),
+                    ..Route::clone(route)
+                })
+            })
+            .collect();
+        Self { routes }
     }
 
     /// The route for this path and method, or the refusal (400, 404 or 405).
@@ -226,19 +254,20 @@ fn has_dot_segment(path: &str) -> bool {
     })
 }
 
-/// The stage: matches the route and puts it in the request's extensions, or answers
+/// The stage: matches the route and puts it in the request's context, or answers
 /// 400/404/405.
 async fn run(table: &RouteTable, mut request: Request, next: Next<'_>) -> Response {
     match table.find(request.uri().path(), request.method()) {
         Ok(route) => {
             let route = route.clone();
-            if let Some(trail) = request.extensions().get::<Trail>() {
+            let context = RequestContext::of_mut(&mut request);
+            if let Some(trail) = &context.trail {
                 trail.note(|t| t.route = Some(route.clone()));
             }
-            request.extensions_mut().insert(route.clone());
+            context.route = Some(route.clone());
             let mut response = next.run(request).await;
             // Metrics label the response with its route.
-            response.extensions_mut().insert(route);
+            Outcome::of_mut(&mut response).route = Some(route);
             response
         }
         Err(rejection) => rejection.into_response(),

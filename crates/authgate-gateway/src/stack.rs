@@ -9,6 +9,7 @@ use crate::authz::Authorize;
 use crate::authz::GrantPolicy;
 use crate::caller::Caller;
 use crate::chain::{Chain, Stage};
+use crate::context::RequestContext;
 use crate::forward::Forward;
 use crate::idempotency::IdempotencyPolicy;
 use crate::limit::RateLimit;
@@ -29,7 +30,6 @@ use axum::Router;
 use axum::middleware::map_response;
 use axum::routing::future::RouteFuture;
 use futures_util::future::{BoxFuture, Either};
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -140,7 +140,7 @@ impl Gateway {
             stages.push(Box::new(self.usage.clone()));
         }
         stages.push(Box::new(Trace));
-        stages.push(Box::new(self.routes.clone()));
+        stages.push(Box::new(self.routes.for_worker()));
         stages.push(Box::new(self.authenticator.clone()));
         stages.push(Box::new(Authorize));
         stages.push(Box::new(RateLimit(self.rate_limiter.clone())));
@@ -232,7 +232,7 @@ impl Gateway {
     /// found (`authgate check`).
     pub async fn decide(&self, mut request: Request) -> (Response, TrailRecord) {
         let trail = Trail::default();
-        request.extensions_mut().insert(trail.clone());
+        RequestContext::of_mut(&mut request).trail = Some(trail.clone());
         let response = Chain::new(self.stages(false), Verdict).run(request).await;
         (response, trail.record())
     }
@@ -244,8 +244,8 @@ async fn static_callers(
     config: &Config,
     policy: &GrantPolicy,
     store: &dyn CredentialStore,
-) -> Result<HashMap<KeyDigest, Arc<Caller>>, StoreError> {
-    let mut callers = HashMap::new();
+) -> Result<foldhash::HashMap<KeyDigest, Arc<Caller>>, StoreError> {
+    let mut callers = foldhash::HashMap::default();
     for entry in &config.auth.static_keys {
         let identity = Identity {
             subject: entry.user.clone(),

@@ -10,6 +10,7 @@
 //! upstream, so the exported trace and the forwarded `traceparent` agree.
 
 use crate::chain::{Next, Stage};
+use crate::context::RequestContext;
 use crate::{Request, Response};
 use bytes::BytesMut;
 use futures_util::future::BoxFuture;
@@ -266,7 +267,7 @@ impl Stage for Trace {
             trace_id = %context.trace_id,
             span_id = %context.span_id,
         );
-        request.extensions_mut().insert(context);
+        RequestContext::of_mut(&mut request).trace = Some(context);
         if span.is_disabled() {
             // Logging below `info`: no span to enter, so no future of this stage's own.
             next.run(request)
@@ -293,7 +294,7 @@ async fn exported(mut request: Request, next: Next<'_>) -> Response {
         span.set_attribute("http.request.method", request.method().as_str().to_owned());
         span.set_attribute("url.path", request.uri().path().to_owned());
     }
-    request.extensions_mut().insert(context);
+    RequestContext::of_mut(&mut request).trace = Some(context);
     let response = next.run(request).instrument(span.clone()).await;
     if exported {
         span.set_attribute(

@@ -1,6 +1,6 @@
 //! The decision trail: what each stage found for one request, for `authgate check` to explain.
 //!
-//! Only requests that carry a [`Trail`] in their extensions are recorded (`Gateway::decide` adds
+//! Only requests that carry a [`Trail`] in their context are recorded (`Gateway::decide` adds
 //! one); proxied traffic carries none, and a stage's only cost is looking for it.
 
 use crate::caller::Caller;

@@ -8,14 +8,13 @@
 //! with the identity headers, or the same 401/403/404/429 a proxied request would get.
 //! `authgate check` asks the same question from the command line.
 
-use crate::caller::Caller;
 use crate::chain::Terminal;
+use crate::context::RequestContext;
 use crate::respond::Rejection;
 use crate::{Body, Request, Response};
 use authgate_core::ErrorCode;
 use futures_util::future::BoxFuture;
 use http::{Method, Uri};
-use std::sync::Arc;
 
 /// The path of the forward-auth endpoint on the gateway listener.
 pub const VERIFY_PATH: &str = "/_authgate/verify";
@@ -72,7 +71,7 @@ pub struct Verdict;
 impl Terminal for Verdict {
     fn call(&self, request: Request) -> BoxFuture<'_, Response> {
         let mut response = Response::new(Body::empty());
-        if let Some(caller) = request.extensions().get::<Arc<Caller>>() {
+        if let Some(caller) = &RequestContext::of(&request).caller {
             caller.write_identity_headers(response.headers_mut());
         }
         Box::pin(std::future::ready(response))

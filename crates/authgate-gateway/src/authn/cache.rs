@@ -10,6 +10,7 @@
 use super::Refusal;
 use crate::authz::GrantPolicy;
 use crate::caller::Caller;
+use authgate_core::per_thread::PerThread;
 use authgate_core::{AuthMethod, Identity, KeyDigest};
 use authgate_store::{AppMode, AppRecord, CredentialStore, KeyRecord, StoreError};
 use moka::future::Cache;
@@ -45,25 +46,34 @@ pub struct CachedToken {
     pub client_id: String,
 }
 
+/// The caches' hasher. Their keys are SHA-256 digests and stored application ids, which an
+/// attacker cannot steer into collisions, so a fast hasher is enough (SipHash was a visible
+/// share of each request).
+type Hasher = foldhash::fast::RandomState;
+
 /// Cached store answers for keys and applications.
 #[derive(Clone)]
 pub struct CredentialCache {
     store: Arc<dyn CredentialStore>,
     policy: Arc<GrantPolicy>,
-    keys: Cache<KeyDigest, Option<Arc<CachedKey>>>,
-    apps: Cache<String, Option<Arc<CachedApp>>>,
+    keys: Cache<KeyDigest, Option<Arc<CachedKey>>, Hasher>,
+    apps: Cache<String, Option<Arc<CachedApp>>, Hasher>,
     /// Verified access tokens by the digest of the token, so a token's signature is checked
     /// once per cache lifetime, not once per request.
-    tokens: Cache<KeyDigest, Arc<CachedToken>>,
+    tokens: Cache<KeyDigest, Arc<CachedToken>, Hasher>,
     /// The one anonymous caller (its grants may depend on stored custom roles).
     anonymous: Cache<(), Arc<Caller>>,
     /// Lookups of keys and applications answered from the cache, and those that were not.
     lookups: Arc<LookupCounts>,
 }
 
-/// How many credential lookups the cache answered, and how many went to the store.
+/// How many credential lookups the cache answered, and how many went to the store: counted
+/// per thread, since every request counts one.
 #[derive(Debug, Default)]
-pub struct LookupCounts {
+pub struct LookupCounts(PerThread<HitsAndMisses>);
+
+#[derive(Debug, Default)]
+struct HitsAndMisses {
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -71,14 +81,17 @@ pub struct LookupCounts {
 impl LookupCounts {
     /// (hits, misses) since the start.
     pub fn get(&self) -> (u64, u64) {
-        (
-            self.hits.load(Ordering::Relaxed),
-            self.misses.load(Ordering::Relaxed),
-        )
+        self.0.all().fold((0, 0), |(hits, misses), counts| {
+            (
+                hits + counts.hits.load(Ordering::Relaxed),
+                misses + counts.misses.load(Ordering::Relaxed),
+            )
+        })
     }
 
     fn note(&self, hit: bool) {
-        let counter = if hit { &self.hits } else { &self.misses };
+        let counts = self.0.local();
+        let counter = if hit { &counts.hits } else { &counts.misses };
         counter.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -91,15 +104,15 @@ impl CredentialCache {
             keys: Cache::builder()
                 .max_capacity(MAX_ENTRIES)
                 .time_to_live(ttl)
-                .build(),
+                .build_with_hasher(Hasher::default()),
             apps: Cache::builder()
                 .max_capacity(MAX_ENTRIES)
                 .time_to_live(ttl)
-                .build(),
+                .build_with_hasher(Hasher::default()),
             tokens: Cache::builder()
                 .max_capacity(MAX_ENTRIES)
                 .time_to_live(ttl)
-                .build(),
+                .build_with_hasher(Hasher::default()),
             anonymous: Cache::builder().max_capacity(1).time_to_live(ttl).build(),
             lookups: Arc::default(),
         }

@@ -1,8 +1,8 @@
 //! The extract and authenticate stages: who is calling?
 //!
-//! The stage ([`Authenticator`] as a [`crate::chain::Stage`]) takes the credential the [`extract`] module finds, proves it with the
-//! [`Authenticator`], and puts the [`Caller`] and the credential's [`Presented`] sources
-//! into the request's extensions for the stages after it.
+//! The stage ([`Authenticator`] as a [`crate::chain::Stage`]) takes the credential the
+//! [`extract`] module finds, proves it with the [`Authenticator`], and puts the [`Caller`] and
+//! where the credential was found into the request's context for the stages after it.
 //!
 //! **Security-sensitive.** This module is the only one that sees a secret. A secret is checked
 //! for shape and checksum first (no lookup for junk), then reduced to its SHA-256 digest; only
@@ -20,16 +20,15 @@ pub use key_use::KeyUseRecorder;
 
 use crate::caller::Caller;
 use crate::chain::{Next, stage};
+use crate::context::{Outcome, RequestContext};
 use crate::respond::Rejection;
 use crate::route::Route;
-use crate::trail::Trail;
 use crate::{Request, Response};
 use authgate_config::AuthKind;
 use authgate_core::{AuthMethod, ErrorCode, Grants, Identity, KeyDigest, key, time::now_unix};
 use authgate_store::AppMode;
 use extract::{Credential, Extractor, Source};
 use http::HeaderMap;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -50,14 +49,6 @@ impl From<ErrorCode> for Refusal {
     }
 }
 
-/// The application a refused request is charged to, in the refusal's response extensions.
-#[derive(Debug, Clone)]
-pub struct RefusedApplication(pub String);
-
-/// The credential's sources, kept so the forward stage can hide them from the upstream.
-#[derive(Debug, Clone)]
-pub struct Presented(pub Vec<Source>);
-
 /// Proves credentials against the store, through the cache. Cheap to clone.
 #[derive(Clone)]
 pub struct Authenticator(Arc<Inner>);
@@ -71,7 +62,7 @@ struct Inner {
     /// Authentication is off: every request is this anonymous admin.
     skipped: Option<Arc<Caller>>,
     /// Keys from the configuration, by digest.
-    static_keys: HashMap<KeyDigest, Arc<Caller>>,
+    static_keys: foldhash::HashMap<KeyDigest, Arc<Caller>>,
     /// Bearer JWTs; `None` when no issuer is trusted (`[oidc] enabled = false`).
     tokens: Option<TokenAuthenticator>,
 }
@@ -91,7 +82,7 @@ impl Authenticator {
         cache: CredentialCache,
         key_use: KeyUseRecorder,
         anonymous: AnonymousPolicy,
-        static_keys: HashMap<KeyDigest, Arc<Caller>>,
+        static_keys: foldhash::HashMap<KeyDigest, Arc<Caller>>,
         tokens: Option<TokenAuthenticator>,
     ) -> Self {
         let skipped = anonymous.skip_authentication.then(|| {
@@ -129,7 +120,7 @@ impl Authenticator {
         headers: &HeaderMap,
         query: Option<&str>,
         route: &Route,
-    ) -> Result<(Arc<Caller>, Presented), (Rejection, Option<String>)> {
+    ) -> Result<(Arc<Caller>, Vec<Source>), (Rejection, Option<String>)> {
         let credential = self
             .0
             .extractor
@@ -143,7 +134,7 @@ impl Authenticator {
             };
             (rejection, refusal.application)
         })?;
-        Ok((caller, Presented(credential.sources().to_vec())))
+        Ok((caller, credential.sources().to_vec()))
     }
 
     /// Proves one credential.
@@ -230,7 +221,11 @@ impl Authenticator {
                 application: Some(record.app.id.clone()),
             });
         }
-        if key.last_noted.swap(now, Ordering::Relaxed) != now {
+        // Read before writing: a write on every request would pull the key's cache line away
+        // from the other workers each time.
+        if key.last_noted.load(Ordering::Relaxed) != now
+            && key.last_noted.swap(now, Ordering::Relaxed) != now
+        {
             self.0.key_use.record(&record.id, now);
         }
         Ok(key)
@@ -240,20 +235,20 @@ impl Authenticator {
 /// The stage: authenticates the request on its route, or answers 401 (503 when the store is down). A
 /// request without any credential passes as anonymous where that is allowed.
 async fn run(authenticator: &Authenticator, mut request: Request, next: Next<'_>) -> Response {
-    let Some(route) = request.extensions().get::<Arc<Route>>().cloned() else {
+    let Some(route) = RequestContext::of(&request).route.clone() else {
         return Rejection::new(ErrorCode::InternalError).into_response();
     };
     let (caller, presented) = match &authenticator.0.skipped {
-        Some(skipped) => (skipped.clone(), None),
+        Some(skipped) => (skipped.clone(), Vec::new()),
         None => {
             let outcome = authenticator
                 .authenticate(request.headers(), request.uri().query(), &route)
                 .await;
             match outcome {
-                Ok((caller, presented)) => (caller, Some(presented)),
+                Ok((caller, presented)) => (caller, presented),
                 Err((rejection, _)) if rejection.code == ErrorCode::MissingCredentials => {
                     match Box::pin(authenticator.anonymous_on(&route)).await {
-                        Some(Ok(anonymous)) => (anonymous, None),
+                        Some(Ok(anonymous)) => (anonymous, Vec::new()),
                         Some(Err(unavailable)) => return unavailable.into_response(),
                         None => return rejection.into_response(),
                     }
@@ -261,10 +256,8 @@ async fn run(authenticator: &Authenticator, mut request: Request, next: Next<'_>
                 Err((rejection, application)) => {
                     tracing::debug!(route = %route.name, code = %rejection.code, "refused");
                     let mut response = rejection.into_response();
-                    if let Some(application) = application {
-                        response
-                            .extensions_mut()
-                            .insert(RefusedApplication(application));
+                    if application.is_some() {
+                        Outcome::of_mut(&mut response).refused_application = application;
                     }
                     return response;
                 }
@@ -278,16 +271,15 @@ async fn run(authenticator: &Authenticator, mut request: Request, next: Next<'_>
         key_prefix = caller.identity.key_prefix.as_deref().unwrap_or("-"),
         "authenticated"
     );
-    if let Some(trail) = request.extensions().get::<Trail>() {
+    let context = RequestContext::of_mut(&mut request);
+    if let Some(trail) = &context.trail {
         trail.note(|t| t.caller = Some(caller.clone()));
     }
-    request.extensions_mut().insert(caller.clone());
-    if let Some(presented) = presented {
-        request.extensions_mut().insert(presented);
-    }
+    context.caller = Some(caller.clone());
+    context.presented = presented;
     let mut response = next.run(request).await;
     // Usage and metrics read who the response was for.
-    response.extensions_mut().insert(caller);
+    Outcome::of_mut(&mut response).caller = Some(caller);
     response
 }
 

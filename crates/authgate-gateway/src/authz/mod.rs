@@ -7,13 +7,10 @@
 //! credential's scopes can only narrow it. A refusal is 403 `insufficient_permissions` naming
 //! the permission that was required.
 
-use crate::authn::Presented;
 use crate::authn::extract::Source;
-use crate::caller::Caller;
 use crate::chain::{Next, Stage};
+use crate::context::RequestContext;
 use crate::respond::Rejection;
-use crate::route::Route;
-use crate::trail::Trail;
 use crate::{Request, Response};
 use authgate_config::{AnonymousAccess, AuthorizationConfig, AuthorizationScheme};
 use authgate_core::permission::builtin_role;
@@ -21,7 +18,6 @@ use authgate_core::{AuthMethod, ErrorCode, Grants, Identity, Permission};
 use authgate_store::{CredentialStore, StoreError};
 use futures_util::future::BoxFuture;
 use std::collections::HashSet;
-use std::sync::Arc;
 
 /// Turns an identity into what it may do, under the configured scheme.
 #[derive(Debug)]
@@ -111,22 +107,22 @@ impl Stage for Authorize {
 
 /// The 403 for a caller without the route's permission, or `None` when it may go on.
 fn refusal(request: &Request) -> Option<Response> {
-    let extensions = request.extensions();
-    let required = extensions
-        .get::<Arc<Route>>()
+    let context = RequestContext::of(request);
+    let required = context
+        .route
+        .as_ref()
         .and_then(|route| route.required_permission(request.method()))?;
-    if let Some(trail) = extensions.get::<Trail>() {
+    if let Some(trail) = &context.trail {
         trail.note(|t| t.required = Some(required.clone()));
     }
-    let allowed = extensions
-        .get::<Arc<Caller>>()
+    let allowed = context
+        .caller
+        .as_ref()
         .is_some_and(|caller| caller.grants.allow(required));
     if allowed {
         return None;
     }
-    let bearer = extensions
-        .get::<Presented>()
-        .is_some_and(|presented| presented.0.contains(&Source::Bearer));
+    let bearer = context.presented.contains(&Source::Bearer);
     tracing::debug!(%required, "forbidden");
     let rejection = Rejection {
         bearer,

@@ -15,7 +15,6 @@ use hyper::body::Incoming;
 use hyper::client::conn::TrySendError;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
-use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
@@ -25,7 +24,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Idle connections kept per upstream; more are closed when they come back.
 const MAX_IDLE_PER_UPSTREAM: usize = 1024;
 
-type Idle = Mutex<HashMap<Authority, Vec<SendRequest<Body>>>>;
+// foldhash: `Authority` hashes byte by byte, which SipHash makes costly twice per request.
+type Idle = Mutex<foldhash::HashMap<Authority, Vec<SendRequest<Body>>>>;
 
 /// Why a request could not be sent.
 #[derive(Debug, thiserror::Error)]

@@ -9,14 +9,11 @@ mod client;
 mod echo;
 pub mod headers;
 
-use crate::authn::Presented;
 use crate::authn::extract::Source;
-use crate::caller::Caller;
 use crate::chain::Terminal;
-use crate::listener::PeerAddr;
+use crate::context::RequestContext;
 use crate::respond::Rejection;
 use crate::route::{Route, Upstream};
-use crate::trace::TraceContext;
 use crate::{Body, Request, Response};
 use authgate_core::ErrorCode;
 use client::UpstreamClient;
@@ -27,7 +24,6 @@ use http::uri::PathAndQuery;
 use http_body::Body as _;
 use http_body_util::{LengthLimitError, Limited};
 use std::borrow::Cow;
-use std::sync::Arc;
 
 /// Sends authenticated requests to their route's upstream.
 pub struct Forward {
@@ -54,9 +50,12 @@ impl Forward {
 
     async fn try_forward(&self, request: Request) -> Result<Response, Rejection> {
         let (mut parts, body) = request.into_parts();
-        let route = parts
+        let context = parts
             .extensions
-            .remove::<Arc<Route>>()
+            .remove::<RequestContext>()
+            .unwrap_or_default();
+        let route = context
+            .route
             .ok_or_else(|| Rejection::new(ErrorCode::InternalError))?;
         let declared_length = parts
             .headers
@@ -74,14 +73,15 @@ impl Forward {
             Body::new(Limited::new(body, limit))
         };
 
-        let hidden = match (self.hide_credentials, parts.extensions.get::<Presented>()) {
-            (true, Some(presented)) => presented.0.as_slice(),
-            _ => &[],
+        let hidden = if self.hide_credentials {
+            context.presented.as_slice()
+        } else {
+            &[]
         };
         let path_and_query = upstream_path_and_query(&parts.uri, &route, hidden)?;
-        let context = headers::ForwardContext {
-            caller: parts.extensions.get::<Arc<Caller>>().map(Arc::as_ref),
-            peer: parts.extensions.get::<PeerAddr>().map(|p| &p.ip_header),
+        let forwarded = headers::ForwardContext {
+            caller: context.caller.as_deref(),
+            peer: context.peer.as_ref().map(|p| &p.ip_header),
             hidden,
             upstream_host: match &route.upstream {
                 Upstream::Http { host, .. } => Some(host),
@@ -89,8 +89,8 @@ impl Forward {
             },
             original_host: parts.uri.authority().map(|a| a.as_str().to_owned()),
         };
-        headers::prepare_request(&mut parts.headers, &context);
-        if let Some(trace) = parts.extensions.get::<TraceContext>() {
+        headers::prepare_request(&mut parts.headers, &forwarded);
+        if let Some(trace) = &context.trace {
             trace.write(&mut parts.headers);
         }
 

@@ -7,7 +7,6 @@ use crate::route::Route;
 use authgate_core::ErrorCode;
 use metrics::{Counter, Histogram};
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The label of requests that matched no route.
@@ -26,7 +25,7 @@ pub(super) struct Handles {
 type Kind = (usize, u16, Decision);
 
 thread_local! {
-    static HANDLES: RefCell<HashMap<Kind, Handles>> = RefCell::new(HashMap::new());
+    static HANDLES: RefCell<foldhash::HashMap<Kind, Handles>> = RefCell::default();
 }
 
 /// Runs `update` with the handles of this kind of request, registering them the first time.

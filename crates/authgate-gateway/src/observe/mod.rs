@@ -1,8 +1,8 @@
 //! The observe stage: what became of each request, for usage per application and for metrics.
 //!
 //! It wraps the whole pipeline and reads the outcome from the response's extensions, where the
-//! stages left it: the route (`Arc<Route>`), the caller (`Arc<Caller>`) or the application a
-//! refused credential belongs to ([`RefusedApplication`]), and the refusal's [`ErrorCode`]. A
+//! stages left it: the route, the caller or the application a refused credential belongs to
+//! ([`Outcome`]), and the refusal's [`ErrorCode`]. A
 //! response without a refusal code was forwarded (or replayed): allowed. Nothing here touches
 //! the store; usage is counted in memory and written in batches by [`UsageRecorder::run`].
 
@@ -11,13 +11,10 @@ mod usage;
 
 pub use usage::UsageRecorder;
 
-use crate::authn::RefusedApplication;
-use crate::caller::Caller;
 use crate::chain::{Next, stage};
-use crate::route::Route;
+use crate::context::Outcome;
 use crate::{Request, Response};
 use authgate_core::{AuthMethod, ErrorCode};
-use std::sync::Arc;
 use std::time::Instant;
 
 /// What a request came to: allowed through, or refused with a code.
@@ -51,9 +48,9 @@ async fn run(usage: &UsageRecorder, request: Request, next: Next<'_>) -> Respons
     let response = next.run(request).await;
     let decision = Decision::of(&response);
     let status = response.status().as_u16();
-    let extensions = response.extensions();
+    let outcome = Outcome::of(&response);
     handles::with(
-        extensions.get::<Arc<Route>>(),
+        outcome.and_then(|o| o.route.as_ref()),
         status,
         decision,
         |handles| {
@@ -65,16 +62,14 @@ async fn run(usage: &UsageRecorder, request: Request, next: Next<'_>) -> Respons
         },
     );
 
-    let application = match extensions.get::<Arc<Caller>>() {
+    let application = outcome.and_then(|outcome| match &outcome.caller {
         Some(caller) => matches!(
             caller.identity.method,
             AuthMethod::ApiKey | AuthMethod::AppIdKey | AuthMethod::AppId
         )
         .then_some(caller.identity.application.as_str()),
-        None => extensions
-            .get::<RefusedApplication>()
-            .map(|refused| refused.0.as_str()),
-    };
+        None => outcome.refused_application.as_deref(),
+    });
     if let Some(application) = application {
         usage.record(application, decision, status);
     }

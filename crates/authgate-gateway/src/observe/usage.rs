@@ -2,6 +2,7 @@
 
 use super::Decision;
 use authgate_core::ErrorCode;
+use authgate_core::per_thread::PerThread;
 use authgate_core::time::now_unix;
 use authgate_store::{UsageCount, UsageOutcome, UsageSink};
 use std::collections::{BTreeMap, HashMap};
@@ -18,12 +19,13 @@ struct MinuteCounts {
 }
 
 /// Pending counters: application → minute → counts.
-type Pending = HashMap<String, BTreeMap<i64, MinuteCounts>>;
+type Pending = foldhash::HashMap<String, BTreeMap<i64, MinuteCounts>>;
 
-/// Counts requests per application per minute until the next flush.
+/// Counts requests per application per minute until the next flush. Each thread counts into
+/// its own map, so workers never wait on (or share a cache line with) each other's counts.
 #[derive(Clone)]
 pub struct UsageRecorder {
-    pending: Arc<Mutex<Pending>>,
+    pending: Arc<PerThread<Mutex<Pending>>>,
     store: Arc<dyn UsageSink>,
 }
 
@@ -38,7 +40,7 @@ impl UsageRecorder {
     /// Counts one request of `application` that came to `decision` with response `status`.
     pub fn record(&self, application: &str, decision: Decision, status: u16) {
         let minute = now_unix() / 60 * 60;
-        let Ok(mut pending) = self.pending.lock() else {
+        let Ok(mut pending) = self.pending.local().lock() else {
             return;
         };
         let minutes = match pending.get_mut(application) {
@@ -58,17 +60,19 @@ impl UsageRecorder {
     /// Writes what accumulated since the last flush; if the store cannot take it, the counts
     /// stay pending for the next flush rather than being lost.
     pub async fn flush(&self) {
-        let pending = match self.pending.lock() {
-            Ok(mut pending) => std::mem::take(&mut *pending),
-            Err(_) => return,
-        };
+        let mut pending = Pending::default();
+        for shard in self.pending.all() {
+            if let Ok(mut shard) = shard.lock() {
+                merge(&mut pending, std::mem::take(&mut *shard));
+            }
+        }
         let batch = to_counts(&pending);
         if batch.is_empty() {
             return;
         }
         if let Err(error) = self.store.record_usage(&batch).await {
             tracing::warn!(%error, counters = batch.len(), "cannot record usage; kept for the next flush");
-            if let Ok(mut current) = self.pending.lock() {
+            if let Ok(mut current) = self.pending.local().lock() {
                 merge(&mut current, pending);
             }
         }

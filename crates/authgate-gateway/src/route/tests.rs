@@ -155,3 +155,34 @@ fn methods_map_to_read_write_or_the_route_s_own_actions() {
     let open = table.find("/x", &Method::POST).unwrap();
     assert!(open.required_permission(&Method::POST).is_none());
 }
+
+#[test]
+fn a_worker_s_copy_has_routes_and_buckets_of_its_own() {
+    let limited = RateLimitConfig {
+        rpm: Some(60),
+        burst: None,
+    };
+    let shared = RouteTable::new(
+        &[
+            route("tasks", "/tasks", &[], ECHO_UPSTREAM, false),
+            route("notes", "/notes", &[], ECHO_UPSTREAM, false),
+        ],
+        &limited,
+    )
+    .unwrap();
+    let copy = shared.for_worker();
+    let find = |table: &RouteTable, path| table.find(path, &Method::GET).unwrap().clone();
+    let (tasks, notes) = (find(&copy, "/tasks"), find(&copy, "/notes"));
+    assert!(!Arc::ptr_eq(&tasks, &find(&shared, "/tasks")));
+    assert_eq!(tasks.name, "tasks");
+    let bucket = |route: &Route| route.rate_limit.clone().unwrap();
+    assert!(
+        Arc::ptr_eq(&bucket(&tasks), &bucket(&notes)),
+        "routes that shared the default bucket still share one"
+    );
+    assert!(!Arc::ptr_eq(
+        &bucket(&tasks),
+        &bucket(&find(&shared, "/tasks"))
+    ));
+    assert_eq!(bucket(&tasks).quota, bucket(&find(&shared, "/tasks")).quota);
+}

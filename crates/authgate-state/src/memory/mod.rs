@@ -7,21 +7,25 @@ pub use idempotency::MemoryIdempotencyStore;
 
 use crate::{Quota, RateDecision, RateLimiter, StateError};
 use async_trait::async_trait;
+use authgate_core::per_thread::PerThread;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DashMapStateStore;
-use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 type Keyed<C> =
     governor::RateLimiter<String, DashMapStateStore<String>, C, StateInformationMiddleware>;
 /// Limiters by bucket name, one per quota the bucket was asked about.
-type Limiters<C> = HashMap<String, Vec<(Quota, Keyed<C>)>>;
+type Limiters<C> = foldhash::HashMap<String, Vec<(Quota, Arc<Keyed<C>>)>>;
 
 /// Rate limits kept in this process.
 pub struct MemoryRateLimiter<C: Clock = DefaultClock> {
     clock: C,
-    limiters: RwLock<Limiters<C>>,
+    /// Every limiter, created on first use.
+    limiters: Mutex<Limiters<C>>,
+    /// Each thread's own map of the same limiters: finding one on a request touches no memory
+    /// that other threads write.
+    known: PerThread<Mutex<Limiters<C>>>,
 }
 
 impl MemoryRateLimiter {
@@ -41,44 +45,61 @@ impl<C: Clock + Clone> MemoryRateLimiter<C> {
     pub fn with_clock(clock: C) -> Self {
         Self {
             clock,
-            limiters: RwLock::default(),
+            limiters: Mutex::default(),
+            known: PerThread::default(),
         }
     }
 
-    /// Runs `check` on the limiter of `bucket` and `quota`, creating it on first use. The
-    /// common case only takes the read lock, and finding the limiter allocates nothing.
+    /// Runs `check` on the limiter of `bucket` and `quota`, creating it on first use. Once a
+    /// thread has met the limiter, finding it again allocates nothing and takes only that
+    /// thread's own lock.
     fn with_limiter<T>(&self, bucket: &str, quota: Quota, check: impl Fn(&Keyed<C>) -> T) -> T {
-        let find = |map: &Limiters<C>| {
-            map.get(bucket)?
-                .iter()
-                .find(|(q, _)| *q == quota)
-                .map(|(_, limiter)| check(limiter))
-        };
-        let read = match self.limiters.read() {
-            Ok(map) => map,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if let Some(decided) = find(&read) {
-            return decided;
+        let mut known = lock(self.known.local());
+        if let Some(limiter) = find(&known, bucket, quota) {
+            return check(limiter);
         }
-        drop(read);
-        let mut map = match self.limiters.write() {
-            Ok(map) => map,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let limiters = map.entry(bucket.to_owned()).or_default();
-        let position = match limiters.iter().position(|(q, _)| *q == quota) {
-            Some(position) => position,
-            None => {
-                let gcra = governor::Quota::per_minute(quota.per_minute).allow_burst(quota.burst);
-                let limiter = governor::RateLimiter::dashmap_with_clock(gcra, self.clock.clone())
-                    .with_middleware::<StateInformationMiddleware>();
-                limiters.push((quota, limiter));
-                limiters.len() - 1
-            }
-        };
-        check(&limiters[position].1)
+        let limiter = self.shared(bucket, quota);
+        let limiters = known.entry(bucket.to_owned()).or_default();
+        limiters.push((quota, limiter));
+        check(&limiters[limiters.len() - 1].1)
     }
+
+    /// The one limiter of `bucket` and `quota` all threads share.
+    fn shared(&self, bucket: &str, quota: Quota) -> Arc<Keyed<C>> {
+        let mut all = lock(&self.limiters);
+        if let Some(limiter) = all
+            .get(bucket)
+            .and_then(|limiters| limiters.iter().find(|(q, _)| *q == quota))
+        {
+            return limiter.1.clone();
+        }
+        let gcra = governor::Quota::per_minute(quota.per_minute).allow_burst(quota.burst);
+        let limiter = Arc::new(
+            governor::RateLimiter::dashmap_with_clock(gcra, self.clock.clone())
+                .with_middleware::<StateInformationMiddleware>(),
+        );
+        all.entry(bucket.to_owned())
+            .or_default()
+            .push((quota, limiter.clone()));
+        limiter
+    }
+}
+
+fn find<'a, C: Clock>(
+    limiters: &'a Limiters<C>,
+    bucket: &str,
+    quota: Quota,
+) -> Option<&'a Keyed<C>> {
+    limiters
+        .get(bucket)?
+        .iter()
+        .find(|(q, _)| *q == quota)
+        .map(|(_, limiter)| limiter.as_ref())
+}
+
+/// A lock whose holder panicked still guards consistent data here (limiters are only added).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[async_trait]

@@ -41,7 +41,14 @@ async fn a_burst_beyond_the_limit_gets_429_and_the_limit_recovers() {
             (now..=now + 4).contains(&reset),
             "reset {reset} is a Unix time within the burst's refill"
         );
-        remaining.push(header(&response, "x-ratelimit-remaining"));
+        let left = header(&response, "x-ratelimit-remaining");
+        // Burst 3 refills one a second: the bucket is full again in (3 - left) seconds.
+        let full_in = 3 - left.parse::<u32>().unwrap();
+        assert_eq!(
+            header(&response, "ratelimit"),
+            format!("\"route:api\";r={left};t={full_in}")
+        );
+        remaining.push(left);
     }
     assert_eq!(remaining, ["2", "1", "0"]);
 
