@@ -12,7 +12,7 @@ pub static X_AUTHGATE_ROLES: HeaderName = HeaderName::from_static("x-authgate-ro
 pub static X_AUTHGATE_AUTH_METHOD: HeaderName = HeaderName::from_static("x-authgate-auth-method");
 
 /// An authenticated caller.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Caller {
     pub identity: Identity,
     /// What it may do.

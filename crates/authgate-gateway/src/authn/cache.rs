@@ -6,6 +6,12 @@
 //! lookup. Every entry is dropped when the store's change sequence moves, so a suspend, revoke or
 //! regenerate made by the CLI or another instance takes effect within one poll interval; entries
 //! also expire after the configured TTL as a backstop.
+//!
+//! In front of the shared cache, each thread keeps its own copies of the keys it verified
+//! ([`ThreadKeys`]): a hit there reads and writes only that thread's memory, where the shared
+//! cache's bookkeeping and the reference counts of shared records would move between the
+//! workers' cores on every request. A copy never outlives the shared entry it came from, and
+//! clearing the cache drops every thread's copies too.
 
 use super::Refusal;
 use crate::authz::GrantPolicy;
@@ -14,9 +20,9 @@ use authgate_core::per_thread::PerThread;
 use authgate_core::{AuthMethod, Identity, KeyDigest};
 use authgate_store::{AppMode, AppRecord, CredentialStore, KeyRecord, StoreError};
 use moka::future::Cache;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 const MAX_ENTRIES: u64 = 1_000_000;
 
@@ -25,9 +31,35 @@ const MAX_ENTRIES: u64 = 1_000_000;
 pub struct CachedKey {
     pub record: KeyRecord,
     pub caller: Arc<Caller>,
-    /// The second this key's use was last noted, so a busy key is noted once a second at most.
+    /// The second this key's use was last noted, so a busy key is noted once a second at most
+    /// (by each thread that holds a copy).
     pub last_noted: AtomicI64,
+    /// When the shared entry expires (`None`: a TTL too long to count); a thread's copy
+    /// expires with it.
+    fresh_until: Option<Instant>,
 }
+
+impl CachedKey {
+    /// A copy for one thread, sharing no memory with the original.
+    fn thread_copy(&self) -> Self {
+        Self {
+            record: self.record.clone(),
+            caller: Arc::new(Caller::clone(&self.caller)),
+            last_noted: AtomicI64::new(self.last_noted.load(Ordering::Relaxed)),
+            fresh_until: self.fresh_until,
+        }
+    }
+}
+
+/// One thread's copies of the keys it found, valid while the cache's generation is theirs.
+#[derive(Default)]
+struct ThreadKeys {
+    generation: u64,
+    keys: foldhash::HashMap<KeyDigest, Arc<CachedKey>>,
+}
+
+/// Copies a thread keeps at most; past it, they are dropped and gathered again.
+const MAX_THREAD_KEYS: usize = 10_000;
 
 /// An application's record with its caller (for `app-id` credentials), as cached.
 #[derive(Debug)]
@@ -65,6 +97,11 @@ pub struct CredentialCache {
     anonymous: Cache<(), Arc<Caller>>,
     /// Lookups of keys and applications answered from the cache, and those that were not.
     lookups: Arc<LookupCounts>,
+    /// Each thread's copies of found keys.
+    thread_keys: Arc<PerThread<Mutex<ThreadKeys>>>,
+    /// Moves when the cache is cleared, after the shared entries are dropped.
+    generation: Arc<AtomicU64>,
+    ttl: Duration,
 }
 
 /// How many credential lookups the cache answered, and how many went to the store: counted
@@ -115,6 +152,9 @@ impl CredentialCache {
                 .build_with_hasher(Hasher::default()),
             anonymous: Cache::builder().max_capacity(1).time_to_live(ttl).build(),
             lookups: Arc::default(),
+            thread_keys: Arc::default(),
+            generation: Arc::default(),
+            ttl,
         }
     }
 
@@ -142,15 +182,68 @@ impl CredentialCache {
         digest: &KeyDigest,
         admit: impl FnOnce() -> bool,
     ) -> Result<Option<Arc<CachedKey>>, Arc<StoreError>> {
-        if let Some(hit) = self.keys.get(digest).await {
+        let generation = self.generation.load(Ordering::Acquire);
+        if let Some(copy) = self.thread_copy(digest, generation) {
             self.lookups.note(true);
-            return Ok(hit);
+            return Ok(Some(copy));
         }
-        if !admit() {
-            return Ok(None);
+        let found = match self.keys.get(digest).await {
+            Some(hit) => {
+                self.lookups.note(true);
+                hit
+            }
+            None if !admit() => return Ok(None),
+            None => {
+                self.lookups.note(false);
+                self.fill_key(digest).await?
+            }
+        };
+        if let Some(key) = &found {
+            self.keep_thread_copy(digest, key, generation);
         }
-        self.lookups.note(false);
-        let (store, policy, digest) = (self.store.clone(), self.policy.clone(), *digest);
+        Ok(found)
+    }
+
+    /// This thread's copy of the key, if it has a valid one.
+    fn thread_copy(&self, digest: &KeyDigest, generation: u64) -> Option<Arc<CachedKey>> {
+        let mut copies = lock(self.thread_keys.local());
+        if copies.generation != generation {
+            copies.keys.clear();
+            copies.generation = generation;
+            return None;
+        }
+        let copy = copies.keys.get(digest)?;
+        if copy
+            .fresh_until
+            .is_some_and(|until| Instant::now() >= until)
+        {
+            copies.keys.remove(digest);
+            return None;
+        }
+        Some(copy.clone())
+    }
+
+    /// Keeps a copy of `key` for this thread, unless the cache was cleared since `generation`
+    /// (then `key` may be an entry the clearing dropped).
+    fn keep_thread_copy(&self, digest: &KeyDigest, key: &CachedKey, generation: u64) {
+        let mut copies = lock(self.thread_keys.local());
+        if copies.generation != generation || self.generation.load(Ordering::Acquire) != generation
+        {
+            return;
+        }
+        if copies.keys.len() >= MAX_THREAD_KEYS {
+            copies.keys.clear();
+        }
+        copies.keys.insert(*digest, Arc::new(key.thread_copy()));
+    }
+
+    /// Looks the key up in the store and caches the answer; concurrent misses share it.
+    async fn fill_key(
+        &self,
+        digest: &KeyDigest,
+    ) -> Result<Option<Arc<CachedKey>>, Arc<StoreError>> {
+        let (store, policy, digest, ttl) =
+            (self.store.clone(), self.policy.clone(), *digest, self.ttl);
         // Boxed, like every miss below: the fill's future is large and rare; unboxed it would
         // make every cache hit's future (and the stage's around it) that large.
         Box::pin(self.keys.try_get_with(digest, async move {
@@ -168,6 +261,7 @@ impl CredentialCache {
                 record,
                 caller: Arc::new(Caller::new(identity, grants)),
                 last_noted: AtomicI64::new(0),
+                fresh_until: Instant::now().checked_add(ttl),
             })))
         }))
         .await
@@ -230,12 +324,14 @@ impl CredentialCache {
         &self.store
     }
 
-    /// Drops every entry.
+    /// Drops every entry. The shared entries go first: a thread that sees the new generation
+    /// can no longer find them.
     pub fn clear(&self) {
         self.keys.invalidate_all();
         self.tokens.invalidate_all();
         self.apps.invalidate_all();
         self.anonymous.invalidate_all();
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -258,3 +354,11 @@ fn identity(
         key_prefix,
     }
 }
+
+/// The copies stay consistent whatever a panicking holder was doing: each is inserted whole.
+fn lock(copies: &Mutex<ThreadKeys>) -> MutexGuard<'_, ThreadKeys> {
+    copies.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests;

@@ -2,13 +2,16 @@
 //!
 //! It wraps the whole pipeline and reads the outcome from the response's extensions, where the
 //! stages left it: the route, the caller or the application a refused credential belongs to
-//! ([`Outcome`]), and the refusal's [`ErrorCode`]. A
-//! response without a refusal code was forwarded (or replayed): allowed. Nothing here touches
-//! the store; usage is counted in memory and written in batches by [`UsageRecorder::run`].
+//! ([`Outcome`]), and the refusal's [`ErrorCode`]. A response without a refusal code was
+//! forwarded (or replayed): allowed. Nothing here touches the store or memory other workers
+//! write: usage is counted per thread and written in batches by [`UsageRecorder::run`];
+//! metrics are gathered per thread and handed to the registry by [`hand_over_metrics`] (before
+//! each `/metrics` render) or every 64 requests of a kind.
 
 mod handles;
 mod usage;
 
+pub use handles::hand_over as hand_over_metrics;
 pub use usage::UsageRecorder;
 
 use crate::chain::{Next, stage};
@@ -49,17 +52,11 @@ async fn run(usage: &UsageRecorder, request: Request, next: Next<'_>) -> Respons
     let decision = Decision::of(&response);
     let status = response.status().as_u16();
     let outcome = Outcome::of(&response);
-    handles::with(
+    handles::record(
         outcome.and_then(|o| o.route.as_ref()),
         status,
         decision,
-        |handles| {
-            handles.requests.increment(1);
-            handles.duration.record(started.elapsed().as_secs_f64());
-            if let Some(rate_limited) = &handles.rate_limited {
-                rate_limited.increment(1);
-            }
-        },
+        started.elapsed().as_secs_f64(),
     );
 
     let application = outcome.and_then(|outcome| match &outcome.caller {

@@ -176,12 +176,14 @@ fn install_metrics() -> anyhow::Result<PrometheusHandle> {
     Ok(handle)
 }
 
-/// `/metrics`: the recorder's text, with the credential cache's counts brought up to date.
+/// `/metrics`: the recorder's text, with the workers' request counts and the credential cache's
+/// counts brought up to date.
 fn metrics_renderer(
     handle: PrometheusHandle,
     lookups: Arc<LookupCounts>,
 ) -> authgate_admin::MetricsRenderer {
     Arc::new(move || {
+        authgate_gateway::observe::hand_over_metrics();
         let (hits, misses) = lookups.get();
         metrics::counter!("authgate_credential_cache_lookups_total", "result" => "hit")
             .absolute(hits);

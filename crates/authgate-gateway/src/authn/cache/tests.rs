@@ -1,0 +1,83 @@
+use super::*;
+use authgate_config::AuthorizationConfig;
+use authgate_core::key;
+use authgate_store::{DirectoryStore, NewApp, NewCredential, NewKey, SqliteStore};
+
+/// A cache over a fresh SQLite store holding one key; returns the key's digest and id.
+async fn cache_with_key(
+    dir: &std::path::Path,
+    ttl: Duration,
+) -> (CredentialCache, Arc<SqliteStore>, KeyDigest, String) {
+    let url = format!("sqlite://{}", dir.join("cache.db").display());
+    let store = Arc::new(SqliteStore::open(&url).await.expect("store"));
+    let app = store
+        .create_app(NewApp {
+            name: "cached".into(),
+            tenant: "default".into(),
+            owner: None,
+            mode: AppMode::ApiKey,
+            roles: Vec::new(),
+            redirect_uris: Vec::new(),
+        })
+        .await
+        .expect("app");
+    let secret = key::generate("live");
+    let created = store
+        .create_key(NewKey {
+            app_id: app.id,
+            name: None,
+            scopes: Vec::new(),
+            expires_at: None,
+            credential: NewCredential {
+                digest: secret.digest,
+                display_prefix: secret.display_prefix,
+            },
+        })
+        .await
+        .expect("key");
+    let policy = Arc::new(GrantPolicy::new(&AuthorizationConfig::default()));
+    let cache = CredentialCache::new(store.clone(), policy, ttl);
+    (cache, store, secret.digest, created.id)
+}
+
+async fn revoked(cache: &CredentialCache, digest: &KeyDigest) -> bool {
+    let key = cache
+        .key(digest, || true)
+        .await
+        .expect("lookup")
+        .expect("found");
+    key.record.revoked
+}
+
+#[tokio::test]
+async fn a_thread_s_copies_are_dropped_when_the_cache_is_cleared() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (cache, store, digest, id) = cache_with_key(dir.path(), Duration::from_secs(60)).await;
+    assert!(!revoked(&cache, &digest).await);
+    assert!(
+        !revoked(&cache, &digest).await,
+        "served from this thread's copy"
+    );
+    store.revoke_key(&id).await.expect("revoke");
+    assert!(
+        !revoked(&cache, &digest).await,
+        "cached until the cache is cleared"
+    );
+    cache.clear();
+    assert!(revoked(&cache, &digest).await);
+    assert_eq!(cache.lookups().get(), (2, 2), "copies count as hits");
+}
+
+#[tokio::test]
+async fn a_thread_s_copy_expires_with_the_shared_entry() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (cache, store, digest, id) = cache_with_key(dir.path(), Duration::from_millis(200)).await;
+    assert!(!revoked(&cache, &digest).await);
+    assert!(!revoked(&cache, &digest).await);
+    store.revoke_key(&id).await.expect("revoke");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        revoked(&cache, &digest).await,
+        "the TTL holds for copies too"
+    );
+}
