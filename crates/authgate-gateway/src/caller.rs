@@ -12,7 +12,7 @@ pub static X_AUTHGATE_ROLES: HeaderName = HeaderName::from_static("x-authgate-ro
 pub static X_AUTHGATE_AUTH_METHOD: HeaderName = HeaderName::from_static("x-authgate-auth-method");
 
 /// An authenticated caller.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Caller {
     pub identity: Identity,
     /// What it may do.
@@ -41,6 +41,19 @@ impl Caller {
             identity,
             grants,
             identity_headers,
+        }
+    }
+
+    /// A copy for one worker thread, sharing no memory with this one.
+    pub fn thread_copy(&self) -> Self {
+        Self {
+            identity: self.identity.clone(),
+            grants: self.grants.clone(),
+            identity_headers: self
+                .identity_headers
+                .iter()
+                .map(|(name, value)| (name.clone(), crate::thread_copy::header_value(value)))
+                .collect(),
         }
     }
 

@@ -28,6 +28,7 @@ pub mod observe;
 pub mod respond;
 pub mod route;
 pub mod stack;
+mod thread_copy;
 pub mod trace;
 pub mod trail;
 pub mod verify;

@@ -31,7 +31,7 @@ static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy"
 static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
 /// A set of counters with its quota: the default limit, or one route's own.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RateBucket {
     pub name: String,
     pub quota: Quota,
@@ -51,6 +51,16 @@ impl RateBucket {
             policy_header: HeaderValue::from_str(&format!("\"{name}\";q={per_minute};w=60"))
                 .ok()?,
         })
+    }
+
+    /// A copy for one worker thread, sharing no memory with this one.
+    pub(crate) fn thread_copy(&self) -> Self {
+        Self {
+            name: self.name.clone(),
+            quota: self.quota,
+            limit_header: crate::thread_copy::header_value(&self.limit_header),
+            policy_header: crate::thread_copy::header_value(&self.policy_header),
+        }
     }
 
     /// Sets the rate-limit headers of one decision (replacing any the upstream sent).

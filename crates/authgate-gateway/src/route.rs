@@ -9,6 +9,7 @@ use crate::chain::{Next, stage};
 use crate::context::{Outcome, RequestContext};
 use crate::limit::RateBucket;
 use crate::respond::Rejection;
+use crate::thread_copy;
 use crate::{Request, Response};
 use authgate_config::{AuthKind, ECHO_UPSTREAM, RateLimitConfig, RouteConfig};
 use authgate_core::{ErrorCode, Permission};
@@ -79,9 +80,9 @@ impl RouteTable {
         })
     }
 
-    /// A copy with routes and buckets of its own, for one worker thread. Requests clone and
-    /// drop `Arc<Route>`s: with one table for all workers, every request would move the
-    /// routes' reference counts between the workers' cores.
+    /// A copy with routes, buckets and header values of its own, for one worker thread.
+    /// Requests clone and drop `Arc<Route>`s and the values in them: with one table for all
+    /// workers, every request would move their reference counts between the workers' cores.
     pub fn for_worker(&self) -> Self {
         let mut buckets: Vec<(Arc<RateBucket>, Arc<RateBucket>)> = Vec::new();
         let mut own_bucket = |shared: &Arc<RateBucket>| match buckets
@@ -90,7 +91,7 @@ impl RouteTable {
         {
             Some((_, copy)) => copy.clone(),
             None => {
-                let copy = Arc::new(RateBucket::clone(shared));
+                let copy = Arc::new(shared.thread_copy());
                 buckets.push((shared.clone(), copy.clone()));
                 copy
             }
@@ -101,6 +102,19 @@ impl RouteTable {
             .map(|route| {
                 Arc::new(Route {
                     rate_limit: route.rate_limit.as_ref().map(&mut own_bucket),
+                    upstream: match &route.upstream {
+                        Upstream::Echo => Upstream::Echo,
+                        Upstream::Http {
+                            authority,
+                            host,
+                            base_path,
+                        } => Upstream::Http {
+                            authority: thread_copy::authority(authority),
+                            host: thread_copy::header_value(host),
+                            base_path: base_path.clone(),
+                        },
+                    },
+                    allow: route.allow.as_ref().map(thread_copy::header_value),
                     ..Route::clone(route)
                 })
             })

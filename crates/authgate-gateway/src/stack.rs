@@ -134,6 +134,8 @@ impl Gateway {
     }
 
     /// The stages of SPEC §4 in order; `observed` puts the observe stage (usage, metrics) first.
+    /// Each call makes its own copies of what requests clone (routes, the authenticator's header
+    /// names and callers): a worker's requests then share no reference count with another's.
     fn stages(&self, observed: bool) -> Vec<Box<dyn Stage>> {
         let mut stages: Vec<Box<dyn Stage>> = Vec::with_capacity(7);
         if observed {
@@ -141,7 +143,7 @@ impl Gateway {
         }
         stages.push(Box::new(Trace));
         stages.push(Box::new(self.routes.for_worker()));
-        stages.push(Box::new(self.authenticator.clone()));
+        stages.push(Box::new(self.authenticator.for_worker()));
         stages.push(Box::new(Authorize));
         stages.push(Box::new(RateLimit(self.rate_limiter.clone())));
         stages.push(Box::new(self.idempotency.clone()));

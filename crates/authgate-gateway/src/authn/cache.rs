@@ -44,7 +44,7 @@ impl CachedKey {
     fn thread_copy(&self) -> Self {
         Self {
             record: self.record.clone(),
-            caller: Arc::new(Caller::clone(&self.caller)),
+            caller: Arc::new(self.caller.thread_copy()),
             last_noted: AtomicI64::new(self.last_noted.load(Ordering::Relaxed)),
             fresh_until: self.fresh_until,
         }

@@ -9,6 +9,7 @@
 //! A value that is present but not UTF-8 is kept as an invalid credential rather than ignored, so
 //! the caller gets `invalid_credentials`, not `missing_credentials`.
 
+use crate::thread_copy;
 use authgate_config::{AuthConfig, AuthKind};
 use authgate_core::bearer;
 use http::header::AUTHORIZATION;
@@ -76,6 +77,13 @@ struct Param {
 }
 
 impl Param {
+    fn thread_copy(&self) -> Self {
+        Self {
+            name: self.name.clone(),
+            headers: self.headers.iter().map(thread_copy::header_name).collect(),
+        }
+    }
+
     fn new(name: &str) -> Self {
         let mut headers: Vec<HeaderName> = [name.to_owned(), name.replace('_', "-")]
             .iter()
@@ -130,6 +138,22 @@ impl Extractor {
                 .collect(),
             app_id: Param::new(&config.app_id_key.app_id),
             app_key: Param::new(&config.app_id_key.app_key),
+        }
+    }
+
+    /// A copy for one worker thread: the header names it hands out with each credential's
+    /// sources share no reference count with another worker's.
+    pub fn thread_copy(&self) -> Self {
+        Self {
+            key_headers: self
+                .key_headers
+                .iter()
+                .map(thread_copy::header_name)
+                .collect(),
+            bearer: self.bearer,
+            key_params: self.key_params.iter().map(Param::thread_copy).collect(),
+            app_id: self.app_id.thread_copy(),
+            app_key: self.app_key.thread_copy(),
         }
     }
 

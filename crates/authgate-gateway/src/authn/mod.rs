@@ -100,6 +100,29 @@ impl Authenticator {
         }))
     }
 
+    /// A copy for one worker thread: the same cache, key-use batch and token verification, with
+    /// the header names it looks for and the callers it hands out copied, so that requests on
+    /// different workers share no reference counts.
+    pub fn for_worker(&self) -> Self {
+        let inner = &self.0;
+        Self(Arc::new(Inner {
+            extractor: inner.extractor.thread_copy(),
+            cache: inner.cache.clone(),
+            key_use: inner.key_use.clone(),
+            anonymous_everywhere: inner.anonymous_everywhere,
+            skipped: inner
+                .skipped
+                .as_ref()
+                .map(|caller| Arc::new(caller.thread_copy())),
+            static_keys: inner
+                .static_keys
+                .iter()
+                .map(|(digest, caller)| (*digest, Arc::new(caller.thread_copy())))
+                .collect(),
+            tokens: inner.tokens.clone(),
+        }))
+    }
+
     /// The anonymous caller, for a request without a credential on `route`, if allowed there.
     async fn anonymous_on(&self, route: &Route) -> Option<Result<Arc<Caller>, Rejection>> {
         if !self.0.anonymous_everywhere && !route.auth.contains(&AuthKind::Anonymous) {

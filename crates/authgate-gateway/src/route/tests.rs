@@ -166,6 +166,7 @@ fn a_worker_s_copy_has_routes_and_buckets_of_its_own() {
         &[
             route("tasks", "/tasks", &[], ECHO_UPSTREAM, false),
             route("notes", "/notes", &[], ECHO_UPSTREAM, false),
+            route("files", "/files", &["GET"], "http://127.0.0.1:9000", false),
         ],
         &limited,
     )
@@ -185,4 +186,21 @@ fn a_worker_s_copy_has_routes_and_buckets_of_its_own() {
         &bucket(&find(&shared, "/tasks"))
     ));
     assert_eq!(bucket(&tasks).quota, bucket(&find(&shared, "/tasks")).quota);
+    // Header values and the authority are copied too, not shared with the original.
+    let upstream = |route: &Route| match &route.upstream {
+        Upstream::Http {
+            authority, host, ..
+        } => (authority.clone(), host.clone()),
+        Upstream::Echo => panic!("an HTTP upstream"),
+    };
+    let ((copied_authority, copied_host), (authority, host)) = (
+        upstream(&find(&copy, "/files")),
+        upstream(&find(&shared, "/files")),
+    );
+    assert_eq!((&copied_authority, &copied_host), (&authority, &host));
+    assert_ne!(copied_host.as_bytes().as_ptr(), host.as_bytes().as_ptr());
+    assert_ne!(
+        copied_authority.as_str().as_ptr(),
+        authority.as_str().as_ptr()
+    );
 }
