@@ -35,3 +35,36 @@ path_prefix = "/"
 upstream = "http://127.0.0.1:$3"
 TOML
 }
+
+# bench_one_key BINARY DIR: an application with one key in DIR's store; prints the key's secret.
+bench_one_key() {
+  local app
+  app="$("$1" --config "$2/authgate.toml" apps create bench)"
+  "$1" --config "$2/authgate.toml" keys create --app "$app" --output json \
+    | sed -n 's/.*"secret": "\(.*\)".*/\1/p'
+}
+
+# bench_kit_start DIR KIT UPSTREAM_PORT GATEWAY_PORT KEY NAME...: starts the anchor kit's nginx
+# servers NAME (upstream, gateway) from DIR, the gateway accepting KEY; their PIDs are appended
+# to the caller's PIDS array.
+bench_kit_start() {
+  local dir="$1" kit="$2" upstream_port="$3" gateway_port="$4" key="$5" name
+  shift 5
+  echo "\"$key\" k1;" > "$dir/keys.map"
+  for name in "$@"; do
+    sed -e "s|@TMP@|$dir|g" -e "s|@UPSTREAM_PORT@|$upstream_port|g" \
+        -e "s|@GATEWAY_PORT@|$gateway_port|g" -e "s|@PROXY_PORT@|$((gateway_port + 1))|g" \
+        -e "s|@UPSTREAM_WORKERS@|auto|g" -e "s|@GATEWAY_WORKERS@|auto|g" \
+        -e "s|@RATE_RPS@|1000000|g" -e "s|@RATE_BURST@|1000000|g" "$kit/$name.conf.in" > "$dir/$name.conf"
+    /usr/sbin/nginx -p "$dir" -e "$dir/$name.error.log" -c "$dir/$name.conf" -g 'daemon off;' &
+    PIDS+=("$!")
+  done
+  sleep 1
+}
+
+# bench_wait_healthy PORT: waits (up to 5 s) until authgate answers /healthz on PORT.
+bench_wait_healthy() {
+  for _ in $(seq 50); do
+    curl -s -o /dev/null "http://127.0.0.1:$1/healthz" && return 0; sleep 0.1
+  done
+}

@@ -37,24 +37,9 @@ cleanup() {
 trap cleanup EXIT
 
 bench_authgate_config "$WORK" "$AUTHGATE_PORT" "$UPSTREAM_PORT"
-APP="$("$BIN" --config "$WORK/authgate.toml" apps create bench)"
-KEY="$("$BIN" --config "$WORK/authgate.toml" keys create --app "$APP" --output json \
-  | sed -n 's/.*"secret": "\(.*\)".*/\1/p')"
-
+KEY="$(bench_one_key "$BIN" "$WORK")"
 # The kit's upstream and nginx gateway, with the one key authgate issued.
-echo "\"$KEY\" k1;" > "$WORK/keys.map"
-fill() {
-  sed -e "s|@TMP@|$WORK|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" \
-      -e "s|@GATEWAY_PORT@|$NGINX_PORT|g" -e "s|@PROXY_PORT@|$((NGINX_PORT + 1))|g" \
-      -e "s|@UPSTREAM_WORKERS@|auto|g" -e "s|@GATEWAY_WORKERS@|auto|g" \
-      -e "s|@RATE_RPS@|1000000|g" -e "s|@RATE_BURST@|1000000|g" "$KIT/$1.conf.in" > "$WORK/$1.conf"
-}
-for name in upstream gateway; do
-  fill "$name"
-  /usr/sbin/nginx -p "$WORK" -e "$WORK/$name.error.log" -c "$WORK/$name.conf" -g 'daemon off;' &
-  PIDS+=("$!")
-done
-sleep 1
+bench_kit_start "$WORK" "$KIT" "$UPSTREAM_PORT" "$NGINX_PORT" "$KEY" upstream gateway
 
 # Sum of user and system ticks of these processes (all their threads).
 ticks() { local user=0 system=0 pid; for pid in "$@"; do
@@ -79,9 +64,7 @@ measure() {
 run_authgate() {
   RATE_LIMIT_RPM=60000000 "$2" --config "$WORK/authgate.toml" serve 2>/dev/null &
   local pid=$!
-  for _ in $(seq 50); do
-    curl -s -o /dev/null "http://127.0.0.1:$AUTHGATE_PORT/healthz" && break; sleep 0.1
-  done
+  bench_wait_healthy "$AUTHGATE_PORT"
   measure "$1" "http://127.0.0.1:$AUTHGATE_PORT/" "$pid"
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
 }
