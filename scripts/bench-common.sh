@@ -68,3 +68,19 @@ bench_wait_healthy() {
     curl -s -o /dev/null "http://127.0.0.1:$1/healthz" && return 0; sleep 0.1
   done
 }
+
+# bench_workdir NAME: makes WORK, a fresh directory, and on exit stops every process in PIDS
+# and removes WORK.
+bench_workdir() {
+  WORK="$(mktemp -d "${TMPDIR:-/tmp}/authgate-$1.XXXXXX")"
+  chmod 755 "$WORK"
+  PIDS=()
+  trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}

@@ -26,15 +26,7 @@ unset RATE_LIMIT_RPM RATE_LIMIT_BURST
 bench_install_tools
 
 BIN="$(bench_build)"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/authgate-cpu.XXXXXX")"
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+bench_workdir cpu
 
 bench_authgate_config "$WORK" "$AUTHGATE_PORT" "$UPSTREAM_PORT"
 KEY="$(bench_one_key "$BIN" "$WORK")"

@@ -30,15 +30,7 @@ command -v valgrind >/dev/null || {
 }
 
 BIN="$(bench_build)"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/authgate-instructions.XXXXXX")"
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+bench_workdir instructions
 
 bench_authgate_config "$WORK" "$AUTHGATE_PORT" "$UPSTREAM_PORT"
 KEY="$(bench_one_key "$BIN" "$WORK")"

@@ -25,8 +25,7 @@ unset RATE_LIMIT_RPM RATE_LIMIT_BURST
 bench_install_tools
 
 BIN="$(bench_build)"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/authgate-load.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
+bench_workdir load
 
 bench_authgate_config "$WORK" "$PORT" 9001
 
