@@ -24,6 +24,7 @@ use http::uri::PathAndQuery;
 use http_body::Body as _;
 use http_body_util::{LengthLimitError, Limited};
 use std::borrow::Cow;
+use std::sync::Arc;
 
 /// Sends authenticated requests to their route's upstream.
 pub struct Forward {
@@ -49,6 +50,47 @@ impl Forward {
     }
 
     async fn try_forward(&self, request: Request) -> Result<Response, Rejection> {
+        let Prepared {
+            route,
+            mut parts,
+            body,
+            path_and_query,
+        } = self.prepare(request)?;
+        match &route.upstream {
+            // Boxed, like the upstream's send below: this future is itself boxed (and copied
+            // whole) for every request, so what it holds inline costs every request.
+            Upstream::Echo => Ok(Box::pin(echo::respond(&parts, &path_and_query, body)).await),
+            Upstream::Http { authority, .. } => {
+                // Origin form on the wire; `Host` names the upstream (headers.rs).
+                parts.uri = Uri::from(path_and_query);
+                // Upstreams speak HTTP/1.1 here whatever the client spoke.
+                parts.version = http::Version::HTTP_11;
+                let request = http::Request::from_parts(parts, body);
+                // Boxed where it is made: from here on only a pointer moves.
+                let sending = Box::pin(self.client.send(authority, request));
+                let response = tokio::time::timeout(route.timeout, sending)
+                    .await
+                    .map_err(|_| {
+                        tracing::warn!(route = %route.name, "upstream timed out");
+                        Rejection::new(ErrorCode::UpstreamTimeout)
+                    })?
+                    .map_err(|error| {
+                        if caused_by_length_limit(&error) {
+                            return Rejection::new(ErrorCode::PayloadTooLarge);
+                        }
+                        tracing::warn!(route = %route.name, %error, "upstream unavailable");
+                        Rejection::new(ErrorCode::UpstreamUnavailable)
+                    })?;
+                let (mut parts, body) = response.into_parts();
+                headers::prepare_response(&mut parts.headers);
+                Ok(Response::from_parts(parts, Body::new(body)))
+            }
+        }
+    }
+    /// Everything before the upstream is asked, done outside the async function so that what
+    /// it needs (the request's context) is not kept in its future: checks the declared body
+    /// size, limits the body, and rewrites path, query and headers for the upstream.
+    fn prepare(&self, request: Request) -> Result<Prepared, Rejection> {
         let (mut parts, body) = request.into_parts();
         let context = parts
             .extensions
@@ -93,35 +135,21 @@ impl Forward {
         if let Some(trace) = &context.trace {
             trace.write(&mut parts.headers);
         }
-
-        match &route.upstream {
-            Upstream::Echo => Ok(echo::respond(&parts, &path_and_query, body).await),
-            Upstream::Http { authority, .. } => {
-                // Origin form on the wire; `Host` names the upstream (headers.rs).
-                parts.uri = Uri::from(path_and_query);
-                // Upstreams speak HTTP/1.1 here whatever the client spoke.
-                parts.version = http::Version::HTTP_11;
-                let request = http::Request::from_parts(parts, body);
-                let response =
-                    tokio::time::timeout(route.timeout, self.client.send(authority, request))
-                        .await
-                        .map_err(|_| {
-                            tracing::warn!(route = %route.name, "upstream timed out");
-                            Rejection::new(ErrorCode::UpstreamTimeout)
-                        })?
-                        .map_err(|error| {
-                            if caused_by_length_limit(&error) {
-                                return Rejection::new(ErrorCode::PayloadTooLarge);
-                            }
-                            tracing::warn!(route = %route.name, %error, "upstream unavailable");
-                            Rejection::new(ErrorCode::UpstreamUnavailable)
-                        })?;
-                let (mut parts, body) = response.into_parts();
-                headers::prepare_response(&mut parts.headers);
-                Ok(Response::from_parts(parts, Body::new(body)))
-            }
-        }
+        Ok(Prepared {
+            route,
+            parts,
+            body,
+            path_and_query,
+        })
     }
+}
+
+/// A request ready to go upstream.
+struct Prepared {
+    route: Arc<Route>,
+    parts: http::request::Parts,
+    body: Body,
+    path_and_query: PathAndQuery,
 }
 
 /// The path and query to send upstream. The common case (nothing stripped, prepended or hidden)
