@@ -187,7 +187,9 @@ impl CredentialCache {
             self.lookups.note(true);
             return Ok(Some(copy));
         }
-        let found = match self.keys.get(digest).await {
+        // Boxed: with the thread's copies in front, the shared cache is the rarer path, and its
+        // future would otherwise enlarge every key verification's (boxed per request).
+        let found = match Box::pin(self.keys.get(digest)).await {
             Some(hit) => {
                 self.lookups.note(true);
                 hit
@@ -269,7 +271,8 @@ impl CredentialCache {
 
     /// The application with this id, from the cache or the store.
     pub async fn app(&self, app_id: &str) -> Result<Option<Arc<CachedApp>>, Arc<StoreError>> {
-        let cached = self.apps.get(app_id).await;
+        // Boxed, as for keys: the moka lookup's future is large.
+        let cached = Box::pin(self.apps.get(app_id)).await;
         self.lookups.note(cached.is_some());
         if let Some(hit) = cached {
             return Ok(hit);
