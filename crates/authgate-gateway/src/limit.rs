@@ -111,7 +111,7 @@ async fn run(RateLimit(limiter): &RateLimit, request: Request, next: Next<'_>) -
     };
     // Limits belong to the application; anonymous callers are counted by address.
     let application: Cow<'_, str> = match caller.identity.application.as_str() {
-        "" => match &RequestContext::of(&request).peer {
+        "" => match &context.peer {
             Some(peer) => format!("ip:{}", peer.addr.ip()).into(),
             None => "ip:unknown".into(),
         },
@@ -120,7 +120,7 @@ async fn run(RateLimit(limiter): &RateLimit, request: Request, next: Next<'_>) -
     let decision = limiter
         .check(&bucket.name, bucket.quota, &application)
         .await;
-    if let (Some(trail), Ok(decision)) = (&RequestContext::of(&request).trail, &decision) {
+    if let (Some(trail), Ok(decision)) = (&context.trail, &decision) {
         trail.note(|t| t.rate = Some((bucket.name.clone(), *decision)));
     }
     match decision {
