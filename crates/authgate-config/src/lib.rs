@@ -70,13 +70,44 @@ pub struct ServerConfig {
     pub public_url: String,
     /// How long `serve` waits for in-flight requests after SIGINT/SIGTERM.
     pub drain_timeout: Duration,
-    /// Time a client has to send its request headers.
+    /// Time a client has to send its request headers, from the connection's first moment.
     pub header_read_timeout: Duration,
+    /// A connection with no request in progress and nothing received for this long is closed
+    /// (HTTP/1.1 keep-alive and HTTP/2 alike).
+    pub idle_timeout: Duration,
+    /// Longest wait for the next piece of a request body (408 after it).
+    pub body_timeout: Duration,
+    /// Open connections the gateway listener keeps at most; past it, idle ones are closed to
+    /// make room and new ones wait in the backlog. Clamped to what the open-file limit allows.
+    pub max_connections: usize,
     /// Largest request body accepted, in bytes (413 above it).
     pub max_body_size: u64,
     /// Gateway worker threads, each with its own listener socket (SO_REUSEPORT) and upstream
     /// connection pool; 0 means one per CPU.
     pub workers: usize,
+    /// Peers (addresses or CIDR networks) whose `X-Forwarded-*`, `Forwarded` and `X-Real-IP`
+    /// are believed and passed on; from anyone else they are replaced.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl ServerConfig {
+    /// `trusted_proxies` as networks (a lone address is a network of one); entries that do not
+    /// parse are refused by validation.
+    pub fn trusted_proxy_networks(&self) -> Vec<ipnet::IpNet> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|entry| parse_network(entry))
+            .collect()
+    }
+}
+
+fn parse_network(entry: &str) -> Option<ipnet::IpNet> {
+    entry.parse::<ipnet::IpNet>().ok().or_else(|| {
+        entry
+            .parse::<std::net::IpAddr>()
+            .ok()
+            .map(ipnet::IpNet::from)
+    })
 }
 
 impl Default for ServerConfig {
@@ -87,6 +118,10 @@ impl Default for ServerConfig {
             public_url: "http://127.0.0.1:8080".into(),
             drain_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
+            trusted_proxies: Vec::new(),
             max_body_size: 10 * 1024 * 1024,
             workers: 0,
         }

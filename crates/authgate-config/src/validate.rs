@@ -38,6 +38,14 @@ pub(crate) fn validate(config: &Config, source_name: &str) -> Result<(), ConfigE
             ));
         }
     }
+    for (i, entry) in config.server.trusted_proxies.iter().enumerate() {
+        if crate::parse_network(entry).is_none() {
+            return Err(invalid(
+                format!("server.trusted_proxies[{i}]"),
+                format!("`{entry}` is neither an IP address nor a CIDR network"),
+            ));
+        }
+    }
     if config.server.max_body_size == 0 {
         return Err(invalid(
             "server.max_body_size".into(),

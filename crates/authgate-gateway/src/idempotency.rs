@@ -12,6 +12,7 @@
 use crate::chain::{Next, Stage};
 use crate::context::RequestContext;
 use crate::respond::Rejection;
+use crate::upload::{Upload, UploadLimits};
 use crate::{Body, Request, Response};
 use authgate_config::IdempotencyConfig;
 use authgate_core::ErrorCode;
@@ -21,7 +22,7 @@ use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use http::header::CONTENT_TYPE;
 use http::{HeaderName, HeaderValue, Method, StatusCode};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,14 +37,14 @@ pub struct IdempotencyPolicy {
     ttl: Duration,
     methods: Vec<Method>,
     max_stored_body: usize,
-    max_request_body: usize,
+    uploads: UploadLimits,
 }
 
 impl IdempotencyPolicy {
     pub fn new(
         store: Arc<dyn IdempotencyStore>,
         config: &IdempotencyConfig,
-        max_request_body: u64,
+        uploads: UploadLimits,
     ) -> Self {
         Self {
             store,
@@ -54,7 +55,7 @@ impl IdempotencyPolicy {
                 .filter_map(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
                 .collect(),
             max_stored_body: usize::try_from(config.max_stored_body).unwrap_or(usize::MAX),
-            max_request_body: usize::try_from(max_request_body).unwrap_or(usize::MAX),
+            uploads,
         }
     }
 }
@@ -95,12 +96,15 @@ async fn guarded(
     let record = format!("{scope}:{}", String::from_utf8_lossy(key.as_bytes()));
 
     let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, policy.max_request_body).collect().await {
+    let (upload, progress) = Upload::new(body, policy.uploads);
+    let body = match upload.collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
-            return Rejection::new(ErrorCode::PayloadTooLarge).into_response();
+        Err(_) => {
+            let code = progress
+                .client_fault()
+                .unwrap_or(ErrorCode::MalformedRequest);
+            return Rejection::new(code).into_response();
         }
-        Err(_) => return Rejection::new(ErrorCode::MalformedRequest).into_response(),
     };
     let fingerprint = fingerprint(
         &parts.method,

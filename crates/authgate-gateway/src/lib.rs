@@ -31,6 +31,7 @@ pub mod stack;
 mod thread_copy;
 pub mod trace;
 pub mod trail;
+pub mod upload;
 pub mod verify;
 
 /// The body type used everywhere in the pipeline.

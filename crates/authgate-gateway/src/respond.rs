@@ -77,6 +77,35 @@ impl Rejection {
     }
 }
 
+/// The whole HTTP/1.1 answer to a request the HTTP layer refused before any stage saw it (hyper
+/// answers those itself with an empty body): the same JSON as every other refusal, and the
+/// connection closes after it.
+pub fn protocol_error(status: u16) -> Vec<u8> {
+    let code = match status {
+        408 => ErrorCode::RequestTimeout,
+        414 => ErrorCode::UriTooLong,
+        431 => ErrorCode::HeadersTooLarge,
+        _ => ErrorCode::MalformedRequest,
+    };
+    let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let body = serde_json::to_vec(&ErrorBody {
+        error: status.canonical_reason().unwrap_or("Error"),
+        message: code.message(),
+        code: code.as_str(),
+        required: None,
+    })
+    .unwrap_or_default();
+    let mut answer = format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        status.as_str(),
+        status.canonical_reason().unwrap_or("Error"),
+        body.len()
+    )
+    .into_bytes();
+    answer.extend_from_slice(&body);
+    answer
+}
+
 /// The JSON error body, fields in the order SPEC §4 shows them.
 #[derive(serde::Serialize)]
 struct ErrorBody<'a> {

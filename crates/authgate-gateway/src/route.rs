@@ -5,6 +5,7 @@
 //! route is chosen, so a request can never reach an upstream path outside the route that
 //! authenticated it. Puts the matched `Arc<Route>` into the request's context.
 
+use crate::authn::extract::{CredentialLocations, Extractor};
 use crate::chain::{Next, stage};
 use crate::context::{Outcome, RequestContext};
 use crate::limit::RateBucket;
@@ -34,6 +35,9 @@ pub struct Route {
     permission: Option<RoutePermission>,
     /// Honour `Idempotency-Key` here.
     pub idempotency: bool,
+    /// Where credentials this route accepts may be, removed before forwarding (empty when
+    /// `hide_credentials` is off).
+    pub hidden: CredentialLocations,
     allow: Option<HeaderValue>,
 }
 
@@ -78,6 +82,21 @@ impl RouteTable {
         Ok(Self {
             routes: routes.into_iter().map(Arc::new).collect(),
         })
+    }
+
+    /// The same routes, each removing every credential it accepts before forwarding.
+    pub fn hiding_credentials(self, extractor: &Extractor) -> Self {
+        let routes = self
+            .routes
+            .iter()
+            .map(|route| {
+                Arc::new(Route {
+                    hidden: extractor.locations(&route.auth),
+                    ..Route::clone(route)
+                })
+            })
+            .collect();
+        Self { routes }
     }
 
     /// A copy with routes, buckets and header values of its own, for one worker thread.
@@ -198,6 +217,7 @@ impl Route {
             auth: config.auth.clone(),
             timeout: config.timeout.0,
             idempotency: config.idempotency,
+            hidden: CredentialLocations::default(),
             rate_limit: match &config.rate_limit {
                 Some(own) => RateBucket::new(&format!("route:{}", config.name), own).map(Arc::new),
                 None => default_bucket.cloned(),

@@ -18,6 +18,7 @@ use crate::respond::Rejection;
 use crate::route::RouteTable;
 use crate::trace::Trace;
 use crate::trail::{Trail, TrailRecord};
+use crate::upload::UploadLimits;
 use crate::verify::{VERIFY_PATH, Verdict, original_request};
 use crate::{Request, Response};
 use crate::{cors, health};
@@ -41,8 +42,8 @@ pub struct Gateway {
     authenticator: Authenticator,
     rate_limiter: Arc<dyn RateLimiter>,
     store: Arc<dyn CredentialStore>,
-    hide_credentials: bool,
-    max_body_size: u64,
+    /// How request bodies are read.
+    uploads: UploadLimits,
     /// `GATEWAY_SKIP_AUTH`: every response says so.
     skip_authentication: bool,
     /// Replays responses to retried requests.
@@ -67,7 +68,11 @@ impl Gateway {
         rate_limiter: Arc<dyn RateLimiter>,
         idempotency: Arc<dyn IdempotencyStore>,
     ) -> Result<Self, String> {
-        let routes = RouteTable::new(&config.effective_routes(), &config.rate_limit)?;
+        let extractor = Extractor::new(&config.auth);
+        let mut routes = RouteTable::new(&config.effective_routes(), &config.rate_limit)?;
+        if config.auth.hide_credentials {
+            routes = routes.hiding_credentials(&extractor);
+        }
         let policy = Arc::new(GrantPolicy::new(&config.authorization));
         let static_keys = static_callers(config, &policy, store.as_ref())
             .await
@@ -105,27 +110,30 @@ impl Gateway {
             )
         });
         let authenticator = Authenticator::new(
-            Extractor::new(&config.auth),
+            extractor,
             cache.clone(),
             key_use.clone(),
             anonymous,
             static_keys,
             token_authenticator,
         );
+        let uploads = UploadLimits {
+            max_body_size: config.server.max_body_size,
+            body_timeout: config.server.body_timeout.0,
+        };
         Ok(Self {
             routes,
             authenticator,
             rate_limiter,
             store,
-            hide_credentials: config.auth.hide_credentials,
-            max_body_size: config.server.max_body_size,
+            uploads,
             skip_authentication: config.auth.skip,
             cors: cors::layer(&config.cors, &config.auth),
             tokens: own.map(|(service, ring, _)| (service, ring)),
             idempotency: Arc::new(IdempotencyPolicy::new(
                 idempotency,
                 &config.idempotency,
-                config.server.max_body_size,
+                uploads,
             )),
             cache,
             key_use,
@@ -154,10 +162,7 @@ impl Gateway {
     /// a worker thread never waits on another's connections. Proxied and forward-auth requests
     /// are observed (usage, metrics); `authgate check` is not.
     pub fn service(&self) -> WorkerService {
-        let proxy = Chain::new(
-            self.stages(true),
-            Forward::new(self.hide_credentials, self.max_body_size),
-        );
+        let proxy = Chain::new(self.stages(true), Forward::new(self.uploads));
         let verify = self.verifier();
         let mut router = health::routes(self.store.clone())
             .route_service(VERIFY_PATH, verify.clone())
@@ -228,6 +233,11 @@ impl Gateway {
                 Err(error) => tracing::warn!(%error, "cannot read the store's change sequence"),
             }
         }
+    }
+
+    /// Forgets rate-limit counters that are full again (clients can invent their keys).
+    pub fn forget_idle_state(&self) {
+        self.rate_limiter.forget_idle();
     }
 
     /// What the gateway would decide for `request`, forwarding nothing, with what each stage

@@ -60,4 +60,9 @@ pub trait RateLimiter: Send + Sync + 'static {
         quota: Quota,
         key: &str,
     ) -> Result<RateDecision, StateError>;
+
+    /// Forgets keys whose counters are full again, which is the same as never having seen
+    /// them. Called now and then, so that keys a client can invent (addresses, user names)
+    /// are held no longer than their counters matter. A shared store expires keys itself.
+    fn forget_idle(&self) {}
 }

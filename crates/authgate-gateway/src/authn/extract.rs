@@ -7,7 +7,12 @@
 //!    (`user_key`) in the query string and then as headers.
 //!
 //! A value that is present but not UTF-8 is kept as an invalid credential rather than ignored, so
-//! the caller gets `invalid_credentials`, not `missing_credentials`.
+//! the caller gets `invalid_credentials`, not `missing_credentials`. A location that carries two
+//! different values (two `X-API-Key` headers, two `user_key` parameters) is ambiguous: which one
+//! the upstream or another proxy would read is anyone's guess, so the request is refused.
+//!
+//! [`CredentialLocations`] lists every place a route's accepted credentials may be in, used or
+//! not, so that forwarding can remove them all.
 
 use crate::thread_copy;
 use authgate_config::{AuthConfig, AuthKind};
@@ -59,6 +64,51 @@ impl Credential {
     }
 }
 
+/// The same credential location carries different values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ambiguous;
+
+/// The one value of `name` in `headers`, if any; different values are ambiguous.
+fn single_header<'h>(
+    headers: &'h HeaderMap,
+    name: &HeaderName,
+) -> Result<Option<&'h http::HeaderValue>, Ambiguous> {
+    let mut values = headers.get_all(name).iter();
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.any(|other| other != first) {
+        return Err(Ambiguous);
+    }
+    Ok(Some(first))
+}
+
+/// The one value of the query parameter `name`, if any; different values are ambiguous.
+fn single_param<'q>(
+    query: &'q [(Cow<'q, str>, Cow<'q, str>)],
+    name: &str,
+) -> Result<Option<&'q Cow<'q, str>>, Ambiguous> {
+    let mut values = query.iter().filter(|(k, _)| k == name).map(|(_, v)| v);
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.any(|other| other != first) {
+        return Err(Ambiguous);
+    }
+    Ok(Some(first))
+}
+
+/// Every place a route's accepted credentials may be: what forwarding removes when
+/// `hide_credentials` is on.
+#[derive(Debug, Clone, Default)]
+pub struct CredentialLocations {
+    pub headers: Vec<HeaderName>,
+    /// `Authorization: Bearer`.
+    pub bearer: bool,
+    /// Query parameters.
+    pub params: Vec<String>,
+}
+
 /// The names to look for, prepared once from configuration.
 #[derive(Debug, Clone)]
 pub struct Extractor {
@@ -100,18 +150,33 @@ impl Param {
         &self,
         headers: &HeaderMap,
         query: &[(Cow<'_, str>, Cow<'_, str>)],
-    ) -> Option<(String, Source)> {
-        if let Some((value, header)) = self
-            .headers
-            .iter()
-            .find_map(|h| headers.get(h).map(|v| (v, h)))
-        {
-            return Some((header_text(value), Source::Header(header.clone())));
+    ) -> Result<Option<(String, Source)>, Ambiguous> {
+        if let Some(found) = self.in_headers(headers)? {
+            return Ok(Some(found));
         }
-        query
-            .iter()
-            .find(|(k, _)| *k == self.name)
-            .map(|(_, v)| (v.clone().into_owned(), Source::Query(self.name.clone())))
+        self.in_query(query)
+    }
+
+    fn in_headers(&self, headers: &HeaderMap) -> Result<Option<(String, Source)>, Ambiguous> {
+        for header in &self.headers {
+            if let Some(value) = single_header(headers, header)? {
+                return Ok(Some((header_text(value), Source::Header(header.clone()))));
+            }
+        }
+        Ok(None)
+    }
+
+    fn in_query(
+        &self,
+        query: &[(Cow<'_, str>, Cow<'_, str>)],
+    ) -> Result<Option<(String, Source)>, Ambiguous> {
+        Ok(single_param(query, &self.name)?
+            .map(|value| (value.clone().into_owned(), Source::Query(self.name.clone()))))
+    }
+
+    fn add_to(&self, locations: &mut CredentialLocations) {
+        locations.headers.extend(self.headers.iter().cloned());
+        locations.params.push(self.name.clone());
     }
 }
 
@@ -157,20 +222,38 @@ impl Extractor {
         }
     }
 
+    /// Every place a credential of the `accepted` kinds may be.
+    pub fn locations(&self, accepted: &[AuthKind]) -> CredentialLocations {
+        let mut locations = CredentialLocations::default();
+        if accepted.contains(&AuthKind::AppIdKey) {
+            self.app_id.add_to(&mut locations);
+            self.app_key.add_to(&mut locations);
+        }
+        if accepted.contains(&AuthKind::ApiKey) {
+            locations.headers.extend(self.key_headers.iter().cloned());
+            locations.bearer |= self.bearer;
+            for param in &self.key_params {
+                param.add_to(&mut locations);
+            }
+        }
+        locations.bearer |= accepted.contains(&AuthKind::Jwt);
+        locations
+    }
+
     /// The credential in this request, if any, among the kinds the route accepts.
     pub fn extract(
         &self,
         headers: &HeaderMap,
         query: Option<&str>,
         accepted: &[AuthKind],
-    ) -> Option<Credential> {
+    ) -> Result<Option<Credential>, Ambiguous> {
         let params: Vec<(Cow<'_, str>, Cow<'_, str>)> = query
             .map(|q| url::form_urlencoded::parse(q.as_bytes()).collect())
             .unwrap_or_default();
         if accepted.contains(&AuthKind::AppIdKey)
-            && let Some((app_id, id_source)) = self.app_id.find(headers, &params)
+            && let Some((app_id, id_source)) = self.app_id.find(headers, &params)?
         {
-            return Some(match self.app_key.find(headers, &params) {
+            return Ok(Some(match self.app_key.find(headers, &params)? {
                 Some((app_key, key_source)) => Credential::AppIdKey {
                     app_id,
                     app_key,
@@ -180,44 +263,45 @@ impl Extractor {
                     app_id,
                     source: id_source,
                 },
-            });
+            }));
         }
         let api_key = accepted.contains(&AuthKind::ApiKey);
-        if api_key
-            && let Some((header, value)) = self
-                .key_headers
-                .iter()
-                .find_map(|h| headers.get(h).map(|v| (h, v)))
-        {
-            return Some(Credential::ApiKey {
-                secret: header_text(value),
-                source: Source::Header(header.clone()),
-            });
+        if api_key {
+            for header in &self.key_headers {
+                if let Some(value) = single_header(headers, header)? {
+                    return Ok(Some(Credential::ApiKey {
+                        secret: header_text(value),
+                        source: Source::Header(header.clone()),
+                    }));
+                }
+            }
         }
-        if let Some(token) = headers.get(AUTHORIZATION).and_then(bearer_token) {
+        if let Some(token) = single_header(headers, &AUTHORIZATION)?.and_then(bearer_token) {
             // The value's shape routes it: a JWT never looks like a key (`sk_...`, no dots).
             if looks_like_jwt(&token) && accepted.contains(&AuthKind::Jwt) {
-                return Some(Credential::Jwt { token });
+                return Ok(Some(Credential::Jwt { token }));
             }
             if api_key && self.bearer {
-                return Some(Credential::ApiKey {
+                return Ok(Some(Credential::ApiKey {
                     secret: token,
                     source: Source::Bearer,
-                });
+                }));
             }
         }
         if !api_key {
-            return None;
+            return Ok(None);
         }
-        let query_first = self.key_params.iter().find_map(|p| {
-            params
-                .iter()
-                .find(|(k, _)| *k == p.name)
-                .map(|(_, v)| (v.clone().into_owned(), Source::Query(p.name.clone())))
-        });
-        query_first
-            .or_else(|| self.key_params.iter().find_map(|p| p.find(headers, &[])))
-            .map(|(secret, source)| Credential::ApiKey { secret, source })
+        for param in &self.key_params {
+            if let Some((secret, source)) = param.in_query(&params)? {
+                return Ok(Some(Credential::ApiKey { secret, source }));
+            }
+        }
+        for param in &self.key_params {
+            if let Some((secret, source)) = param.in_headers(headers)? {
+                return Ok(Some(Credential::ApiKey { secret, source }));
+            }
+        }
+        Ok(None)
     }
 }
 

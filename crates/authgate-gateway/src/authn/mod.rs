@@ -148,6 +148,7 @@ impl Authenticator {
             .0
             .extractor
             .extract(headers, query, &route.auth)
+            .map_err(|_| (Rejection::new(ErrorCode::AmbiguousCredentials), None))?
             .ok_or_else(|| (Rejection::new(ErrorCode::MissingCredentials), None))?;
         let bearer = credential.sources().contains(&Source::Bearer);
         let caller = self.verify(&credential).await.map_err(|refusal| {

@@ -2,6 +2,7 @@
 //! path, query, headers, body size), so a newcomer sees exactly what authgate forwards.
 
 use crate::respond::Rejection;
+use crate::upload::UploadProgress;
 use crate::{Body, Response};
 use authgate_core::ErrorCode;
 use http::HeaderValue;
@@ -15,17 +16,16 @@ pub(super) async fn respond(
     parts: &Parts,
     path_and_query: &PathAndQuery,
     mut body: Body,
+    upload: Option<&UploadProgress>,
 ) -> Response {
     let mut body_size: u64 = 0;
     while let Some(frame) = body.frame().await {
         match frame {
             Ok(frame) => body_size += frame.data_ref().map_or(0, |d| d.len() as u64),
-            Err(error) => {
-                let code = if super::caused_by_length_limit(&error) {
-                    ErrorCode::PayloadTooLarge
-                } else {
-                    ErrorCode::MalformedRequest
-                };
+            Err(_) => {
+                let code = upload
+                    .and_then(UploadProgress::client_fault)
+                    .unwrap_or(ErrorCode::MalformedRequest);
                 return Rejection::new(code).into_response();
             }
         }

@@ -1,9 +1,11 @@
 //! What the upstream sees: end-to-end headers, minus hop-by-hop ones, minus anything a client
-//! sent as `X-Authgate-*` (so identity headers cannot be spoofed), minus the credential when
-//! `hide_credentials` is on, plus `X-Forwarded-*` and authgate's identity headers.
+//! sent as `X-Authgate-*` (so identity headers cannot be spoofed), minus every credential the
+//! route accepts, used or not, when `hide_credentials` is on, plus `X-Forwarded-*` and
+//! authgate's identity headers.
 
-use crate::authn::extract::Source;
+use crate::authn::extract::CredentialLocations;
 use crate::caller::Caller;
+use authgate_core::bearer;
 use http::header::{
     AUTHORIZATION, CONNECTION, HOST, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER,
     TRANSFER_ENCODING, UPGRADE,
@@ -27,14 +29,18 @@ static HOP_BY_HOP: [&HeaderName; 9] = [
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+static FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 
 /// What the request headers are rewritten from.
 pub struct ForwardContext<'a> {
     pub caller: Option<&'a Caller>,
     /// The client's IP, formatted for `X-Forwarded-For`.
     pub peer: Option<&'a HeaderValue>,
+    /// The client is a trusted proxy: what it says of its own client is passed on.
+    pub peer_trusted: bool,
     /// Credential locations to remove (empty when credentials are forwarded).
-    pub hidden: &'a [Source],
+    pub hidden: &'a CredentialLocations,
     /// The upstream's authority, which becomes `Host`; `None` keeps the client's.
     pub upstream_host: Option<&'a HeaderValue>,
     /// The authority of an absolute-form or HTTP/2 request, used when there is no `Host`.
@@ -43,20 +49,20 @@ pub struct ForwardContext<'a> {
 
 /// Rewrites request headers for the upstream.
 pub fn prepare_request(headers: &mut HeaderMap, context: &ForwardContext<'_>) {
+    let hidden = context.hidden;
+    let bearer_sent = hidden.bearer
+        && headers
+            .get_all(AUTHORIZATION)
+            .iter()
+            .any(|value| value.to_str().ok().and_then(bearer::token).is_some());
+    let trusted = context.peer_trusted;
     remove_where(headers, |name| {
-        is_hop_by_hop(name) || name.as_str().starts_with("x-authgate-")
+        is_hop_by_hop(name)
+            || name.as_str().starts_with("x-authgate-")
+            || hidden.headers.contains(name)
+            || (bearer_sent && name == AUTHORIZATION)
+            || (!trusted && is_forwarding_header(name))
     });
-    for source in context.hidden {
-        match source {
-            Source::Header(name) => {
-                headers.remove(name);
-            }
-            Source::Bearer => {
-                headers.remove(AUTHORIZATION);
-            }
-            Source::Query(_) => {}
-        }
-    }
 
     // X-Forwarded-* (3), identity (5) and trace context (2): one growth of the map, not several.
     headers.reserve(10);
@@ -75,8 +81,12 @@ pub fn prepare_request(headers: &mut HeaderMap, context: &ForwardContext<'_>) {
             headers.insert(X_FORWARDED_FOR.clone(), value);
         }
     }
-    headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
-    if let Some(host) = original_host {
+    if !headers.contains_key(&X_FORWARDED_PROTO) {
+        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
+    }
+    if let Some(host) = original_host
+        && !headers.contains_key(&X_FORWARDED_HOST)
+    {
         headers.insert(X_FORWARDED_HOST.clone(), host);
     }
     if let Some(upstream) = context.upstream_host {
@@ -96,26 +106,28 @@ pub fn prepare_response(headers: &mut HeaderMap) {
 /// The query string to forward: unchanged unless a credential parameter must be hidden.
 pub fn forwarded_query<'a>(
     query: Option<&'a str>,
-    hidden: &[Source],
+    hidden: &[String],
 ) -> Option<std::borrow::Cow<'a, str>> {
     let query = query?;
-    let hidden_params: Vec<&str> = hidden
-        .iter()
-        .filter_map(|s| match s {
-            Source::Query(name) => Some(name.as_str()),
-            _ => None,
-        })
-        .collect();
-    if hidden_params.is_empty() {
+    let is_hidden = |name: &str| hidden.iter().any(|h| h == name);
+    if !url::form_urlencoded::parse(query.as_bytes()).any(|(name, _)| is_hidden(&name)) {
         return Some(query.into());
     }
     let kept: String = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(
-            url::form_urlencoded::parse(query.as_bytes())
-                .filter(|(k, _)| !hidden_params.contains(&k.as_ref())),
+            url::form_urlencoded::parse(query.as_bytes()).filter(|(name, _)| !is_hidden(name)),
         )
         .finish();
     (!kept.is_empty()).then_some(kept.into())
+}
+
+/// What a proxy says about the client before it: believed only from a trusted proxy.
+fn is_forwarding_header(name: &HeaderName) -> bool {
+    name == X_FORWARDED_FOR
+        || name == X_FORWARDED_PROTO
+        || name == X_FORWARDED_HOST
+        || name == X_REAL_IP
+        || name == FORWARDED
 }
 
 fn is_hop_by_hop(name: &HeaderName) -> bool {

@@ -2,18 +2,20 @@
 //!
 //! Bodies stream both ways, frame by frame: nothing here waits for a whole body, so an upstream's
 //! `text/event-stream` reaches the client event by event. The route's timeout bounds only the wait
-//! for the upstream's response headers, never a stream in progress. Refused connections answer
-//! 502 `upstream_unavailable`, a timeout 504 `upstream_timeout`, a body over `max_body_size` 413.
+//! for the upstream's response headers once the request body has been sent, never the client's
+//! upload nor a stream in progress. Refused connections answer 502 `upstream_unavailable`, a
+//! timeout 504 `upstream_timeout`; what the client's body earns (413, 408, 400) comes from
+//! [`crate::upload`].
 
 mod client;
 mod echo;
 pub mod headers;
 
-use crate::authn::extract::Source;
 use crate::chain::Terminal;
 use crate::context::RequestContext;
 use crate::respond::Rejection;
 use crate::route::{Route, Upstream};
+use crate::upload::{Upload, UploadLimits, UploadProgress};
 use crate::{Body, Request, Response};
 use authgate_core::ErrorCode;
 use client::UpstreamClient;
@@ -22,23 +24,20 @@ use http::Uri;
 use http::header::CONTENT_LENGTH;
 use http::uri::PathAndQuery;
 use http_body::Body as _;
-use http_body_util::{LengthLimitError, Limited};
 use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Sends authenticated requests to their route's upstream.
 pub struct Forward {
     client: UpstreamClient,
-    hide_credentials: bool,
-    max_body_size: u64,
+    limits: UploadLimits,
 }
 
 impl Forward {
-    pub fn new(hide_credentials: bool, max_body_size: u64) -> Self {
+    pub fn new(limits: UploadLimits) -> Self {
         Self {
             client: UpstreamClient::default(),
-            hide_credentials,
-            max_body_size,
+            limits,
         }
     }
 
@@ -54,12 +53,19 @@ impl Forward {
             route,
             mut parts,
             body,
+            upload,
             path_and_query,
         } = self.prepare(request)?;
         match &route.upstream {
             // Boxed, like the upstream's send below: this future is itself boxed (and copied
             // whole) for every request, so what it holds inline costs every request.
-            Upstream::Echo => Ok(Box::pin(echo::respond(&parts, &path_and_query, body)).await),
+            Upstream::Echo => Ok(Box::pin(echo::respond(
+                &parts,
+                &path_and_query,
+                body,
+                upload.as_deref(),
+            ))
+            .await),
             Upstream::Http { authority, .. } => {
                 // Origin form on the wire; `Host` names the upstream (headers.rs).
                 parts.uri = Uri::from(path_and_query);
@@ -67,26 +73,55 @@ impl Forward {
                 parts.version = http::Version::HTTP_11;
                 let request = http::Request::from_parts(parts, body);
                 // Boxed where it is made: from here on only a pointer moves.
-                let sending = Box::pin(self.client.send(authority, request));
-                let response = tokio::time::timeout(route.timeout, sending)
-                    .await
-                    .map_err(|_| {
-                        tracing::warn!(route = %route.name, "upstream timed out");
-                        Rejection::new(ErrorCode::UpstreamTimeout)
-                    })?
-                    .map_err(|error| {
-                        if caused_by_length_limit(&error) {
-                            return Rejection::new(ErrorCode::PayloadTooLarge);
-                        }
-                        tracing::warn!(route = %route.name, %error, "upstream unavailable");
-                        Rejection::new(ErrorCode::UpstreamUnavailable)
-                    })?;
+                let mut sending = Box::pin(self.client.send(authority, request));
+                let sent = match &upload {
+                    Some(progress) => self.after_upload(&mut sending, progress, &route).await,
+                    None => tokio::time::timeout(route.timeout, sending)
+                        .await
+                        .map_err(|_| upstream_timeout(&route)),
+                };
+                let response = sent?.map_err(|error| {
+                    if let Some(code) = upload.as_deref().and_then(UploadProgress::client_fault) {
+                        tracing::info!(route = %route.name, %code, "the client's request body failed");
+                        return Rejection::new(code);
+                    }
+                    tracing::warn!(route = %route.name, %error, "upstream unavailable");
+                    Rejection::new(ErrorCode::UpstreamUnavailable)
+                })?;
                 let (mut parts, body) = response.into_parts();
                 headers::prepare_response(&mut parts.headers);
                 Ok(Response::from_parts(parts, Body::new(body)))
             }
         }
     }
+    /// The upstream's answer to a request with a body. The route's timeout runs from the body's
+    /// end; before it, an upstream that takes none of the body for a whole `body_timeout` while
+    /// the client has more to give has timed out too.
+    async fn after_upload<F: std::future::Future + Unpin>(
+        &self,
+        sending: &mut F,
+        progress: &UploadProgress,
+        route: &Route,
+    ) -> Result<F::Output, Rejection> {
+        let mut seen = progress.received();
+        loop {
+            tokio::select! {
+                sent = &mut *sending => return Ok(sent),
+                () = progress.finished() => break,
+                () = tokio::time::sleep(self.limits.body_timeout) => {
+                    let received = progress.received();
+                    if received == seen && !progress.waiting_on_client() {
+                        return Err(upstream_timeout(route));
+                    }
+                    seen = received;
+                }
+            }
+        }
+        tokio::time::timeout(route.timeout, sending)
+            .await
+            .map_err(|_| upstream_timeout(route))
+    }
+
     /// Everything before the upstream is asked, done outside the async function so that what
     /// it needs (the request's context) is not kept in its future: checks the declared body
     /// size, limits the body, and rewrites path, query and headers for the upstream.
@@ -104,27 +139,23 @@ impl Forward {
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared_length.is_some_and(|len| len > self.max_body_size) {
+        if declared_length.is_some_and(|len| len > self.limits.max_body_size) {
             return Err(ErrorCode::PayloadTooLarge.into());
         }
-        // A request without a body (most GETs) needs no limit around it.
-        let body = if body.is_end_stream() {
-            body
+        // A request without a body (most GETs) needs no watch over it.
+        let (body, upload) = if body.is_end_stream() {
+            (body, None)
         } else {
-            let limit = usize::try_from(self.max_body_size).unwrap_or(usize::MAX);
-            Body::new(Limited::new(body, limit))
+            let (upload, progress) = Upload::new(body, self.limits);
+            (Body::new(upload), Some(progress))
         };
 
-        let hidden = if self.hide_credentials {
-            context.presented.as_slice()
-        } else {
-            &[]
-        };
-        let path_and_query = upstream_path_and_query(&parts.uri, &route, hidden)?;
+        let path_and_query = upstream_path_and_query(&parts.uri, &route)?;
         let forwarded = headers::ForwardContext {
             caller: context.caller.as_deref(),
             peer: context.peer.as_ref().map(|p| &p.ip_header),
-            hidden,
+            peer_trusted: context.peer.as_ref().is_some_and(|p| p.trusted),
+            hidden: &route.hidden,
             upstream_host: match &route.upstream {
                 Upstream::Http { host, .. } => Some(host),
                 Upstream::Echo => None,
@@ -139,6 +170,7 @@ impl Forward {
             route,
             parts,
             body,
+            upload,
             path_and_query,
         })
     }
@@ -149,18 +181,16 @@ struct Prepared {
     route: Arc<Route>,
     parts: http::request::Parts,
     body: Body,
+    /// How the client's body is going, when there is one.
+    upload: Option<Arc<UploadProgress>>,
     path_and_query: PathAndQuery,
 }
 
 /// The path and query to send upstream. The common case (nothing stripped, prepended or hidden)
 /// reuses the request's own, without copying it.
-fn upstream_path_and_query(
-    uri: &Uri,
-    route: &Route,
-    hidden: &[Source],
-) -> Result<PathAndQuery, Rejection> {
+fn upstream_path_and_query(uri: &Uri, route: &Route) -> Result<PathAndQuery, Rejection> {
     let path = route.upstream_path(uri.path());
-    let query = headers::forwarded_query(uri.query(), hidden);
+    let query = headers::forwarded_query(uri.query(), &route.hidden.params);
     let query_unchanged = match &query {
         Some(kept) => matches!(kept, Cow::Borrowed(_)),
         None => uri.query().is_none(),
@@ -176,15 +206,9 @@ fn upstream_path_and_query(
     PathAndQuery::try_from(rebuilt).map_err(|_| Rejection::new(ErrorCode::MalformedRequest))
 }
 
-fn caused_by_length_limit(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cause = Some(error);
-    while let Some(e) = cause {
-        if e.is::<LengthLimitError>() {
-            return true;
-        }
-        cause = e.source();
-    }
-    false
+fn upstream_timeout(route: &Route) -> Rejection {
+    tracing::warn!(route = %route.name, "upstream timed out");
+    Rejection::new(ErrorCode::UpstreamTimeout)
 }
 
 impl Terminal for Forward {

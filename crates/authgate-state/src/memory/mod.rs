@@ -139,6 +139,13 @@ where
             }
         })
     }
+
+    fn forget_idle(&self) {
+        for limiter in lock(&self.limiters).values().flatten() {
+            limiter.1.retain_recent();
+            limiter.1.shrink_to_fit();
+        }
+    }
 }
 
 #[cfg(test)]

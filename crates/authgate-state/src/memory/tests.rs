@@ -51,3 +51,38 @@ async fn keys_and_buckets_are_counted_apart() {
             .allowed
     );
 }
+
+#[tokio::test]
+async fn keys_whose_counters_are_full_again_are_forgotten() {
+    let clock = FakeRelativeClock::default();
+    let limiter = MemoryRateLimiter::with_clock(clock.clone());
+    let q = quota(60, 2);
+    for n in 0..1000 {
+        limiter
+            .check("login", q, &format!("user{n}"))
+            .await
+            .unwrap();
+    }
+    limiter.check("login", q, "busy").await.unwrap();
+    limiter.check("login", q, "busy").await.unwrap();
+    let held = |limiter: &MemoryRateLimiter<FakeRelativeClock>| -> usize {
+        lock(&limiter.limiters)
+            .values()
+            .flatten()
+            .map(|(_, keyed)| keyed.len())
+            .sum()
+    };
+    assert_eq!(held(&limiter), 1001);
+
+    limiter.forget_idle();
+    assert_eq!(held(&limiter), 1001, "counters not yet full again are kept");
+    // One request's worth comes back each second: the single requests' keys are full again
+    // (governor keeps a key one interval past that), the busy key is still one short.
+    clock.advance(Duration::from_millis(2500));
+    limiter.forget_idle();
+    assert_eq!(
+        held(&limiter),
+        1,
+        "only the key still below its burst is held"
+    );
+}

@@ -10,7 +10,7 @@
 
 use super::sign_in::SignInError;
 use super::token::requested_scopes;
-use super::{OAuthError, TokenService, form};
+use super::{FormBody, OAuthError, TokenService, form};
 use crate::issue::Grant;
 use authgate_core::id::new_id;
 use authgate_core::time::now_unix;
@@ -20,7 +20,6 @@ use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use rand::RngCore as _;
@@ -205,7 +204,7 @@ pub(super) async fn page(
 pub(super) async fn submit(
     State(service): State<Arc<TokenService>>,
     headers: HeaderMap,
-    body: Bytes,
+    FormBody(body): FormBody,
 ) -> Response {
     let params = match form(&headers, &body) {
         Ok(params) => params,
@@ -244,7 +243,7 @@ pub(super) async fn submit(
                 StatusCode::TOO_MANY_REQUESTS,
             );
         }
-        Err(SignInError::WrongCredentials) => {
+        Err(SignInError::WrongCredentials | SignInError::TooLong) => {
             return sign_in_page(
                 &params,
                 Some("Wrong username or password."),

@@ -12,7 +12,7 @@ pub struct OAuthError {
     status: StatusCode,
     error: &'static str,
     description: String,
-    /// The client authenticated with HTTP Basic: a 401 challenges it again.
+    /// The client failed HTTP Basic authentication: the 401 challenges it again.
     basic_challenge: bool,
     retry_after: Option<Duration>,
 }
@@ -32,11 +32,27 @@ impl OAuthError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
     }
 
+    /// RFC 6749 §5.2: a client that authenticated with HTTP Basic gets 401 and a Basic
+    /// challenge naming the error; any other (credentials in the form, or none) gets 400.
     pub fn invalid_client(basic: bool, description: impl Into<String>) -> Self {
+        let status = if basic {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::BAD_REQUEST
+        };
         Self {
             basic_challenge: basic,
-            ..Self::new(StatusCode::UNAUTHORIZED, "invalid_client", description)
+            ..Self::new(status, "invalid_client", description)
         }
+    }
+
+    /// A request body over the endpoints' limit.
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            format!("the request body is larger than {limit} bytes"),
+        )
     }
 
     pub fn invalid_grant(description: impl Into<String>) -> Self {
@@ -93,13 +109,11 @@ impl IntoResponse for OAuthError {
         let mut response = (self.status, Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if self.status == StatusCode::UNAUTHORIZED {
-            let challenge = if self.basic_challenge {
-                r#"Basic realm="authgate""#
-            } else {
-                r#"Bearer realm="authgate""#
-            };
-            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        if self.basic_challenge {
+            headers.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Basic realm="authgate", error="invalid_client""#),
+            );
         }
         if let Some(after) = self.retry_after {
             headers.insert(RETRY_AFTER, HeaderValue::from(after.as_secs().max(1)));

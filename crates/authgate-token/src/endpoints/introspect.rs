@@ -1,14 +1,13 @@
 //! `POST /oauth/introspect` (RFC 7662) and `GET|POST /oauth/userinfo` (OpenID Connect Core
 //! §5.3): what a valid, unrevoked access token says.
 
-use super::{OAuthError, TokenService, form};
+use super::{FormBody, OAuthError, TokenService, form};
 use crate::claims::AccessClaims;
 use crate::client::Client;
 use authgate_core::bearer;
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use http::header::{AUTHORIZATION, CACHE_CONTROL, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde_json::json;
@@ -32,7 +31,7 @@ impl TokenService {
 pub(super) async fn introspect(
     State(service): State<Arc<TokenService>>,
     headers: HeaderMap,
-    body: Bytes,
+    FormBody(body): FormBody,
 ) -> Response {
     let answer = async {
         let params = form(&headers, &body)?;

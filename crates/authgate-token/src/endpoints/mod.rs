@@ -17,10 +17,12 @@ use authgate_config::Config;
 use authgate_state::RateLimiter;
 use authgate_store::CredentialStore;
 use axum::Router;
+use axum::extract::FromRequest;
 use axum::routing::{get, post};
 use bytes::Bytes;
 use http::HeaderMap;
 use http::header::CONTENT_TYPE;
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use sign_in::LoginThrottle;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -108,6 +110,33 @@ pub fn routes(service: Arc<TokenService>) -> Router {
             get(introspect::userinfo).post(introspect::userinfo),
         )
         .with_state(service)
+}
+
+/// The largest form the endpoints read. OAuth parameters are short, and every form is read
+/// before anyone is authenticated.
+pub const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// The body of a form-encoded request, at most [`MAX_FORM_BYTES`] (413 in the OAuth error
+/// shape above it).
+pub(crate) struct FormBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for FormBody {
+    type Rejection = OAuthError;
+
+    async fn from_request(request: axum::extract::Request, _: &S) -> Result<Self, OAuthError> {
+        match Limited::new(request.into_body(), MAX_FORM_BYTES)
+            .collect()
+            .await
+        {
+            Ok(collected) => Ok(Self(collected.to_bytes())),
+            Err(error) if error.is::<LengthLimitError>() => {
+                Err(OAuthError::payload_too_large(MAX_FORM_BYTES))
+            }
+            Err(_) => Err(OAuthError::invalid_request(
+                "the request body ended before it was complete",
+            )),
+        }
+    }
 }
 
 /// The parameters of a form-encoded OAuth request. A parameter given twice is refused

@@ -1,7 +1,7 @@
 //! `POST /oauth/revoke` (RFC 7009): an access token stops working at every gateway on the store
 //! (the revocation moves the change sequence, which clears their token caches).
 
-use super::{OAuthError, TokenService, form};
+use super::{FormBody, OAuthError, TokenService, form};
 use crate::verify::TokenError;
 use authgate_core::KeyDigest;
 use axum::extract::State;
@@ -13,7 +13,7 @@ use std::sync::Arc;
 pub(super) async fn revoke(
     State(service): State<Arc<TokenService>>,
     headers: HeaderMap,
-    body: Bytes,
+    FormBody(body): FormBody,
 ) -> Response {
     match revoke_token(&service, &headers, &body).await {
         Ok(()) => StatusCode::OK.into_response(),

@@ -5,6 +5,10 @@
 //! attempt, and attempts meanwhile are refused without checking the password (which also spares
 //! the CPU an argon2 verification costs). An unknown name is checked against a dummy hash, so
 //! that it takes as long as a known one and names cannot be probed by timing.
+//!
+//! Everything here is reachable without credentials, so it is bounded: names and passwords
+//! longer than any real one are refused before they are looked up, counted or logged, and the
+//! lockouts held are capped (past the cap, the one ending soonest makes room).
 
 use super::{OAuthError, TokenService};
 use authgate_core::password::{hash_password, verify_password};
@@ -18,8 +22,11 @@ use std::time::{Duration, Instant};
 /// Failures allowed at once, and per minute after that.
 const FAILURES_BURST: u32 = 5;
 const FAILURES_PER_MINUTE: u32 = 5;
-/// Lockouts are pruned once this many are held.
-const PRUNE_AT: usize = 10_000;
+/// Lockouts held at most.
+const MAX_LOCKED: usize = 10_000;
+/// The longest user name and password looked at; longer ones are refused unread.
+pub(crate) const MAX_USERNAME_BYTES: usize = 256;
+pub(crate) const MAX_PASSWORD_BYTES: usize = 1024;
 
 pub(crate) struct LoginThrottle {
     limiter: Arc<dyn RateLimiter>,
@@ -55,13 +62,28 @@ impl LoginThrottle {
         }
         let wait = decision.retry_after.unwrap_or(quota.emission_interval());
         if let Ok(mut locked) = self.locked.lock() {
-            if locked.len() >= PRUNE_AT {
-                let now = Instant::now();
-                locked.retain(|_, until| *until > now);
-            }
+            make_room(&mut locked, user);
             locked.insert(user.to_owned(), Instant::now() + wait);
         }
         tracing::warn!(user, "sign-in locked out after repeated failures");
+    }
+}
+
+/// Keeps the lockouts under [`MAX_LOCKED`] once `user` is added: expired ones go first, then
+/// the one ending soonest.
+fn make_room(locked: &mut HashMap<String, Instant>, user: &str) {
+    if locked.len() < MAX_LOCKED || locked.contains_key(user) {
+        return;
+    }
+    let now = Instant::now();
+    locked.retain(|_, until| *until > now);
+    if locked.len() >= MAX_LOCKED
+        && let Some(soonest) = locked
+            .iter()
+            .min_by_key(|(_, until)| **until)
+            .map(|(name, _)| name.clone())
+    {
+        locked.remove(&soonest);
     }
 }
 
@@ -70,6 +92,8 @@ pub(crate) enum SignInError {
     /// Too many failures for this name: wait this long.
     LockedOut(Duration),
     WrongCredentials,
+    /// Longer than any real name or password: refused before it is looked up.
+    TooLong,
     StoreUnavailable,
 }
 
@@ -78,6 +102,9 @@ impl From<SignInError> for OAuthError {
         match error {
             SignInError::LockedOut(wait) => Self::locked_out(wait),
             SignInError::WrongCredentials => Self::invalid_grant("wrong username or password"),
+            SignInError::TooLong => Self::invalid_request(format!(
+                "username is limited to {MAX_USERNAME_BYTES} bytes and password to {MAX_PASSWORD_BYTES}"
+            )),
             SignInError::StoreUnavailable => Self::temporarily_unavailable(),
         }
     }
@@ -90,6 +117,9 @@ impl TokenService {
         username: &str,
         password: &str,
     ) -> Result<User, SignInError> {
+        if username.len() > MAX_USERNAME_BYTES || password.len() > MAX_PASSWORD_BYTES {
+            return Err(SignInError::TooLong);
+        }
         if let Some(wait) = self.throttle.locked_for(username) {
             return Err(SignInError::LockedOut(wait));
         }
@@ -123,4 +153,31 @@ impl TokenService {
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| hash_password("no user has this password").unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lockouts_held_are_capped_and_the_soonest_ending_goes_first() {
+        let mut locked = HashMap::new();
+        let now = Instant::now();
+        for n in 0..MAX_LOCKED {
+            locked.insert(format!("user{n}"), now + Duration::from_secs(60 + n as u64));
+        }
+        locked.insert("expired".into(), now - Duration::from_secs(1));
+        locked.remove("user0");
+        make_room(&mut locked, "newcomer");
+        assert!(!locked.contains_key("expired"), "expired lockouts go first");
+        assert_eq!(locked.len(), MAX_LOCKED - 1);
+        locked.insert("newcomer".into(), now + Duration::from_secs(600));
+        make_room(&mut locked, "another");
+        assert_eq!(locked.len(), MAX_LOCKED - 1);
+        assert!(
+            !locked.contains_key("user1"),
+            "the one ending soonest made room"
+        );
+        assert!(locked.contains_key("newcomer"));
+    }
 }

@@ -3,7 +3,7 @@
 //! a refresh token, rotated on each use; one with `openid` an ID token.
 
 use super::discovery::OIDC_SCOPES;
-use super::{OAuthError, TokenService, form};
+use super::{FormBody, OAuthError, TokenService, form};
 use crate::client::Client;
 use crate::issue::Grant;
 use authgate_core::id::new_id;
@@ -28,7 +28,7 @@ use subtle::ConstantTimeEq as _;
 pub(super) async fn token(
     State(service): State<Arc<TokenService>>,
     headers: HeaderMap,
-    body: Bytes,
+    FormBody(body): FormBody,
 ) -> Response {
     match issue(&service, &headers, &body).await {
         Ok(response) => response,

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 /// How often the metrics recorder folds recorded histogram samples into its buckets.
-const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Upper bounds of the request latency histogram, in seconds.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -84,7 +84,14 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
     let (stop, stopped) = watch::channel(false);
     let options = ListenOptions {
         header_read_timeout: config.server.header_read_timeout.0,
+        idle_timeout: config.server.idle_timeout.0,
         drain_timeout: config.server.drain_timeout.0,
+        max_connections: connection_cap(config.server.max_connections),
+        trusted_proxies: config.server.trusted_proxy_networks().into(),
+    };
+    let admin_options = ListenOptions {
+        max_connections: ADMIN_MAX_CONNECTIONS,
+        ..options.clone()
     };
     let router_gateway = gateway.clone();
     let gateway_workers = listener::spawn_workers(
@@ -104,18 +111,20 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
     let flush_interval = config.store.flush_interval.0;
     let key_use_flusher = tokio::spawn(gateway.key_use.clone().run(flush_interval));
     let usage_flusher = tokio::spawn(gateway.usage.clone().run(flush_interval));
-    let metrics_upkeep = tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
+    let upkeep_gateway = gateway.clone();
+    let upkeep = tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(UPKEEP_INTERVAL);
         loop {
             ticker.tick().await;
             metrics.run_upkeep();
+            upkeep_gateway.forget_idle_state();
         }
     });
 
     let admin_server = listener::serve(
         admin_listener,
         admin_router,
-        options,
+        admin_options,
         listener::stopped(stopped),
     );
     let signal = async move {
@@ -133,7 +142,7 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
         }
     }
 
-    for task in [watcher, key_use_flusher, usage_flusher, metrics_upkeep] {
+    for task in [watcher, key_use_flusher, usage_flusher, upkeep] {
         task.abort();
     }
     gateway.key_use.flush().await;
@@ -222,4 +231,33 @@ async fn wait_for_signal() {
         () = ctrl_c => {}
         () = terminate => {}
     }
+}
+
+/// Connections the admin listener keeps at most: it serves operators and scrapers.
+const ADMIN_MAX_CONNECTIONS: usize = 256;
+/// File descriptors kept for everything but client connections: the store, logs, the admin
+/// listener's connections.
+const RESERVED_DESCRIPTORS: u64 = 512;
+
+/// `server.max_connections`, lowered to what the open-file limit allows: each client connection
+/// may hold an upstream connection too. The soft limit is raised to the hard one first.
+fn connection_cap(configured: usize) -> usize {
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the open-file limit");
+            return configured;
+        }
+    };
+    let room = limit.saturating_sub(ADMIN_MAX_CONNECTIONS as u64 + RESERVED_DESCRIPTORS) / 2;
+    let allowed = usize::try_from(room).unwrap_or(usize::MAX).max(1);
+    if allowed < configured {
+        tracing::warn!(
+            configured,
+            allowed,
+            open_file_limit = limit,
+            "server.max_connections lowered to what the open-file limit allows"
+        );
+    }
+    configured.min(allowed)
 }

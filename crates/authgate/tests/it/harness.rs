@@ -158,6 +158,22 @@ impl Gateway {
         self.get_with_key(path, secret).await.json().await.unwrap()
     }
 
+    /// The gateway's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The gateway's resident memory, in KiB.
+    pub fn resident_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kib| kib.parse().ok())
+            .expect("VmRSS in /proc/PID/status")
+    }
+
     /// Everything the gateway has logged so far.
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()

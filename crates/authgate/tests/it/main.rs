@@ -10,6 +10,7 @@ mod anonymous;
 mod authorization;
 mod authorize;
 mod cli;
+mod connections;
 mod cors;
 mod credentials;
 mod external_oidc;

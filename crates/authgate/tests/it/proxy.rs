@@ -351,3 +351,157 @@ async fn the_upstream_sees_the_caller_s_trace_continued_or_a_fresh_one() {
         "a trace even when the caller sent none"
     );
 }
+
+#[tokio::test]
+async fn every_accepted_credential_is_hidden_whether_used_or_not() {
+    let upstream = Upstream::start();
+    let (gateway, secret) = setup(&upstream, "", "");
+    let keyed = gateway.app("app-id-key");
+    let (_, app_key) = gateway.key(&keyed, &[]);
+    let client = reqwest::Client::new();
+
+    // The key in X-API-Key is used; the bearer value, the user_key parameter and header and the
+    // app_id/app_key pair are credentials the route accepts too, and go as well.
+    let seen: Value = client
+        .get(gateway.url(&format!(
+            "/x?keep=1&user_key=other&app_id={keyed}&app_key={app_key}"
+        )))
+        .header("X-API-Key", &secret)
+        .header("Authorization", "Bearer sk_test_unused")
+        .header("User-Key", "another")
+        .header("App-Key", &app_key)
+        .fetch_json()
+        .await;
+    let headers = &seen["headers"];
+    for name in ["x-api-key", "authorization", "user-key", "app-key"] {
+        assert!(
+            headers.get(name).is_none(),
+            "{name} reached the upstream: {seen}"
+        );
+    }
+    assert_eq!(seen["query"], "keep=1", "{seen}");
+    assert_eq!(
+        headers["x-authgate-auth-method"], "app_id_key",
+        "the first found won"
+    );
+
+    // Another scheme is not a credential authgate accepts: it passes.
+    let seen: Value = client
+        .get(gateway.url("/x"))
+        .header("X-API-Key", &secret)
+        .header("Authorization", "Basic dXNlcjpwdw==")
+        .fetch_json()
+        .await;
+    assert_eq!(seen["headers"]["authorization"], "Basic dXNlcjpwdw==");
+}
+
+#[tokio::test]
+async fn a_credential_sent_twice_with_different_values_is_400() {
+    let upstream = Upstream::start();
+    let (gateway, secret) = setup(&upstream, "", "");
+    let client = reqwest::Client::new();
+    let ambiguous = [
+        client
+            .get(gateway.url("/"))
+            .header("X-API-Key", &secret)
+            .header("X-API-Key", "sk_test_other"),
+        client
+            .get(gateway.url("/"))
+            .header("Authorization", format!("Bearer {secret}"))
+            .header("Authorization", "Bearer sk_test_other"),
+        client.get(gateway.url(&format!("/?user_key={secret}&user_key=sk_test_other"))),
+    ];
+    for request in ambiguous {
+        let response = request.fetch().await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "ambiguous_credentials");
+    }
+    assert_eq!(upstream.hits().await, 0);
+    let same_twice = client
+        .get(gateway.url("/"))
+        .header("X-API-Key", &secret)
+        .header("X-API-Key", &secret)
+        .fetch()
+        .await;
+    assert_eq!(same_twice.status(), StatusCode::OK);
+}
+
+/// Sends `request` on a fresh connection and returns the status line.
+async fn raw_status(gateway: &Gateway, request: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    answer.lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn http_1_1_needs_exactly_one_host() {
+    let upstream = Upstream::start();
+    let (gateway, secret) = setup(&upstream, "", "");
+    let with = |host_lines: &str, version: &str| {
+        format!("GET / {version}\r\n{host_lines}X-API-Key: {secret}\r\nConnection: close\r\n\r\n")
+    };
+    assert_eq!(
+        raw_status(&gateway, &with("", "HTTP/1.1")).await,
+        "HTTP/1.1 400 Bad Request"
+    );
+    assert_eq!(
+        raw_status(&gateway, &with("Host: a\r\nHost: b\r\n", "HTTP/1.1")).await,
+        "HTTP/1.1 400 Bad Request"
+    );
+    assert_eq!(upstream.hits().await, 0);
+    assert_eq!(
+        raw_status(&gateway, &with("Host: a\r\n", "HTTP/1.1")).await,
+        "HTTP/1.1 200 OK"
+    );
+    assert_eq!(
+        raw_status(&gateway, &with("", "HTTP/1.0")).await,
+        "HTTP/1.0 200 OK",
+        "HTTP/1.0 may omit Host"
+    );
+}
+
+#[tokio::test]
+async fn forwarding_headers_are_believed_only_from_trusted_proxies() {
+    let upstream = Upstream::start();
+    let spoofed = |gateway: &Gateway, secret: &str| {
+        reqwest::Client::new()
+            .get(gateway.url("/"))
+            .header("X-API-Key", secret)
+            .header("X-Forwarded-For", "6.6.6.6")
+            .header("X-Forwarded-Proto", "https")
+            .header("X-Forwarded-Host", "evil.example")
+            .header("X-Real-IP", "6.6.6.6")
+            .header("Forwarded", "for=6.6.6.6")
+            .fetch_json::<Value>()
+    };
+    let (gateway, secret) = setup(&upstream, "", "");
+    let seen = spoofed(&gateway, &secret).await;
+    let headers = &seen["headers"];
+    assert_eq!(headers["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(headers["x-forwarded-proto"], "http");
+    assert_eq!(headers["x-forwarded-host"], gateway.addr.to_string());
+    assert!(headers.get("x-real-ip").is_none(), "{seen}");
+    assert!(headers.get("forwarded").is_none(), "{seen}");
+
+    let (behind_proxy, secret) = setup_with_env(
+        &upstream,
+        "",
+        "",
+        &[("AUTHGATE_SERVER__TRUSTED_PROXIES", "[\"127.0.0.0/8\"]")],
+    );
+    let seen = spoofed(&behind_proxy, &secret).await;
+    let headers = &seen["headers"];
+    assert_eq!(headers["x-forwarded-for"], "6.6.6.6, 127.0.0.1");
+    assert_eq!(headers["x-forwarded-proto"], "https");
+    assert_eq!(headers["x-forwarded-host"], "evil.example");
+    assert_eq!(headers["x-real-ip"], "6.6.6.6");
+    assert_eq!(headers["forwarded"], "for=6.6.6.6");
+}

@@ -2,6 +2,7 @@
 
 use crate::harness::Fetch as _;
 use crate::harness::{Gateway, Upstream, route_to};
+use crate::tokens::token_request;
 use reqwest::StatusCode;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -164,4 +165,49 @@ async fn a_secret_never_appears_in_the_logs() {
         logs.contains(&secret[..14]),
         "the key prefix identifies the key in logs"
     );
+}
+
+#[tokio::test]
+async fn unauthenticated_sign_ins_cannot_grow_memory_or_the_log() {
+    let gateway = Gateway::start("");
+    let sign_in = async |username: String| {
+        token_request(
+            &gateway,
+            &[
+                ("grant_type", "password"),
+                ("client_id", "authgate-cli"),
+                ("username", &username),
+                ("password", "wrong"),
+            ],
+        )
+        .await
+    };
+    // Warm up: the first sign-in computes the dummy hash, the allocator takes its arenas.
+    for n in 0..5 {
+        sign_in(format!("warm{n}")).await;
+    }
+    let memory_before = gateway.resident_kib();
+    let log_before = gateway.logs().len();
+
+    for n in 0..100 {
+        let huge = format!("{n}{}", "u".repeat(512 * 1024));
+        let response = sign_in(huge).await;
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request");
+    }
+    for n in 0..100 {
+        let long = format!("{n}{}", "u".repeat(60 * 1024));
+        let response = sign_in(long).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request", "{body}");
+    }
+
+    let grown_kib = gateway.resident_kib().saturating_sub(memory_before);
+    let logged = gateway.logs().len() - log_before;
+    // 200 names of 60 to 512 KiB: kept or logged, that would be tens of megabytes.
+    assert!(grown_kib < 16 * 1024, "memory grew by {grown_kib} KiB");
+    assert!(logged < 256 * 1024, "the log grew by {logged} bytes");
+    assert!(!gateway.logs().contains(&"u".repeat(1024)));
 }

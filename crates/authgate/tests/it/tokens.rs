@@ -32,7 +32,7 @@ fn python_client(
     python_json("oidc_client.py", &args)
 }
 
-async fn token_request(gateway: &Gateway, form: &[(&str, &str)]) -> reqwest::Response {
+pub async fn token_request(gateway: &Gateway, form: &[(&str, &str)]) -> reqwest::Response {
     reqwest::Client::new()
         .post(gateway.url("/oauth/token"))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -182,8 +182,22 @@ async fn client_credentials_issue_tokens_to_applications_with_rfc_6749_errors() 
         (
             StatusCode::UNAUTHORIZED,
             "invalid_client".into(),
-            Some(r#"Basic realm="authgate""#.into())
+            Some(r#"Basic realm="authgate", error="invalid_client""#.into())
         )
+    );
+    // RFC 6749 §5.2: credentials in the form get 400 and no challenge (there was no scheme).
+    let wrong = token_request(
+        &gateway,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &app),
+            ("client_secret", "sk_test_wrong"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        error(wrong).await,
+        (StatusCode::BAD_REQUEST, "invalid_client".into(), None)
     );
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
         (
@@ -648,7 +662,12 @@ async fn refresh_tokens_rotate_and_introspection_and_userinfo_describe_tokens() 
         None,
     )
     .await;
-    assert_eq!(public.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        public.status(),
+        StatusCode::BAD_REQUEST,
+        "invalid_client without HTTP authentication (RFC 6749 §5.2)"
+    );
+    assert!(public.headers().get("www-authenticate").is_none());
 
     // Revoked: inactive for introspection, invalid for userinfo.
     let revoked = form_post(

@@ -7,6 +7,17 @@ fn extractor() -> Extractor {
 
 const BOTH: &[AuthKind] = &[AuthKind::ApiKey, AuthKind::AppIdKey];
 
+fn extract(
+    extractor: &Extractor,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    accepted: &[AuthKind],
+) -> Option<Credential> {
+    extractor
+        .extract(headers, query, accepted)
+        .expect("not ambiguous")
+}
+
 fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
     let mut map = HeaderMap::new();
     for (k, v) in pairs {
@@ -29,23 +40,28 @@ fn api_key(secret: &str, source: Source) -> Option<Credential> {
 fn each_key_location_is_found() {
     let e = extractor();
     assert_eq!(
-        e.extract(&headers(&[("x-api-key", "k1")]), None, BOTH),
+        extract(&e, &headers(&[("x-api-key", "k1")]), None, BOTH),
         api_key("k1", Source::Header(HeaderName::from_static("x-api-key")))
     );
     assert_eq!(
-        e.extract(&headers(&[("authorization", "Bearer k2")]), None, BOTH),
+        extract(&e, &headers(&[("authorization", "Bearer k2")]), None, BOTH),
         api_key("k2", Source::Bearer)
     );
     assert_eq!(
-        e.extract(&headers(&[("authorization", "bearer  k2 ")]), None, BOTH),
+        extract(
+            &e,
+            &headers(&[("authorization", "bearer  k2 ")]),
+            None,
+            BOTH
+        ),
         api_key("k2", Source::Bearer)
     );
     assert_eq!(
-        e.extract(&HeaderMap::new(), Some("a=1&user_key=k3"), BOTH),
+        extract(&e, &HeaderMap::new(), Some("a=1&user_key=k3"), BOTH),
         api_key("k3", Source::Query("user_key".into()))
     );
     assert_eq!(
-        e.extract(&headers(&[("user-key", "k4")]), None, BOTH),
+        extract(&e, &headers(&[("user-key", "k4")]), None, BOTH),
         api_key("k4", Source::Header(HeaderName::from_static("user-key")))
     );
 }
@@ -53,7 +69,12 @@ fn each_key_location_is_found() {
 #[test]
 fn other_authorization_schemes_are_not_credentials() {
     assert_eq!(
-        extractor().extract(&headers(&[("authorization", "Basic abc")]), None, BOTH),
+        extract(
+            &extractor(),
+            &headers(&[("authorization", "Basic abc")]),
+            None,
+            BOTH
+        ),
         None
     );
 }
@@ -62,7 +83,12 @@ fn other_authorization_schemes_are_not_credentials() {
 fn app_id_with_and_without_key() {
     let e = extractor();
     assert_eq!(
-        e.extract(&HeaderMap::new(), Some("app_id=app_1&app_key=sk_x"), BOTH),
+        extract(
+            &e,
+            &HeaderMap::new(),
+            Some("app_id=app_1&app_key=sk_x"),
+            BOTH
+        ),
         Some(Credential::AppIdKey {
             app_id: "app_1".into(),
             app_key: "sk_x".into(),
@@ -73,14 +99,19 @@ fn app_id_with_and_without_key() {
         })
     );
     assert_eq!(
-        e.extract(&headers(&[("app-id", "app_2")]), None, BOTH),
+        extract(&e, &headers(&[("app-id", "app_2")]), None, BOTH),
         Some(Credential::AppId {
             app_id: "app_2".into(),
             source: Source::Header(HeaderName::from_static("app-id"))
         })
     );
     assert_eq!(
-        e.extract(&HeaderMap::new(), Some("app_id=app_1"), &[AuthKind::ApiKey]),
+        extract(
+            &e,
+            &HeaderMap::new(),
+            Some("app_id=app_1"),
+            &[AuthKind::ApiKey]
+        ),
         None
     );
 }
@@ -90,15 +121,93 @@ fn a_non_utf8_key_is_present_but_empty() {
     let mut map = HeaderMap::new();
     map.insert("x-api-key", HeaderValue::from_bytes(&[0xff, 0xfe]).unwrap());
     assert_eq!(
-        extractor().extract(&map, None, BOTH),
+        extract(&extractor(), &map, None, BOTH),
         api_key("", Source::Header(HeaderName::from_static("x-api-key")))
     );
 }
 
 #[test]
-fn malformed_query_strings_do_not_panic() {
+fn malformed_query_strings_are_read_as_far_as_they_go() {
     let e = extractor();
-    for q in ["%", "user_key=%zz", "&&==&", "user_key=%ff%fe"] {
-        let _ = e.extract(&HeaderMap::new(), Some(q), BOTH);
+    for q in ["%", "&&==&", "=user_key"] {
+        assert_eq!(extract(&e, &HeaderMap::new(), Some(q), BOTH), None, "{q}");
     }
+    // Bad escapes stay as they were; bytes that are not UTF-8 become U+FFFD: present, and
+    // certainly not a valid key.
+    assert_eq!(
+        extract(&e, &HeaderMap::new(), Some("user_key=%zz"), BOTH),
+        api_key("%zz", Source::Query("user_key".into()))
+    );
+    assert_eq!(
+        extract(&e, &HeaderMap::new(), Some("user_key=%ff%fe"), BOTH),
+        api_key("\u{fffd}\u{fffd}", Source::Query("user_key".into()))
+    );
+}
+
+#[test]
+fn one_location_with_two_different_values_is_ambiguous() {
+    let e = extractor();
+    for (pairs, query) in [
+        (&[("x-api-key", "k1"), ("x-api-key", "k2")][..], None),
+        (
+            &[
+                ("authorization", "Bearer k1"),
+                ("authorization", "Bearer k2"),
+            ][..],
+            None,
+        ),
+        (&[][..], Some("user_key=k1&user_key=k2")),
+        (&[("app-id", "a1"), ("app-id", "a2")][..], None),
+        (&[][..], Some("app_id=a1&app_key=k1&app_key=k2")),
+    ] {
+        assert_eq!(
+            e.extract(&headers(pairs), query, BOTH),
+            Err(Ambiguous),
+            "{pairs:?} {query:?}"
+        );
+    }
+    // The same value twice says nothing new; two locations are not ambiguous (the first wins,
+    // and forwarding removes both).
+    assert_eq!(
+        extract(
+            &e,
+            &headers(&[("x-api-key", "k1"), ("x-api-key", "k1")]),
+            None,
+            BOTH
+        ),
+        api_key("k1", Source::Header(HeaderName::from_static("x-api-key")))
+    );
+    assert_eq!(
+        extract(
+            &e,
+            &headers(&[("x-api-key", "k1"), ("authorization", "Bearer k2")]),
+            None,
+            BOTH
+        ),
+        api_key("k1", Source::Header(HeaderName::from_static("x-api-key")))
+    );
+}
+
+#[test]
+fn every_location_a_route_accepts_is_listed_for_hiding() {
+    let e = extractor();
+    let locations = e.locations(&[AuthKind::ApiKey, AuthKind::AppIdKey, AuthKind::Jwt]);
+    let headers: Vec<&str> = locations.headers.iter().map(HeaderName::as_str).collect();
+    assert_eq!(
+        headers,
+        [
+            "app_id",
+            "app-id",
+            "app_key",
+            "app-key",
+            "x-api-key",
+            "user_key",
+            "user-key"
+        ]
+    );
+    assert!(locations.bearer);
+    assert_eq!(locations.params, ["app_id", "app_key", "user_key"]);
+    let jwt_only = e.locations(&[AuthKind::Jwt]);
+    assert!(jwt_only.bearer && jwt_only.headers.is_empty() && jwt_only.params.is_empty());
+    assert!(!e.locations(&[AuthKind::Anonymous]).bearer);
 }

@@ -31,12 +31,17 @@ fn spoofed_identity_hop_by_hop_and_hidden_credentials_are_removed() {
     headers.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
     let caller = Caller::new(identity(), authgate_core::Grants::default());
     let upstream = HeaderValue::from_static("127.0.0.1:9000");
-    let hidden = [Source::Header(HeaderName::from_static("x-api-key"))];
+    let hidden = CredentialLocations {
+        headers: vec![HeaderName::from_static("x-api-key")],
+        bearer: true,
+        params: vec![],
+    };
     prepare_request(
         &mut headers,
         &ForwardContext {
             caller: Some(&caller),
             peer: Some(&HeaderValue::from_static("127.0.0.1")),
+            peer_trusted: true,
             hidden: &hidden,
             upstream_host: Some(&upstream),
             original_host: None,
@@ -47,7 +52,10 @@ fn spoofed_identity_hop_by_hop_and_hidden_credentials_are_removed() {
     assert!(headers.get("x-private").is_none());
     assert!(headers.get("connection").is_none());
     assert!(headers.get("x-api-key").is_none());
-    assert_eq!(headers["authorization"], "Basic dXNlcg==");
+    assert_eq!(
+        headers["authorization"], "Basic dXNlcg==",
+        "only a bearer value is a credential"
+    );
     assert_eq!(headers["host"], "127.0.0.1:9000");
     assert_eq!(headers["x-forwarded-host"], "api.example.com");
     assert_eq!(headers["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
@@ -59,7 +67,7 @@ fn spoofed_identity_hop_by_hop_and_hidden_credentials_are_removed() {
 
 #[test]
 fn hidden_query_parameters_are_removed_and_others_kept() {
-    let hidden = [Source::Query("user_key".into())];
+    let hidden = ["user_key".to_owned()];
     assert_eq!(
         forwarded_query(Some("a=1&user_key=s&b=2"), &hidden).as_deref(),
         Some("a=1&b=2")
@@ -70,4 +78,39 @@ fn hidden_query_parameters_are_removed_and_others_kept() {
         Some("a=%20x")
     );
     assert_eq!(forwarded_query(None, &hidden), None);
+}
+
+#[test]
+fn an_untrusted_client_s_forwarding_headers_are_replaced() {
+    let mut headers = HeaderMap::new();
+    headers.insert("host", HeaderValue::from_static("api.example.com"));
+    headers.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
+    headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+    headers.insert("x-forwarded-host", HeaderValue::from_static("evil.example"));
+    headers.insert("x-real-ip", HeaderValue::from_static("6.6.6.6"));
+    headers.insert("forwarded", HeaderValue::from_static("for=6.6.6.6"));
+    headers.insert("authorization", HeaderValue::from_static("Bearer k2"));
+    prepare_request(
+        &mut headers,
+        &ForwardContext {
+            caller: None,
+            peer: Some(&HeaderValue::from_static("127.0.0.1")),
+            peer_trusted: false,
+            hidden: &CredentialLocations {
+                bearer: true,
+                ..CredentialLocations::default()
+            },
+            upstream_host: None,
+            original_host: None,
+        },
+    );
+    assert_eq!(headers["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(headers["x-forwarded-proto"], "http");
+    assert_eq!(headers["x-forwarded-host"], "api.example.com");
+    assert!(headers.get("x-real-ip").is_none());
+    assert!(headers.get("forwarded").is_none());
+    assert!(
+        headers.get("authorization").is_none(),
+        "an unused bearer credential"
+    );
 }

@@ -1,0 +1,261 @@
+//! What one connection may hold: how long it may stay silent, and the JSON answer to what hyper
+//! refuses before any stage sees a request.
+//!
+//! [`Activity`] is shared by the connection's socket ([`WatchedIo`]), its service (each request
+//! owes a response until its body ends, [`OwedBody`]) and its watchdog in `listener::serve`,
+//! which closes a connection that owes nothing and has heard nothing for a whole period. That
+//! covers a socket that never sends a byte (hyper-util waits for the HTTP version's first bytes
+//! without a timer), an idle HTTP/1.1 keep-alive and an idle HTTP/2 connection, while a long
+//! response in progress (server-sent events) is never idle.
+
+use crate::Body;
+use crate::respond;
+use bytes::Bytes;
+use http_body::{Frame, SizeHint};
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// What a connection's socket, service and watchdog know of each other.
+#[derive(Debug)]
+pub(super) struct Activity {
+    /// Requests handed to the service whose response body has not ended yet.
+    owed: AtomicUsize,
+    /// Bytes arrived since the watchdog last looked.
+    heard: AtomicBool,
+    /// A request has been handed to the service on this connection.
+    served: AtomicBool,
+    /// Nothing of a response is under way: no request reached the service since the last flush
+    /// that found nothing owed. A response head written now can only be hyper's own.
+    quiet: AtomicBool,
+}
+
+impl Activity {
+    pub(super) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            owed: AtomicUsize::new(0),
+            heard: AtomicBool::new(false),
+            served: AtomicBool::new(false),
+            quiet: AtomicBool::new(true),
+        })
+    }
+
+    /// A request reaches the service: it owes a response until the [`Debt`] is dropped (by
+    /// its [`OwedBody`] ending, or with the response future if the client went away first).
+    pub(super) fn request_started(self: &Arc<Self>) -> Debt {
+        self.owed.fetch_add(1, Ordering::Relaxed);
+        self.quiet.store(false, Ordering::Relaxed);
+        self.served.store(true, Ordering::Relaxed);
+        Debt(self.clone())
+    }
+
+    /// Whether nothing is owed and nothing arrived since the last look; starts the next look.
+    pub(super) fn idle_since_last_look(&self) -> bool {
+        let heard = self.heard.swap(false, Ordering::Relaxed);
+        !heard && self.owes_nothing()
+    }
+
+    pub(super) fn owes_nothing(&self) -> bool {
+        self.owed.load(Ordering::Relaxed) == 0
+    }
+
+    pub(super) fn served_any(&self) -> bool {
+        self.served.load(Ordering::Relaxed)
+    }
+}
+
+/// One request's response, owed to its connection until dropped.
+pub(super) struct Debt(Arc<Activity>);
+
+impl Drop for Debt {
+    fn drop(&mut self) {
+        self.0.owed.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A response body that settles its request's debt when it ends, fails or is dropped.
+pub(super) struct OwedBody {
+    body: Body,
+    debt: Option<Debt>,
+}
+
+impl OwedBody {
+    pub(super) fn new(body: Body, debt: Debt) -> Self {
+        Self {
+            body,
+            debt: Some(debt),
+        }
+    }
+
+    /// A body owing nothing: the answer to a request refused before it reached the service.
+    pub(super) fn settled(body: Body) -> Self {
+        Self { body, debt: None }
+    }
+}
+
+impl http_body::Body for OwedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None | Some(Err(_)))) {
+            self.debt = None;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// The connection's socket: notes what arrives, and puts the JSON error body into the answers
+/// hyper writes itself (400 for an unparsable request, 408, 414, 431), which it sends empty.
+pub(super) struct WatchedIo<S> {
+    io: S,
+    activity: Arc<Activity>,
+    /// The JSON answer being written in place of hyper's own, and how much of it is out.
+    replacement: Option<(Vec<u8>, usize)>,
+}
+
+impl<S> WatchedIo<S> {
+    pub(super) fn new(io: S, activity: Arc<Activity>) -> Self {
+        Self {
+            io,
+            activity,
+            replacement: None,
+        }
+    }
+}
+
+/// The status of an error answer hyper starts to write on a quiet connection.
+fn own_error_status(first: &[u8]) -> Option<u16> {
+    let rest = first
+        .strip_prefix(b"HTTP/1.1 ")
+        .or_else(|| first.strip_prefix(b"HTTP/1.0 "))?;
+    let digits = rest.get(..3)?;
+    if !matches!(digits[0], b'4' | b'5') || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+impl<S: AsyncWrite + Unpin> WatchedIo<S> {
+    /// Starts replacing hyper's own error answer, if `first` (the start of a write) is one.
+    fn notice_own_error(&mut self, first: &[u8]) {
+        if self.replacement.is_none()
+            && self.activity.quiet.load(Ordering::Relaxed)
+            && let Some(status) = own_error_status(first)
+        {
+            self.replacement = Some((respond::protocol_error(status), 0));
+        }
+    }
+
+    /// Writes the rest of the replacement; `claimed` is what hyper is told was written.
+    fn poll_replacement(
+        &mut self,
+        cx: &mut Context<'_>,
+        claimed: usize,
+    ) -> Poll<io::Result<usize>> {
+        let Some((bytes, written)) = &mut self.replacement else {
+            return Poll::Ready(Ok(claimed));
+        };
+        while *written < bytes.len() {
+            match Pin::new(&mut self.io).poll_write(cx, &bytes[*written..]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => *written += n,
+                other => return other,
+            }
+        }
+        // Written once; anything hyper sends after it passes through.
+        self.activity.quiet.store(false, Ordering::Relaxed);
+        self.replacement = None;
+        Poll::Ready(Ok(claimed))
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for WatchedIo<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.io).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.heard.store(true, Ordering::Relaxed);
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for WatchedIo<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.notice_own_error(buf);
+        if self.replacement.is_some() {
+            return self.poll_replacement(cx, buf.len());
+        }
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if let Some(first) = bufs.iter().find(|b| !b.is_empty()) {
+            self.notice_own_error(first);
+        }
+        if self.replacement.is_some() {
+            let claimed = bufs.iter().map(|b| b.len()).sum();
+            return self.poll_replacement(cx, claimed);
+        }
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let flushed = Pin::new(&mut self.io).poll_flush(cx);
+        if matches!(flushed, Poll::Ready(Ok(()))) && self.activity.owes_nothing() {
+            self.activity.quiet.store(true, Ordering::Relaxed);
+        }
+        flushed
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::own_error_status;
+
+    #[test]
+    fn only_error_status_lines_are_hyper_s_own_answers() {
+        assert_eq!(own_error_status(b"HTTP/1.1 431 Request Header"), Some(431));
+        assert_eq!(own_error_status(b"HTTP/1.0 400 Bad Request"), Some(400));
+        assert_eq!(own_error_status(b"HTTP/1.1 200 OK"), None);
+        assert_eq!(own_error_status(b"HTTP/1.1 100 Continue"), None);
+        assert_eq!(own_error_status(b"HTTP/1.1 4"), None);
+        assert_eq!(own_error_status(b"\0\0\x12\x04"), None, "an HTTP/2 frame");
+    }
+}
