@@ -5,7 +5,7 @@
 
 use crate::claims::permission_scopes;
 use crate::fetch::Fetcher;
-use crate::verify::{CLOCK_SKEW, TokenError};
+use crate::verify::{CLOCK_SKEW, TokenError, check_header, check_issued_at};
 use authgate_config::ExternalIssuerConfig;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -66,6 +66,7 @@ impl ExternalIssuer {
     pub async fn verify(&self, token: &str) -> Result<TokenCaller, TokenError> {
         let invalid = |why: &str| TokenError::Invalid(why.to_owned());
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed"))?;
+        check_header(&header)?;
         if !self.algorithms.contains(&header.alg) {
             return Err(invalid("algorithm not allowed for this issuer"));
         }
@@ -85,6 +86,13 @@ impl ExternalIssuer {
                 kind => TokenError::Invalid(format!("{kind:?}")),
             })?
             .claims;
+        // NumericDate may have a fraction (RFC 7519 §2).
+        check_issued_at(
+            claims
+                .get("iat")
+                .and_then(Value::as_f64)
+                .map(|iat| iat as i64),
+        )?;
         self.caller(&claims)
     }
 

@@ -1,7 +1,10 @@
 //! Verifying access tokens, by RFC 8725's rules: the algorithm comes from the key, never from the
 //! token (`none` and HMAC are refused outright); `kid` is required and an unknown one reloads
 //! the key ring at most once a second; `typ` must be `at+jwt`; `iss`, `aud`, `exp`, `iat` and
-//! `sub` are required; `exp` and `nbf` are checked with a small clock skew.
+//! `sub` are required; `exp`, `nbf` and `iat` are checked with a small clock skew (a token
+//! issued in the future was not issued by an honest clock); a header that names critical
+//! extensions (`crit`) is refused, since authgate understands none (RFC 7515 §4.1.11). The last
+//! two rules hold for external issuers' tokens too ([`check_header`], [`check_issued_at`]).
 
 use crate::claims::{ACCESS_TOKEN_TYPE, AccessClaims};
 use crate::keys::KeyRing;
@@ -13,6 +16,26 @@ pub const CLOCK_SKEW: u64 = 30;
 
 /// The algorithms a token may name at all.
 const ALLOWED: [Algorithm; 3] = [Algorithm::ES256, Algorithm::RS256, Algorithm::EdDSA];
+
+/// Refuses a header with `crit`: every extension it names must be understood, and authgate
+/// understands none.
+pub(crate) fn check_header(header: &jsonwebtoken::Header) -> Result<(), TokenError> {
+    match &header.crit {
+        Some(_) => Err(TokenError::Invalid(
+            "critical header extensions are not understood".into(),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Refuses a token issued later than now, beyond the clock skew.
+pub(crate) fn check_issued_at(iat: Option<i64>) -> Result<(), TokenError> {
+    let latest = authgate_core::time::now_unix().saturating_add(CLOCK_SKEW as i64);
+    match iat {
+        Some(iat) if iat > latest => Err(TokenError::Invalid("issued in the future".into())),
+        _ => Ok(()),
+    }
+}
 
 /// Why a token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,6 +67,7 @@ impl Verifier {
     pub async fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
         let invalid = |why: &str| TokenError::Invalid(why.to_owned());
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed"))?;
+        check_header(&header)?;
         if !ALLOWED.contains(&header.alg) {
             return Err(invalid("algorithm not allowed"));
         }
@@ -66,7 +90,7 @@ impl Verifier {
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         match jsonwebtoken::decode::<AccessClaims>(token, &key.key, &validation) {
-            Ok(data) => Ok(data.claims),
+            Ok(data) => check_issued_at(Some(data.claims.iat)).map(|()| data.claims),
             Err(error) => Err(match error.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
                 ErrorKind::ImmatureSignature => invalid("not yet valid"),

@@ -12,6 +12,7 @@ use super::Refusal;
 use super::cache::{CachedToken, CredentialCache};
 use crate::caller::Caller;
 use authgate_core::{AuthMethod, ErrorCode, Identity, KeyDigest, time::now_unix};
+use authgate_token::verify::CLOCK_SKEW;
 use authgate_token::{ExternalIssuer, TokenCaller, TokenError, Verifier};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -41,7 +42,9 @@ impl TokenAuthenticator {
         let cached = cache
             .token(KeyDigest::of(token), || self.fill(cache, token))
             .await?;
-        if cached.expires_at <= now_unix() {
+        // The verifier's clock skew holds for a cached token too: it expires when it would fail
+        // verification.
+        if cached.expires_at.saturating_add(CLOCK_SKEW as i64) < now_unix() {
             return Err(ErrorCode::ExpiredCredentials.into());
         }
         let app = cache

@@ -65,10 +65,27 @@ async fn an_external_issuers_tokens_are_accepted_with_groups_mapped_to_roles() {
     expired["exp"] = json!(1_000_000_000);
     let mut foreign = claims(json!(["staff"]));
     foreign["iss"] = json!("https://idp.elsewhere.example");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut from_the_future = claims(json!(["staff"]));
+    from_the_future["iat"] = json!(now + 365 * 24 * 3600);
+    from_the_future["exp"] = json!(now + 366 * 24 * 3600);
+    let mut critical = claims(json!(["staff"]));
+    critical["_header"] = json!({"crit": ["urn:example:unknown"], "urn:example:unknown": true});
+    let mut no_exp = claims(json!(["staff"]));
+    no_exp["exp"] = Value::Null;
     for (name, token) in [
         ("wrong audience", mint(&issuer, wrong_audience).await),
         ("expired", mint(&issuer, expired).await),
         ("untrusted issuer", mint(&issuer, foreign).await),
+        ("issued a year ahead", mint(&issuer, from_the_future).await),
+        (
+            "an unknown critical extension",
+            mint(&issuer, critical).await,
+        ),
+        ("no exp", mint(&issuer, no_exp).await),
     ] {
         let response = call(&gateway, reqwest::Method::GET, &token).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{name}");

@@ -5,7 +5,7 @@ minted on request with PyJWT (RS256, keys from the cryptography library).
 GET  /.well-known/openid-configuration   {"issuer", "jwks_uri", ...}
 GET  /jwks                               the current public key (counted in /stats)
 POST /mint   {claims}                    a token signed with the current key (iss, iat, exp added
-                                         unless given)
+                                         unless given; a "_header" object adds header fields)
 POST /rotate                             a new key (new kid) replaces the current one
 GET  /stats                              {"jwks_fetches": n}
 
@@ -71,13 +71,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         if self.path == "/mint":
             claims = json.loads(body)
+            extra_header = claims.pop("_header", {})
             now = int(time.time())
             claims.setdefault("iss", self.base())
             claims.setdefault("iat", now)
             claims.setdefault("exp", now + 300)
             with lock:
                 token = jwt.encode(claims, state["key"], algorithm="RS256",
-                                   headers={"kid": state["kid"]})
+                                   headers={"kid": state["kid"], **extra_header})
             return self.send_json(200, {"token": token})
         if self.path == "/rotate":
             new_key()

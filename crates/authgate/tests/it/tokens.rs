@@ -409,7 +409,59 @@ async fn the_gateway_refuses_bad_tokens_with_invalid_token() {
             not_access_token,
             "invalid_credentials",
         ),
+        (
+            "issued a year ahead",
+            forge(
+                &gateway,
+                at_header(),
+                &with(json!({"iat": now + 365 * 24 * 3600, "exp": now + 366 * 24 * 3600})),
+            )
+            .await,
+            "invalid_credentials",
+        ),
+        (
+            "issued beyond the clock skew",
+            forge(&gateway, at_header(), &with(json!({"iat": now + 45}))).await,
+            "invalid_credentials",
+        ),
+        (
+            "expired beyond the clock skew",
+            forge(&gateway, at_header(), &with(json!({"exp": now - 45}))).await,
+            "expired_credentials",
+        ),
+        (
+            "an unknown critical extension",
+            forge(
+                &gateway,
+                Header {
+                    crit: Some(vec!["urn:example:unknown".into()]),
+                    ..at_header()
+                },
+                &claims,
+            )
+            .await,
+            "invalid_credentials",
+        ),
     ];
+    // RFC 8725 §3.9-3.11: each required claim missing is a refusal of its own.
+    let mut cases = Vec::from(cases);
+    for claim in ["iss", "aud", "sub", "iat"] {
+        let token = forge(&gateway, at_header(), &with(json!({ claim: null }))).await;
+        cases.push(("a missing required claim", token, "invalid_credentials"));
+    }
+    // Within the skew, a clock a little behind or ahead is forgiven.
+    for forgiven in [
+        with(json!({"iat": now + 15})),
+        with(json!({"exp": now - 15})),
+        with(json!({"nbf": now + 15})),
+    ] {
+        let token = forge(&gateway, at_header(), &forgiven).await;
+        assert_eq!(
+            call(&gateway, reqwest::Method::GET, &token).await.status(),
+            StatusCode::OK,
+            "{forgiven}"
+        );
+    }
     for (name, token, code) in cases {
         let response = call(&gateway, reqwest::Method::GET, &token).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{name}");
