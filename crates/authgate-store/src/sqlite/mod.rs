@@ -43,6 +43,14 @@ impl SqliteStore {
         Ok(Self { pool })
     }
 
+    /// A write transaction, holding the write lock from its first statement. A deferred one
+    /// that reads before writing cannot wait for the lock when another writer committed in
+    /// between (SQLite answers `database is locked` at once, busy timeout or not); an immediate
+    /// one waits its turn for up to the busy timeout.
+    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     async fn key_by_id(&self, id: &str) -> Result<Key, StoreError> {
         sqlx::query(&format!("{KEY_COLUMNS} WHERE id = ?"))
             .bind(id)
@@ -75,7 +83,7 @@ const USER_COLUMNS: &str = "SELECT u.id, u.name, u.kind, t.name AS tenant_name, 
 #[async_trait]
 impl UsageSink for SqliteStore {
     async fn record_usage(&self, counts: &[UsageCount]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for count in counts {
             let added = i64::try_from(count.count)
                 .map_err(|_| StoreError::Invalid("usage count out of range".into()))?;
@@ -138,7 +146,7 @@ impl CredentialStore for SqliteStore {
     }
 
     async fn record_key_use(&self, uses: &[(String, i64)]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for (key_id, at) in uses {
             sqlx::query(
                 "UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?",
@@ -184,7 +192,7 @@ impl CredentialStore for SqliteStore {
     }
 
     async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let now = now_unix();
         sqlx::query("DELETE FROM revoked_tokens WHERE expires_at <= ?")
             .bind(now)
@@ -226,7 +234,7 @@ impl CredentialStore for SqliteStore {
         digest: &KeyDigest,
         now: i64,
     ) -> Result<RefreshUse, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let Some(row) = sqlx::query(
             "SELECT id, digest, family_id, subject, client_id, scopes, expires_at, used_at, revoked_at \
              FROM refresh_tokens WHERE digest = ?",
@@ -305,7 +313,7 @@ impl CredentialStore for SqliteStore {
     }
 
     async fn create_authorization_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query("DELETE FROM authorization_codes WHERE expires_at <= ?")
             .bind(now_unix())
             .execute(&mut *tx)
@@ -333,7 +341,7 @@ impl CredentialStore for SqliteStore {
         digest: &KeyDigest,
         now: i64,
     ) -> Result<Option<AuthorizationCode>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         // Marking it used first means two concurrent exchanges cannot both win.
         let taken = sqlx::query(
             "UPDATE authorization_codes SET used_at = ? WHERE digest = ? AND used_at IS NULL AND expires_at > ?",
@@ -395,7 +403,7 @@ impl CredentialStore for SqliteStore {
 #[async_trait]
 impl DirectoryStore for SqliteStore {
     async fn bootstrap_admin(&self, token: &NewCredential) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let now = now_unix();
         let first =
             sqlx::query("INSERT INTO bootstrap (id, done_at) VALUES (1, ?) ON CONFLICT DO NOTHING")
@@ -439,7 +447,7 @@ impl DirectoryStore for SqliteStore {
         if new.name.trim().is_empty() {
             return Err(StoreError::Invalid("a user needs a name".into()));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let tenant_id = ensure_tenant(&mut tx, &new.tenant).await?;
         let id = new_id("usr");
         let inserted = sqlx::query("INSERT INTO users (id, tenant_id, name, kind, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO NOTHING")
@@ -473,7 +481,7 @@ impl DirectoryStore for SqliteStore {
 
     async fn delete_user(&self, id_or_name: &str) -> Result<(), StoreError> {
         let user = self.find_user(id_or_name).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let owned: i64 = sqlx::query_scalar("SELECT count(*) FROM applications WHERE owner_id = ?")
             .bind(&user.id)
             .fetch_one(&mut *tx)
@@ -497,7 +505,7 @@ impl DirectoryStore for SqliteStore {
         if new.name.trim().is_empty() {
             return Err(StoreError::Invalid("an application needs a name".into()));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let tenant_id = ensure_tenant(&mut tx, &new.tenant).await?;
         let owner_id: Option<String> = match &new.owner {
             Some(owner) => Some(
@@ -553,7 +561,7 @@ impl DirectoryStore for SqliteStore {
     }
 
     async fn set_app_suspended(&self, id: &str, suspended: bool) -> Result<App, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let update = if suspended {
             sqlx::query(
                 "UPDATE applications SET suspended_at = coalesce(suspended_at, ?) WHERE id = ?",
@@ -570,7 +578,7 @@ impl DirectoryStore for SqliteStore {
     }
 
     async fn delete_app(&self, id: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let delete = sqlx::query("DELETE FROM applications WHERE id = ?").bind(id);
         change_one(&mut tx, delete, &format!("application {id}")).await?;
         sqlx::query("DELETE FROM usage_counts WHERE application_id = ?")
@@ -583,7 +591,7 @@ impl DirectoryStore for SqliteStore {
     }
 
     async fn create_key(&self, new: NewKey) -> Result<Key, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let mode: Option<String> = sqlx::query_scalar("SELECT mode FROM applications WHERE id = ?")
             .bind(&new.app_id)
             .fetch_optional(&mut *tx)
@@ -653,7 +661,7 @@ impl DirectoryStore for SqliteStore {
     }
 
     async fn revoke_key(&self, id: &str) -> Result<Key, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let revoke =
             sqlx::query("UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?")
                 .bind(now_unix())
@@ -671,7 +679,7 @@ impl DirectoryStore for SqliteStore {
                 "key {id} is revoked; create a new key instead"
             )));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query("UPDATE api_keys SET digest = ?, prefix = ?, last_used_at = NULL WHERE id = ?")
             .bind(&secret.digest.0[..])
             .bind(&secret.display_prefix)
@@ -701,7 +709,7 @@ impl DirectoryStore for SqliteStore {
                 "a role needs at least one permission".into(),
             ));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let inserted = sqlx::query("INSERT INTO roles (name, permissions, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
             .bind(name)
             .bind(permissions.join(","))
@@ -732,7 +740,7 @@ impl DirectoryStore for SqliteStore {
                 "`{name}` is a built-in role and cannot be deleted"
             )));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let delete = sqlx::query("DELETE FROM roles WHERE name = ?").bind(name);
         change_one(&mut tx, delete, &format!("role `{name}`")).await?;
         for table in ["user_roles", "app_roles"] {
@@ -748,7 +756,7 @@ impl DirectoryStore for SqliteStore {
 
     async fn bind_role(&self, user: &str, role: &str) -> Result<User, StoreError> {
         let found = self.find_user(user).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         grant_roles(&mut tx, RoleHolder::User, &found.id, &[role.to_owned()]).await?;
         record_change(&mut tx, "user", &found.id).await?;
         tx.commit().await?;
@@ -804,7 +812,7 @@ impl DirectoryStore for SqliteStore {
         new: SigningKeyRecord,
         publish_retired_until: i64,
     ) -> Result<SigningKey, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let now = now_unix();
         sqlx::query(
             "UPDATE signing_keys SET retired_at = ?, publish_until = ? WHERE retired_at IS NULL",

@@ -180,3 +180,31 @@ async fn passwords_are_stored_as_argon2id_hashes() {
         .unwrap();
     assert!(!empty.status.success(), "an empty password is refused");
 }
+
+#[test]
+fn concurrent_writers_wait_their_turn_instead_of_failing() {
+    let gateway = Gateway::start("");
+    let app = gateway.app("api-key");
+    // 48 processes at once: each opens the store, creates a key and exits.
+    let writers: Vec<_> = (0..48)
+        .map(|n| {
+            std::process::Command::new(crate::harness::AUTHGATE)
+                .args(["keys", "create", "--app", &app, "--name", &format!("k{n}")])
+                .current_dir(&gateway.dir)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for writer in writers {
+        let out = writer.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "a concurrent writer failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let keys = gateway.json(&["keys", "list", "--app", &app]);
+    assert_eq!(keys.as_array().unwrap().len(), 48, "every key is stored");
+}
