@@ -89,8 +89,14 @@ impl Gateway {
             let ring = KeyRing::load(store.clone())
                 .await
                 .map_err(|e| format!("cannot load the signing keys: {e}"))?;
-            let service =
-                TokenService::new(config, store.clone(), ring.clone(), rate_limiter.clone());
+            let revoked = cache.clone();
+            let service = TokenService::new(
+                config,
+                store.clone(),
+                ring.clone(),
+                rate_limiter.clone(),
+                Arc::new(move || revoked.clear()),
+            );
             let verifier = Verifier::new(ring.clone(), issuer, &config.oidc.audience);
             Some((Arc::new(service), ring, verifier))
         } else {

@@ -117,7 +117,7 @@ pub(crate) enum AppsCommand {
     List,
     /// Show one application.
     Show { id: String },
-    /// Refuse every credential of an application, at once.
+    /// Refuse every credential of an application (running gateways: within a second).
     Suspend { id: String },
     /// Accept an application's credentials again.
     Resume { id: String },
@@ -155,9 +155,9 @@ pub(crate) enum KeysCommand {
         #[arg(long)]
         app: Option<String>,
     },
-    /// Revoke a key: it fails from the next request on.
+    /// Revoke a key: running gateways refuse it within a second.
     Revoke { id: String },
-    /// Give a key a new secret: the old one fails from the next request on.
+    /// Give a key a new secret: running gateways refuse the old one within a second.
     Regenerate { id: String },
 }
 

@@ -54,7 +54,13 @@ pub struct TokenService {
     /// Lifetime of refresh tokens, in seconds.
     refresh_ttl: i64,
     throttle: LoginThrottle,
+    /// Called once a token is revoked here, before the revocation is answered: the gateway on
+    /// this instance forgets what it cached, so the token fails from its next request.
+    on_revoke: OnRevoke,
 }
+
+/// What the token service calls when it revokes tokens.
+pub type OnRevoke = Arc<dyn Fn() + Send + Sync>;
 
 impl TokenService {
     pub fn new(
@@ -62,6 +68,7 @@ impl TokenService {
         store: Arc<dyn CredentialStore>,
         ring: KeyRing,
         limiter: Arc<dyn RateLimiter>,
+        on_revoke: OnRevoke,
     ) -> Self {
         let issuer_url = config.server.public_url.trim_end_matches('/');
         let ttl = i64::try_from(config.oidc.access_token_ttl.0.as_secs()).unwrap_or(3600);
@@ -75,6 +82,7 @@ impl TokenService {
             refresh_ttl: i64::try_from(config.oidc.refresh_token_ttl.0.as_secs())
                 .unwrap_or(i64::MAX),
             throttle: LoginThrottle::new(limiter),
+            on_revoke,
         }
     }
 

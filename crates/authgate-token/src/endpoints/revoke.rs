@@ -1,5 +1,6 @@
-//! `POST /oauth/revoke` (RFC 7009): an access token stops working at every gateway on the store
-//! (the revocation moves the change sequence, which clears their token caches).
+//! `POST /oauth/revoke` (RFC 7009): an access token stops working at once on this instance (its
+//! gateway's caches are cleared before the answer) and within a poll interval at every other
+//! gateway on the store (the revocation moves the change sequence, which clears their caches).
 
 use super::{FormBody, OAuthError, TokenService, form};
 use crate::verify::TokenError;
@@ -55,6 +56,7 @@ async fn revoke_token(
         .revoke_token(&claims.jti, claims.exp)
         .await
         .map_err(|_| OAuthError::temporarily_unavailable())?;
+    (service.on_revoke)();
     tracing::info!(
         jti = claims.jti,
         client_id = claims.client_id,
