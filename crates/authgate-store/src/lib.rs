@@ -43,30 +43,41 @@ pub trait CredentialStore: UsageSink {
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
     /// Whether the access token with this `jti` was revoked.
     async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError>;
-    /// Refuses the access token with this `jti` from now on (kept until it would expire).
-    async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError>;
+    /// Refuses the access token with this `jti` from now on (kept until it would expire);
+    /// whether it was not revoked before.
+    async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<bool, StoreError>;
     /// Stores a refresh token (by digest).
     async fn create_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError>;
+    /// Notes that the access token `jti` was issued within `family_id`, so that revoking the
+    /// family revokes it too.
+    async fn record_family_token(
+        &self,
+        family_id: &str,
+        jti: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
     /// Marks the refresh token with this digest used, atomically, if it is valid at `now`; a
-    /// token presented again after its use revokes its whole family.
+    /// token presented again after its use revokes its whole family, access tokens included.
     async fn use_refresh_token(
         &self,
         digest: &KeyDigest,
         now: i64,
     ) -> Result<RefreshUse, StoreError>;
-    /// Revokes every token of the family of the refresh token with this digest; false when
-    /// there is none.
+    /// Revokes every token of the family of the refresh token with this digest, access tokens
+    /// included; whether anything was not revoked before.
     async fn revoke_refresh_token(&self, digest: &KeyDigest) -> Result<bool, StoreError>;
     /// The redirect URIs an application registered (for the authorization-code flow).
     async fn redirect_uris(&self, app_id: &str) -> Result<Vec<String>, StoreError>;
     /// Stores an authorization code.
     async fn create_authorization_code(&self, code: &AuthorizationCode) -> Result<(), StoreError>;
-    /// Takes the code with this digest, once: `None` when unknown, used or expired at `now`.
+    /// Takes the code with this digest, once, starting the grant family `family_id`. A code
+    /// presented again revokes that family's tokens.
     async fn take_authorization_code(
         &self,
         digest: &KeyDigest,
         now: i64,
-    ) -> Result<Option<AuthorizationCode>, StoreError>;
+        family_id: &str,
+    ) -> Result<CodeUse, StoreError>;
     /// A user by name, with the password hash, for the token service.
     async fn find_password(&self, user: &str) -> Result<Option<PasswordRecord>, StoreError>;
     /// The sequence number of the latest change; it moves whenever cached credentials may be stale.

@@ -379,10 +379,23 @@ pub struct RefreshTokenRecord {
 pub enum RefreshUse {
     /// Valid and now used: the caller issues its successor.
     Fresh(RefreshTokenRecord),
-    /// Already used, revoked or expired: refused (a reuse has revoked its family).
+    /// Used before: refused, and its family's tokens, not all revoked before, are now.
+    Reused,
+    /// Revoked, expired, or used before with nothing left to revoke: refused.
     Refused,
     /// No such token.
     Unknown,
+}
+
+/// What presenting an authorization code came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeUse {
+    /// Valid and now used: the caller issues tokens.
+    Fresh(AuthorizationCode),
+    /// Used before: refused, and the tokens issued from it, not all revoked before, are now.
+    Reused,
+    /// Unknown, expired, or used before with nothing left to revoke.
+    Refused,
 }
 
 /// An authorization code as stored (by digest), with what it may be exchanged for.

@@ -1,10 +1,10 @@
 //! The embedded store: one SQLite file, WAL mode, migrations applied on open.
 
 use crate::{
-    AdminTokenRecord, App, AppMode, AppRecord, AuthorizationCode, CredentialStore, DEFAULT_TENANT,
-    DirectoryStore, Key, KeyRecord, MAX_APP_KEYS, NewApp, NewCredential, NewKey, NewUser,
-    PasswordRecord, RefreshTokenRecord, RefreshUse, Role, SigningKey, SigningKeyRecord, StoreError,
-    UsageCount, UsageMinute, UsageOutcome, UsageSink, User, UserKind,
+    AdminTokenRecord, App, AppMode, AppRecord, AuthorizationCode, CodeUse, CredentialStore,
+    DEFAULT_TENANT, DirectoryStore, Key, KeyRecord, MAX_APP_KEYS, NewApp, NewCredential, NewKey,
+    NewUser, PasswordRecord, RefreshTokenRecord, RefreshUse, Role, SigningKey, SigningKeyRecord,
+    StoreError, UsageCount, UsageMinute, UsageOutcome, UsageSink, User, UserKind,
 };
 use async_trait::async_trait;
 use authgate_core::KeyDigest;
@@ -191,24 +191,28 @@ impl CredentialStore for SqliteStore {
         Ok(found.is_some())
     }
 
-    async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
+    async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
         let now = now_unix();
         sqlx::query("DELETE FROM revoked_tokens WHERE expires_at <= ?")
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
+        let revoked = sqlx::query(
             "INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES (?, ?, ?) ON CONFLICT (jti) DO NOTHING",
         )
         .bind(jti)
         .bind(expires_at)
         .bind(now)
         .execute(&mut *tx)
-        .await?;
-        record_change(&mut tx, "access_token", jti).await?;
+        .await?
+        .rows_affected()
+            > 0;
+        if revoked {
+            record_change(&mut tx, "access_token", jti).await?;
+        }
         tx.commit().await?;
-        Ok(())
+        Ok(revoked)
     }
 
     async fn create_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
@@ -261,13 +265,13 @@ impl CredentialStore for SqliteStore {
                 family = record.family_id,
                 "refresh token reused: its family is revoked"
             );
-            sqlx::query("UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL")
-                .bind(now)
-                .bind(&record.family_id)
-                .execute(&mut *tx)
-                .await?;
+            let revoked = revoke_family(&mut tx, &record.family_id, now).await?;
             tx.commit().await?;
-            return Ok(RefreshUse::Refused);
+            return Ok(if revoked {
+                RefreshUse::Reused
+            } else {
+                RefreshUse::Refused
+            });
         }
         if revoked.is_some() || record.expires_at <= now {
             return Ok(RefreshUse::Refused);
@@ -290,16 +294,42 @@ impl CredentialStore for SqliteStore {
         })
     }
 
-    async fn revoke_refresh_token(&self, digest: &KeyDigest) -> Result<bool, StoreError> {
-        let revoked = sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND family_id = \
-             (SELECT family_id FROM refresh_tokens WHERE digest = ?)",
+    async fn record_family_token(
+        &self,
+        family_id: &str,
+        jti: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM family_access_tokens WHERE expires_at <= ?")
+            .bind(now_unix())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO family_access_tokens (jti, family_id, expires_at) VALUES (?, ?, ?)",
         )
-        .bind(now_unix())
-        .bind(&digest.0[..])
-        .execute(&self.pool)
+        .bind(jti)
+        .bind(family_id)
+        .bind(expires_at)
+        .execute(&mut *tx)
         .await?;
-        Ok(revoked.rows_affected() > 0)
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn revoke_refresh_token(&self, digest: &KeyDigest) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let family: Option<String> =
+            sqlx::query_scalar("SELECT family_id FROM refresh_tokens WHERE digest = ?")
+                .bind(&digest.0[..])
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(family) = family else {
+            return Ok(false);
+        };
+        let revoked = revoke_family(&mut tx, &family, now_unix()).await?;
+        tx.commit().await?;
+        Ok(revoked)
     }
 
     async fn redirect_uris(&self, app_id: &str) -> Result<Vec<String>, StoreError> {
@@ -340,13 +370,16 @@ impl CredentialStore for SqliteStore {
         &self,
         digest: &KeyDigest,
         now: i64,
-    ) -> Result<Option<AuthorizationCode>, StoreError> {
+        family_id: &str,
+    ) -> Result<CodeUse, StoreError> {
         let mut tx = self.write().await?;
         // Marking it used first means two concurrent exchanges cannot both win.
         let taken = sqlx::query(
-            "UPDATE authorization_codes SET used_at = ? WHERE digest = ? AND used_at IS NULL AND expires_at > ?",
+            "UPDATE authorization_codes SET used_at = ?, family_id = ? \
+             WHERE digest = ? AND used_at IS NULL AND expires_at > ?",
         )
         .bind(now)
+        .bind(family_id)
         .bind(&digest.0[..])
         .bind(now)
         .execute(&mut *tx)
@@ -354,7 +387,23 @@ impl CredentialStore for SqliteStore {
         .rows_affected()
             == 1;
         if !taken {
-            return Ok(None);
+            let earlier: Option<Option<String>> = sqlx::query_scalar(
+                "SELECT family_id FROM authorization_codes WHERE digest = ? AND used_at IS NOT NULL",
+            )
+            .bind(&digest.0[..])
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(Some(family)) = earlier else {
+                return Ok(CodeUse::Refused);
+            };
+            tracing::warn!(family, "authorization code reused: its tokens are revoked");
+            let revoked = revoke_family(&mut tx, &family, now).await?;
+            tx.commit().await?;
+            return Ok(if revoked {
+                CodeUse::Reused
+            } else {
+                CodeUse::Refused
+            });
         }
         let row = sqlx::query(
             "SELECT digest, client_id, redirect_uri, subject, scopes, code_challenge, nonce, expires_at \
@@ -364,7 +413,7 @@ impl CredentialStore for SqliteStore {
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(Some(AuthorizationCode {
+        Ok(CodeUse::Fresh(AuthorizationCode {
             digest: digest_from_row(&row)?,
             client_id: row.try_get("client_id")?,
             redirect_uri: row.try_get("redirect_uri")?,
@@ -973,6 +1022,39 @@ async fn ensure_role_exists(
             "role `{role}` (built-in roles: admin, viewer; create others with `roles create`)"
         ))),
     }
+}
+
+/// Revokes a grant family: its refresh tokens, and the access tokens issued within it that have
+/// not expired yet. Whether anything was not revoked before (only then is it a change).
+async fn revoke_family(
+    tx: &mut Transaction<'_, Sqlite>,
+    family_id: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let refresh = sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(family_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    let access = sqlx::query(
+        "INSERT INTO revoked_tokens (jti, expires_at, revoked_at) \
+         SELECT jti, expires_at, ? FROM family_access_tokens WHERE family_id = ? AND expires_at > ? \
+         ON CONFLICT (jti) DO NOTHING",
+    )
+    .bind(now)
+    .bind(family_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    let revoked = refresh + access > 0;
+    if revoked {
+        record_change(tx, "token_family", family_id).await?;
+    }
+    Ok(revoked)
 }
 
 async fn record_change(

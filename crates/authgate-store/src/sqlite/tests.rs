@@ -471,11 +471,20 @@ async fn rotation_retires_the_signing_key_and_keeps_it_published_until_told() {
 async fn a_revoked_token_is_remembered_until_it_would_expire() {
     let (_dir, store) = store().await;
     let seq = store.change_seq().await.unwrap();
-    store.revoke_token("jti-1", now_unix() + 60).await.unwrap();
-    store.revoke_token("jti-1", now_unix() + 60).await.unwrap();
+    assert!(store.revoke_token("jti-1", now_unix() + 60).await.unwrap());
+    let after = store.change_seq().await.unwrap();
+    assert!(after > seq);
+    assert!(
+        !store.revoke_token("jti-1", now_unix() + 60).await.unwrap(),
+        "revoked before"
+    );
+    assert_eq!(
+        store.change_seq().await.unwrap(),
+        after,
+        "revoking again changes nothing"
+    );
     assert!(store.is_token_revoked("jti-1").await.unwrap());
     assert!(!store.is_token_revoked("jti-2").await.unwrap());
-    assert!(store.change_seq().await.unwrap() > seq);
 }
 
 #[tokio::test]
@@ -500,13 +509,22 @@ async fn a_refresh_token_works_once_and_its_reuse_revokes_the_family() {
         RefreshUse::Fresh(token("r1", 1))
     );
     store.create_refresh_token(&token("r2", 2)).await.unwrap();
+    store
+        .record_family_token("fam", "at-1", now + 600)
+        .await
+        .unwrap();
+    assert!(!store.is_token_revoked("at-1").await.unwrap());
     assert_eq!(
         store
             .use_refresh_token(&KeyDigest([1; 32]), now)
             .await
             .unwrap(),
-        RefreshUse::Refused,
+        RefreshUse::Reused,
         "a reuse"
+    );
+    assert!(
+        store.is_token_revoked("at-1").await.unwrap(),
+        "the reuse revoked the family's access tokens"
     );
     assert_eq!(
         store

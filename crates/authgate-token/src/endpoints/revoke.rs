@@ -33,12 +33,16 @@ async fn revoke_token(
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     // A refresh token revokes its family; anything else is tried as an access token.
+    // RFC 7009 §2.1: its family's access tokens go with it.
     if token.starts_with("rt_") {
-        service
+        let revoked = service
             .store
             .revoke_refresh_token(&KeyDigest::of(token))
             .await
             .map_err(|_| OAuthError::temporarily_unavailable())?;
+        if revoked {
+            (service.on_revoke)();
+        }
         return Ok(());
     }
     // RFC 7009 §2.2: an invalid or expired token needs no revoking; the answer is still 200.
@@ -51,12 +55,15 @@ async fn revoke_token(
             "the token was issued to another client",
         ));
     }
-    service
+    let revoked = service
         .store
         .revoke_token(&claims.jti, claims.exp)
         .await
         .map_err(|_| OAuthError::temporarily_unavailable())?;
-    (service.on_revoke)();
+    // Only a new revocation clears the caches: revoking again must not be a way to empty them.
+    if revoked {
+        (service.on_revoke)();
+    }
     tracing::info!(
         jti = claims.jti,
         client_id = claims.client_id,

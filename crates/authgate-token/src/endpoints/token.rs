@@ -9,7 +9,7 @@ use crate::issue::Grant;
 use authgate_core::id::new_id;
 use authgate_core::time::now_unix;
 use authgate_core::{KeyDigest, Permission};
-use authgate_store::{RefreshTokenRecord, RefreshUse};
+use authgate_store::{CodeUse, RefreshTokenRecord, RefreshUse};
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -57,8 +57,9 @@ async fn issue(
             params.get("nonce").cloned(),
         ),
         "authorization_code" => {
-            let (grant, nonce) = authorization_code(service, &client, &params).await?;
-            (grant, Some(new_id("rtf")), nonce)
+            let family = new_id("rtf");
+            let (grant, nonce) = authorization_code(service, &client, &params, &family).await?;
+            (grant, Some(family), nonce)
         }
         "refresh_token" => {
             let (grant, family) = refresh(service, &client, &params, requested).await?;
@@ -70,6 +71,13 @@ async fn issue(
         .issuer
         .access_token(&grant)
         .map_err(|e| OAuthError::server_error(e.to_string()))?;
+    if let Some(family) = &family {
+        service
+            .store
+            .record_family_token(family, &access.claims.jti, access.claims.exp)
+            .await
+            .map_err(|_| OAuthError::temporarily_unavailable())?;
+    }
     let mut body = json!({
         "access_token": access.token,
         "token_type": "Bearer",
@@ -134,6 +142,7 @@ async fn authorization_code(
     service: &TokenService,
     client: &Client,
     params: &HashMap<String, String>,
+    family: &str,
 ) -> Result<(Grant, Option<String>), OAuthError> {
     let required = |name: &str| {
         params
@@ -152,12 +161,21 @@ async fn authorization_code(
             "code_verifier must be 43 to 128 unreserved characters (RFC 7636 §4.1)",
         ));
     }
-    let stored = service
+    let refused = || OAuthError::invalid_grant("the code is invalid, expired or already used");
+    let taken = service
         .store
-        .take_authorization_code(&KeyDigest::of(code), now_unix())
+        .take_authorization_code(&KeyDigest::of(code), now_unix(), family)
         .await
-        .map_err(|_| OAuthError::temporarily_unavailable())?
-        .ok_or_else(|| OAuthError::invalid_grant("the code is invalid, expired or already used"))?;
+        .map_err(|_| OAuthError::temporarily_unavailable())?;
+    let stored = match taken {
+        CodeUse::Fresh(stored) => stored,
+        CodeUse::Reused => {
+            // RFC 6749 §4.1.2: the tokens issued from it are revoked, here at once.
+            (service.on_revoke)();
+            return Err(refused());
+        }
+        CodeUse::Refused => return Err(refused()),
+    };
     if stored.client_id != client.id() {
         return Err(OAuthError::invalid_grant(
             "the code was issued to another client",
@@ -191,13 +209,17 @@ async fn refresh(
         .get("refresh_token")
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
     let digest = KeyDigest::of(presented);
+    let refused = || {
+        OAuthError::invalid_grant("the refresh token is invalid, expired, revoked or already used")
+    };
     let record = match service.store.use_refresh_token(&digest, now_unix()).await {
         Ok(RefreshUse::Fresh(record)) => record,
-        Ok(RefreshUse::Refused | RefreshUse::Unknown) => {
-            return Err(OAuthError::invalid_grant(
-                "the refresh token is invalid, expired, revoked or already used",
-            ));
+        Ok(RefreshUse::Reused) => {
+            // RFC 9700 §4.14.2: its family, access tokens included, is revoked; here at once.
+            (service.on_revoke)();
+            return Err(refused());
         }
+        Ok(RefreshUse::Refused | RefreshUse::Unknown) => return Err(refused()),
         Err(_) => return Err(OAuthError::temporarily_unavailable()),
     };
     if record.client_id != client.id() {

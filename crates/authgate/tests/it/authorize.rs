@@ -239,9 +239,25 @@ async fn the_hybrid_flow_answers_in_the_fragment_with_an_id_token_bound_to_the_c
         claims(tokens["id_token"].as_str().unwrap())["nonce"],
         "n-0S6_WzA2Mj"
     );
+    let access = tokens["access_token"].as_str().unwrap();
+    let call = || gateway.with_bearer(reqwest::Method::GET, "/api/tasks", access);
+    let accepted = call().await;
+    assert_ne!(
+        accepted.status(),
+        StatusCode::UNAUTHORIZED,
+        "{:?}",
+        accepted.text().await
+    );
     assert_eq!(
         exchange(&gateway, &code, VERIFIER).await.status(),
         StatusCode::BAD_REQUEST
+    );
+    // RFC 6749 §4.1.2: the reused code's tokens are revoked, from the next request.
+    let refused = call().await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        refused.json::<Value>().await.unwrap()["code"],
+        "revoked_credentials"
     );
 }
 

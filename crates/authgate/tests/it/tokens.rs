@@ -663,6 +663,33 @@ async fn refresh_tokens_rotate_and_introspection_and_userinfo_describe_tokens() 
         successor.json::<Value>().await.unwrap()["error"],
         "invalid_grant"
     );
+    // ...and the access tokens issued in the family (RFC 9700 §4.14), from the next request.
+    for revoked in [sign_in["access_token"].as_str().unwrap(), access.as_str()] {
+        let refused = call(&gateway, reqwest::Method::GET, revoked).await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            refused.json::<Value>().await.unwrap()["code"],
+            "revoked_credentials"
+        );
+    }
+    // A new sign-in for what follows.
+    let access = token_request(
+        &gateway,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "authgate-cli"),
+            ("username", "jane"),
+            ("password", "pw"),
+            ("scope", "openid tasks:read"),
+        ],
+    )
+    .await
+    .json::<Value>()
+    .await
+    .unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     // Userinfo: the access token's user.
     let info: Value = reqwest::Client::new()
