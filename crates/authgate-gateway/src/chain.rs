@@ -25,23 +25,51 @@ pub trait Terminal: Send + Sync + 'static {
 
 /// The stages after the current one, and the terminal.
 pub struct Next<'a> {
-    rest: &'a [Box<dyn Stage>],
-    terminal: &'a dyn Terminal,
+    chain: &'a Chain,
+    /// The index of the next stage in `chain`.
+    at: usize,
 }
 
 impl<'a> Next<'a> {
     /// Runs the rest of the chain.
     pub fn run(self, request: Request) -> BoxFuture<'a, Response> {
-        match self.rest.split_first() {
-            Some((stage, rest)) => stage.handle(
+        match self.chain.stages.get(self.at) {
+            Some(stage) => stage.handle(
                 request,
                 Next {
-                    rest,
-                    terminal: self.terminal,
+                    chain: self.chain,
+                    at: self.at + 1,
                 },
             ),
-            None => self.terminal.call(request),
+            None => self.chain.terminal.call(request),
         }
+    }
+
+    /// The rest of the chain as a value of its own, for work that must go on after the client
+    /// has gone (a task of its own).
+    pub fn detach(self) -> DetachedNext {
+        DetachedNext {
+            chain: self.chain.clone(),
+            at: self.at,
+        }
+    }
+}
+
+/// The rest of a chain, owned: see [`Next::detach`].
+pub struct DetachedNext {
+    chain: Chain,
+    at: usize,
+}
+
+impl DetachedNext {
+    /// Runs the rest of the chain.
+    pub async fn run(self, request: Request) -> Response {
+        Next {
+            chain: &self.chain,
+            at: self.at,
+        }
+        .run(request)
+        .await
     }
 }
 
@@ -62,12 +90,7 @@ impl Chain {
 
     /// Runs `request` through every stage.
     pub async fn run(&self, request: Request) -> Response {
-        Next {
-            rest: &self.stages,
-            terminal: self.terminal.as_ref(),
-        }
-        .run(request)
-        .await
+        Next { chain: self, at: 0 }.run(request).await
     }
 }
 

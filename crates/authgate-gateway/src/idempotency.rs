@@ -8,8 +8,13 @@
 //! the upstream. A repeat while the first still runs is 409 `idempotency_in_flight`; the same key
 //! with another request is 422 `idempotency_mismatch`. If the shared state cannot answer, the
 //! request runs unguarded (fail open) and a warning is logged.
+//!
+//! The first request runs in a task of its own, so a client that gives up does not leave the
+//! key in flight: the upstream's answer is still stored (a retry replays it), or the key is
+//! released when there is nothing to store. The task ends: the upstream's headers are bounded by
+//! the route's timeout, each piece of a body kept for replay by `body_timeout`.
 
-use crate::chain::{Next, Stage};
+use crate::chain::{DetachedNext, Next, Stage};
 use crate::context::RequestContext;
 use crate::respond::Rejection;
 use crate::upload::{Upload, UploadLimits};
@@ -26,6 +31,8 @@ use http_body_util::BodyExt;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::oneshot;
+use tracing::Instrument as _;
 
 static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 static IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
@@ -72,7 +79,7 @@ impl Stage for Arc<IdempotencyPolicy> {
         match request.headers().get(&IDEMPOTENCY_KEY) {
             Some(key) if applies => {
                 let key = key.clone();
-                Box::pin(guarded(self, key, request, next))
+                Box::pin(guarded(self.clone(), key, request, next))
             }
             _ => next.run(request),
         }
@@ -81,7 +88,7 @@ impl Stage for Arc<IdempotencyPolicy> {
 
 /// A request with an `Idempotency-Key`: claim it, then run, replay or refuse.
 async fn guarded(
-    policy: &IdempotencyPolicy,
+    policy: Arc<IdempotencyPolicy>,
     key: HeaderValue,
     request: Request,
     next: Next<'_>,
@@ -114,7 +121,19 @@ async fn guarded(
     let request = Request::from_parts(parts, Body::from(body));
 
     match policy.store.claim(&record, &fingerprint, policy.ttl).await {
-        Ok(Claim::Run) => run_and_record(policy, &record, request, next).await,
+        Ok(Claim::Run) => {
+            let (answer, answered) = oneshot::channel();
+            let rest = next.detach();
+            let run = async move {
+                let response = run_and_record(&policy, &record, request, rest).await;
+                // The client may be gone: the record is what matters then.
+                let _ = answer.send(response);
+            };
+            tokio::spawn(run.instrument(tracing::Span::current()));
+            answered
+                .await
+                .unwrap_or_else(|_| Rejection::new(ErrorCode::InternalError).into_response())
+        }
         Ok(Claim::Replay(stored)) => replay(stored),
         Ok(Claim::InFlight) => Rejection::new(ErrorCode::IdempotencyInFlight).into_response(),
         Ok(Claim::Mismatch) => Rejection::new(ErrorCode::IdempotencyMismatch).into_response(),
@@ -140,9 +159,9 @@ async fn run_and_record(
     policy: &IdempotencyPolicy,
     record: &str,
     request: Request,
-    next: Next<'_>,
+    rest: DetachedNext,
 ) -> Response {
-    let response = next.run(request).await;
+    let response = rest.run(request).await;
     let status = response.status();
     let streaming = response
         .headers()
@@ -155,7 +174,17 @@ async fn run_and_record(
     let (parts, body) = response.into_parts();
     let mut stream = body.into_data_stream();
     let mut buffered = BytesMut::new();
-    while let Some(chunk) = stream.next().await {
+    loop {
+        let chunk = match tokio::time::timeout(policy.uploads.body_timeout, stream.next()).await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            // A body that stalls is not kept: what came so far and the rest go unstored.
+            Err(_) => {
+                release(policy, record).await;
+                let head = futures_util::stream::iter([Ok(buffered.freeze())]);
+                return Response::from_parts(parts, Body::from_stream(head.chain(stream)));
+            }
+        };
         match chunk {
             Ok(chunk) if buffered.len() + chunk.len() <= policy.max_stored_body => {
                 buffered.extend_from_slice(&chunk)

@@ -1,10 +1,13 @@
 //! Idempotency-Key: replay byte for byte without reaching the upstream, one upstream hit for
-//! concurrent duplicates, 422 on reuse with another request, no replay of failures.
+//! concurrent duplicates, 422 on reuse with another request, no replay of failures, and no key
+//! left in flight by a client that gave up.
 
 use crate::harness::Fetch as _;
-use crate::harness::{Gateway, Upstream, route_to};
+use crate::harness::{Gateway, Upstream, eventually, route_to};
 use reqwest::StatusCode;
 use serde_json::Value;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt as _;
 
 async fn post(
     gateway: &Gateway,
@@ -61,37 +64,107 @@ async fn a_retry_is_replayed_byte_for_byte_and_a_mismatch_is_422() {
     assert_eq!(upstream.hits().await, 2);
 }
 
+/// Waits until the upstream has received `count` counted requests.
+async fn upstream_received(upstream: &Upstream, count: u64) {
+    let arrived = eventually(Duration::from_secs(5), || async {
+        upstream.hits().await == count
+    })
+    .await;
+    assert!(arrived.is_some(), "the upstream never saw request {count}");
+}
+
 #[tokio::test]
-async fn fifty_concurrent_duplicates_reach_the_upstream_once() {
+async fn duplicates_while_the_first_runs_are_409_and_after_it_replayed() {
     let upstream = Upstream::start();
     let gateway = Gateway::start(&route_to(&upstream.url(), ""));
     let app = gateway.app("api-key");
     let (_, secret) = gateway.key(&app, &[]);
-    let requests = (0..50).map(|_| {
-        let url = gateway.url("/delay");
-        let secret = secret.clone();
+    let first = {
+        let (url, secret) = (gateway.url("/hold"), secret.clone());
         tokio::spawn(async move {
-            let response = reqwest::Client::new()
+            reqwest::Client::new()
                 .post(url)
                 .header("X-API-Key", secret)
                 .header("Idempotency-Key", "burst")
                 .body("same")
                 .fetch()
-                .await;
-            let replayed = response.headers().contains_key("idempotent-replayed");
-            (response.status(), replayed)
+                .await
         })
-    });
-    let mut ran = 0;
-    for request in requests {
-        match request.await.unwrap() {
-            (StatusCode::OK, false) => ran += 1,
-            (StatusCode::OK, true) | (StatusCode::CONFLICT, _) => {}
-            other => panic!("unexpected answer {other:?}"),
-        }
+    };
+    upstream_received(&upstream, 1).await;
+
+    // 49 duplicates while the upstream holds the first: every one is 409.
+    let duplicates = (0..49).map(|_| post(&gateway, "/hold", &secret, "burst", "same"));
+    for duplicate in futures_util::future::join_all(duplicates).await {
+        assert_eq!(duplicate.status(), StatusCode::CONFLICT);
+        assert_eq!(
+            duplicate.json::<Value>().await.unwrap()["code"],
+            "idempotency_in_flight"
+        );
     }
-    assert_eq!(ran, 1, "exactly one request ran");
+    reqwest::get(format!("{}/release", upstream.url()))
+        .await
+        .unwrap();
+    let first = first.await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let first = first.bytes().await.unwrap();
+
+    // Once it has answered, a duplicate is its replay.
+    let replay = post(&gateway, "/hold", &secret, "burst", "same").await;
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    assert_eq!(replay.bytes().await.unwrap(), first);
     assert_eq!(upstream.hits().await, 1, "the upstream saw it once");
+}
+
+#[tokio::test]
+async fn a_client_that_gives_up_does_not_leave_its_key_in_flight() {
+    let upstream = Upstream::start();
+    let gateway = Gateway::start(&route_to(&upstream.url(), ""));
+    let app = gateway.app("api-key");
+    let (_, secret) = gateway.key(&app, &[]);
+
+    // The client sends its request and goes away while the upstream still works on it.
+    let mut gone = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    gone.write_all(
+        format!(
+            "POST /hold HTTP/1.1\r\nHost: x\r\nX-API-Key: {secret}\r\n\
+             Idempotency-Key: gone-1\r\nContent-Length: 4\r\n\r\nsame"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    upstream_received(&upstream, 1).await;
+    drop(gone);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Still running upstream: a retry now is told so.
+    let early = post(&gateway, "/hold", &secret, "gone-1", "same").await;
+    assert_eq!(early.status(), StatusCode::CONFLICT);
+
+    // The upstream finishes: the retry gets its answer, and the upstream is not asked again.
+    reqwest::get(format!("{}/release", upstream.url()))
+        .await
+        .unwrap();
+    let replayed = eventually(Duration::from_secs(5), || async {
+        post(&gateway, "/hold", &secret, "gone-1", "same")
+            .await
+            .headers()
+            .contains_key("idempotent-replayed")
+    })
+    .await;
+    assert!(replayed.is_some(), "the finished request is replayed");
+    assert_eq!(upstream.hits().await, 1);
+
+    // A first request the upstream never answers (it is down) releases its key: the retry
+    // runs.
+    let down = Gateway::start(&route_to("http://127.0.0.1:9", ""));
+    let app = down.app("api-key");
+    let (_, secret) = down.key(&app, &[]);
+    for _ in 0..2 {
+        let failed = post(&down, "/x", &secret, "never-1", "x").await;
+        assert_eq!(failed.status(), StatusCode::BAD_GATEWAY);
+    }
 }
 
 #[tokio::test]

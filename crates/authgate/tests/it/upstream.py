@@ -3,7 +3,8 @@
 
 GET|POST /<anything>  JSON describing the request (method, path, query, headers, body size); counted
 GET /sse              text/event-stream: event 1, then waits for /release, then event 2
-GET /release          lets /sse send its second event
+GET /release          lets /sse send its second event, and /hold answer
+ANY /hold             counted on arrival, then answers (JSON, like any path) once /release came
 GET /slow             answers after 3 s
 GET /hits             how many counted requests arrived
 GET /delay            answers after 300 ms
@@ -69,14 +70,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 traces.append(json.loads(body))
                 return self.send_json(200, {})
             return self.send_json(200, traces)
+        if url.path == "/hold":
+            with hits_lock:
+                hits += 1
+            released.wait(timeout=30)
         if url.path == "/slow":
             time.sleep(3)
         if url.path == "/drop":
             self.close_connection = True
         if url.path == "/delay":
             time.sleep(0.3)
-        with hits_lock:
-            hits += 1
+        if url.path != "/hold":
+            with hits_lock:
+                hits += 1
         headers = {}
         for name, value in self.headers.items():
             name = name.lower()
