@@ -23,3 +23,27 @@ mod tests {
         assert_eq!(token("Bearerabc"), None);
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::token;
+
+    proptest::proptest! {
+        /// Fuzz target: the `Authorization` header's value. A token is found only under the
+        /// Bearer scheme, and it is a trimmed piece of the value.
+        #[test]
+        fn fuzz_authorization_header(
+            value in proptest::prop_oneof![
+                proptest::arbitrary::any::<String>(),
+                "(?i:bearer)[ \t]{0,3}.{0,40}",
+            ],
+        ) {
+            if let Some(found) = token(&value) {
+                proptest::prop_assert!(value.contains(found));
+                proptest::prop_assert_eq!(found, found.trim());
+                let scheme = value.split(' ').next().unwrap_or_default();
+                proptest::prop_assert!(scheme.eq_ignore_ascii_case("bearer"));
+            }
+        }
+    }
+}

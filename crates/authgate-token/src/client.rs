@@ -31,13 +31,16 @@ impl Client {
 }
 
 /// The client's claimed id and secret, and how they came.
-struct Presented {
+pub(crate) struct Presented {
     id: String,
     secret: Option<String>,
     basic: bool,
 }
 
-fn presented(headers: &HeaderMap, form: &HashMap<String, String>) -> Result<Presented, OAuthError> {
+pub(crate) fn presented(
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<Presented, OAuthError> {
     let basic = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

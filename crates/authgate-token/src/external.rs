@@ -97,7 +97,7 @@ impl ExternalIssuer {
     }
 
     /// Maps the claims to a caller: username claim → subject, groups claim → roles.
-    fn caller(&self, claims: &Map<String, Value>) -> Result<TokenCaller, TokenError> {
+    pub(crate) fn caller(&self, claims: &Map<String, Value>) -> Result<TokenCaller, TokenError> {
         let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
         let subject = text(&self.config.username_claim).ok_or_else(|| {
             TokenError::Invalid(format!("no `{}` claim", self.config.username_claim))

@@ -16,6 +16,8 @@ mod client;
 pub mod endpoints;
 pub mod external;
 mod fetch;
+#[cfg(test)]
+mod fuzz;
 pub mod issue;
 pub mod keys;
 pub mod verify;

@@ -52,3 +52,30 @@ fn the_env_is_covered_by_the_checksum() {
     let moved = s.replacen("sk_live_", "sk_test_", 1);
     assert_eq!(validate(&moved), Err(MalformedKey::Checksum));
 }
+
+proptest::proptest! {
+    /// Fuzz target: the key format, on any text a client can send as a key. Nothing panics; a
+    /// generated key is valid, and changing any one of its characters makes it invalid.
+    #[test]
+    fn fuzz_key_format(
+        candidate in proptest::prop_oneof![
+            proptest::arbitrary::any::<String>(),
+            "sk_[a-z0-9]{0,6}_[1-9A-HJ-NP-Za-km-z]{0,40}",
+        ],
+        position in 0usize..64,
+        replacement in proptest::char::range('!', '~'),
+    ) {
+        let _ = validate(&candidate);
+        let _ = display_prefix(&candidate);
+        let _ = KeyDigest::of(&candidate);
+        let key = generate("live");
+        proptest::prop_assert!(validate(&key.secret).is_ok());
+        let position = position % key.secret.len();
+        let original = key.secret.as_bytes()[position] as char;
+        if replacement != original {
+            let mut changed = key.secret.clone();
+            changed.replace_range(position..=position, &replacement.to_string());
+            proptest::prop_assert!(validate(&changed).is_err(), "{changed}");
+        }
+    }
+}

@@ -1,4 +1,5 @@
 use super::*;
+use proptest::strategy::Strategy as _;
 
 const VALID: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
@@ -87,4 +88,42 @@ fn tracestate_keeps_32_well_formed_members_with_authgate_first() {
     assert_eq!(members[1], "v0=x0");
     assert!(!members.contains(&"authgate=old"));
     assert!(!members.iter().any(|m| m.starts_with("bad")));
+}
+
+proptest::proptest! {
+    /// Fuzz target: `traceparent` and `tracestate` as a client can send them. Nothing panics;
+    /// what goes upstream is always a well-formed version-00 `traceparent` and a `tracestate`
+    /// with authgate's member first; a valid caller trace is continued, anything else is not.
+    #[test]
+    fn fuzz_traceparent(
+        traceparent in proptest::prop_oneof![
+            proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..80),
+            "[0-9a-fA-F]{2}-[0-9a-f]{30,34}-[0-9a-f]{14,18}-[0-9a-f]{1,3}(-.{0,8})?"
+                .prop_map(String::into_bytes),
+        ],
+        tracestate in proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..120),
+    ) {
+        let mut headers = http::HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_bytes(&traceparent) {
+            headers.insert("traceparent", value);
+        }
+        if let Ok(value) = HeaderValue::from_bytes(&tracestate) {
+            headers.insert("tracestate", value);
+        }
+        // A header value with bytes beyond visible ASCII is not text: no trace to continue.
+        let parsed = headers
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_traceparent);
+        let context = TraceContext::from_headers(&headers);
+        let (sent, state) = context.headers(&headers);
+        let sent = sent.to_str().unwrap();
+        proptest::prop_assert!(parse_traceparent(sent).is_some(), "{sent}");
+        proptest::prop_assert!(sent.starts_with("00-") && sent.len() == 55, "{sent}");
+        proptest::prop_assert!(state.to_str().unwrap().starts_with(OWN_MEMBER_KEY));
+        proptest::prop_assert_eq!(context.continued, parsed.is_some());
+        if let Some(parent) = parsed {
+            proptest::prop_assert_eq!(context.trace_id, parent.trace_id);
+        }
+    }
 }

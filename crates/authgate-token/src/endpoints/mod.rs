@@ -3,6 +3,8 @@
 mod authorize;
 mod discovery;
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod introspect;
 mod revoke;
 mod sign_in;
@@ -149,7 +151,10 @@ impl<S: Send + Sync> FromRequest<S> for FormBody {
 
 /// The parameters of a form-encoded OAuth request. A parameter given twice is refused
 /// (RFC 6749 §3.2), as is any other content type.
-fn form(headers: &HeaderMap, body: &Bytes) -> Result<HashMap<String, String>, OAuthError> {
+pub(crate) fn form(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<HashMap<String, String>, OAuthError> {
     let form_encoded = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -265,7 +265,7 @@ async fn user_grant(
 }
 
 /// The `scope` parameter: OpenID scopes and permissions (`resource:action`), nothing else.
-pub(super) fn requested_scopes(
+pub(crate) fn requested_scopes(
     params: &HashMap<String, String>,
 ) -> Result<Vec<String>, OAuthError> {
     let mut scopes: Vec<String> = Vec::new();

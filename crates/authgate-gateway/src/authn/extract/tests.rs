@@ -211,3 +211,48 @@ fn every_location_a_route_accepts_is_listed_for_hiding() {
     assert!(jwt_only.bearer && jwt_only.headers.is_empty() && jwt_only.params.is_empty());
     assert!(!e.locations(&[AuthKind::Anonymous]).bearer);
 }
+
+proptest::proptest! {
+    /// Fuzz target: credential extraction from any headers and query string a client can send.
+    /// Nothing panics; what is found came from a location the route accepts.
+    #[test]
+    fn fuzz_credential_extraction(
+        pairs in proptest::collection::vec(
+            (
+                proptest::sample::select(vec![
+                    "x-api-key", "authorization", "user_key", "user-key", "app_id", "app-id",
+                    "app_key", "app-key", "other",
+                ]),
+                proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..48),
+            ),
+            0..6,
+        ),
+        query in proptest::option::of(proptest::prop_oneof![
+            proptest::arbitrary::any::<String>(),
+            "((user_key|app_id|app_key|a)=[%0-9a-zA-Z_]{0,12}&?){0,4}",
+        ]),
+        kinds in proptest::sample::subsequence(
+            vec![AuthKind::ApiKey, AuthKind::AppIdKey, AuthKind::Jwt, AuthKind::Anonymous],
+            0..=4,
+        ),
+    ) {
+        let mut map = HeaderMap::new();
+        for (name, value) in &pairs {
+            if let Ok(value) = HeaderValue::from_bytes(value) {
+                map.append(HeaderName::from_static(name), value);
+            }
+        }
+        let extractor = extractor();
+        if let Ok(Some(credential)) = extractor.extract(&map, query.as_deref(), &kinds) {
+            let accepted = extractor.locations(&kinds);
+            for source in credential.sources() {
+                let listed = match source {
+                    Source::Header(name) => accepted.headers.contains(name),
+                    Source::Bearer => accepted.bearer,
+                    Source::Query(name) => accepted.params.contains(name),
+                };
+                proptest::prop_assert!(listed, "{source:?} is not where {kinds:?} are");
+            }
+        }
+    }
+}
