@@ -4,7 +4,9 @@
 //! `[rate_limit]` bucket, else is not limited. Counters belong to the application, not the key,
 //! so rotating keys does not reset a limit (3scale). Every limited response carries
 //! `X-RateLimit-Limit`, `-Remaining`, `-Reset` (Unix seconds) and the IETF `RateLimit-Policy` /
-//! `RateLimit` fields; a refusal is 429 `rate_limited` with `Retry-After`. When the shared state
+//! `RateLimit` fields; a refusal is 429 `rate_limited` with `Retry-After`. `Retry-After` is when
+//! one more request would pass; `X-RateLimit-Reset` and `RateLimit`'s `t` both name when the
+//! whole burst is back (the same moment, as a Unix time and as seconds). When the shared state
 //! cannot answer, the request passes (fail open, as Kong's `fault_tolerant`) and a warning is
 //! logged: a limiter outage should not become an API outage.
 

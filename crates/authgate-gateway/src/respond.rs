@@ -82,7 +82,6 @@ impl Rejection {
 /// connection closes after it.
 pub fn protocol_error(status: u16) -> Vec<u8> {
     let code = match status {
-        408 => ErrorCode::RequestTimeout,
         414 => ErrorCode::UriTooLong,
         431 => ErrorCode::HeadersTooLarge,
         _ => ErrorCode::MalformedRequest,

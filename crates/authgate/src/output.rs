@@ -17,6 +17,14 @@ pub(crate) fn print<T: Serialize>(
     Ok(())
 }
 
+/// Reports a failed command on standard error: `{"error": "..."}` for scripts, a line for people.
+pub(crate) fn error(output: Output, message: &str) {
+    match output {
+        Output::Json => eprintln!("{}", serde_json::json!({ "error": message })),
+        Output::Text => eprintln!("authgate: {message}"),
+    }
+}
+
 /// A Unix time as RFC 3339, or `-`.
 pub(crate) fn time(at: Option<i64>) -> String {
     at.map_or_else(|| "-".into(), format_rfc3339)

@@ -121,7 +121,7 @@ impl http_body::Body for OwedBody {
 }
 
 /// The connection's socket: notes what arrives, and puts the JSON error body into the answers
-/// hyper writes itself (400 for an unparsable request, 408, 414, 431), which it sends empty.
+/// hyper writes itself (400 for an unparsable request, 414, 431), which it sends empty.
 pub(super) struct WatchedIo<S> {
     io: S,
     activity: Arc<Activity>,

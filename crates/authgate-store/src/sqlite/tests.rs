@@ -176,23 +176,36 @@ async fn regenerate_replaces_the_digest_and_every_change_moves_the_sequence() {
 }
 
 #[tokio::test]
-async fn key_use_is_recorded_in_batches() {
+async fn a_batch_of_key_uses_keeps_each_key_s_latest_use() {
     let (_dir, store) = store().await;
     let app = app(&store, AppMode::ApiKey).await;
-    let key = store
+    let first = store
         .create_key(new_key(&app.id, credential().1))
         .await
         .unwrap();
-    store
-        .record_key_use(&[(key.id.clone(), 1_700_000_000)])
+    let second = store
+        .create_key(new_key(&app.id, credential().1))
         .await
         .unwrap();
+    // One batch: two keys, one of them twice and out of order, and a key deleted meanwhile.
     store
-        .record_key_use(&[(key.id.clone(), 1_600_000_000)])
+        .record_key_use(&[
+            (first.id.clone(), 1_700_000_000),
+            (second.id.clone(), 1_650_000_000),
+            (first.id.clone(), 1_600_000_000),
+            ("key_deleted_meanwhile".into(), 1_700_000_000),
+        ])
+        .await
+        .unwrap();
+    // A later batch with an older time changes nothing.
+    store
+        .record_key_use(&[(second.id.clone(), 1_500_000_000)])
         .await
         .unwrap();
     let listed = store.list_keys(Some(&app.id)).await.unwrap();
-    assert_eq!(listed[0].last_used_at, Some(1_700_000_000));
+    let last_used = |id: &str| listed.iter().find(|k| k.id == id).unwrap().last_used_at;
+    assert_eq!(last_used(&first.id), Some(1_700_000_000));
+    assert_eq!(last_used(&second.id), Some(1_650_000_000));
 }
 
 #[tokio::test]
@@ -485,6 +498,19 @@ async fn a_revoked_token_is_remembered_until_it_would_expire() {
     );
     assert!(store.is_token_revoked("jti-1").await.unwrap());
     assert!(!store.is_token_revoked("jti-2").await.unwrap());
+
+    // Once it would have expired anyway, the next revocation forgets it.
+    assert!(store.revoke_token("jti-old", now_unix() - 1).await.unwrap());
+    assert!(store.is_token_revoked("jti-old").await.unwrap());
+    assert!(store.revoke_token("jti-3", now_unix() + 60).await.unwrap());
+    assert!(
+        !store.is_token_revoked("jti-old").await.unwrap(),
+        "forgotten"
+    );
+    assert!(
+        store.is_token_revoked("jti-1").await.unwrap(),
+        "still remembered"
+    );
 }
 
 #[tokio::test]

@@ -134,6 +134,16 @@ impl<S: Send + Sync> FromRequest<S> for FormBody {
     type Rejection = OAuthError;
 
     async fn from_request(request: axum::extract::Request, _: &S) -> Result<Self, OAuthError> {
+        // Declared too large: refused before a byte of it is read (or, with
+        // `Expect: 100-continue`, sent).
+        let declared = request
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > MAX_FORM_BYTES as u64) {
+            return Err(OAuthError::payload_too_large(MAX_FORM_BYTES));
+        }
         match Limited::new(request.into_body(), MAX_FORM_BYTES)
             .collect()
             .await

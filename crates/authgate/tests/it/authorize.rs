@@ -259,6 +259,12 @@ async fn the_hybrid_flow_answers_in_the_fragment_with_an_id_token_bound_to_the_c
         refused.json::<Value>().await.unwrap()["code"],
         "revoked_credentials"
     );
+
+    let logs = gateway.logs();
+    assert!(logs.contains("signed in"), "debug logging was on");
+    for secret in [code.as_str(), "correct horse", access] {
+        assert!(!logs.contains(secret), "{secret} was logged");
+    }
 }
 
 #[tokio::test]

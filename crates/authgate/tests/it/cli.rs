@@ -208,3 +208,18 @@ fn concurrent_writers_wait_their_turn_instead_of_failing() {
     let keys = gateway.json(&["keys", "list", "--app", &app]);
     assert_eq!(keys.as_array().unwrap().len(), 48, "every key is stored");
 }
+
+#[test]
+fn with_output_json_errors_are_json_on_stderr() {
+    let gateway = Gateway::start("");
+    let out = gateway.cli(&["keys", "revoke", "key_missing", "--output", "json"]);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let error: serde_json::Value = serde_json::from_slice(&out.stderr).expect("JSON on stderr");
+    assert!(
+        error["error"].as_str().unwrap().contains("key_missing"),
+        "{error}"
+    );
+    let text = gateway.cli(&["keys", "revoke", "key_missing"]);
+    assert!(String::from_utf8_lossy(&text.stderr).starts_with("authgate: "));
+}

@@ -111,17 +111,15 @@ impl Nginx {
             "nginx is needed for this test: apt-get install nginx-light (scripts/test.sh does)"
         );
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        // Held until nginx listens on it (`reuseport` lets nginx bind beside the holder).
+        let reserved = crate::harness::reserve_port();
+        let port = reserved.port;
         let d = dir.path().display();
         let config = format!(
             "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\nevents {{}}\nhttp {{\n\
              access_log off;\nclient_body_temp_path {d}/b;\nproxy_temp_path {d}/p;\nfastcgi_temp_path {d}/f;\n\
              uwsgi_temp_path {d}/u;\nscgi_temp_path {d}/s;\n\
-             server {{\nlisten 127.0.0.1:{port};\n\
+             server {{\nlisten 127.0.0.1:{port} reuseport;\n\
              location = /_auth {{\ninternal;\nproxy_pass http://{authgate}/_authgate/verify;\n\
              proxy_pass_request_body off;\nproxy_set_header Content-Length \"\";\n\
              proxy_set_header X-Original-URI $request_uri;\nproxy_set_header X-Original-Method $request_method;\n}}\n\

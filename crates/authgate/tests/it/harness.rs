@@ -27,14 +27,24 @@ pub fn python_json(script: &str, args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// A port free at the time of asking, for a gateway whose public URL must be known before it
-/// starts (the token service's issuer is built from it).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A loopback port held (bound, not listening, with SO_REUSEPORT) until dropped: no other test
+/// is given it meanwhile, nothing answers on it, and a server that binds it with SO_REUSEPORT
+/// too (authgate does; nginx with `reuseport`) can take it over.
+pub struct ReservedPort {
+    _socket: tokio::net::TcpSocket,
+    pub port: u16,
+}
+
+pub fn reserve_port() -> ReservedPort {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_reuseaddr(true).unwrap();
+    socket.set_reuseport(true).unwrap();
+    socket.bind(([127, 0, 0, 1], 0).into()).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    ReservedPort {
+        _socket: socket,
+        port,
+    }
 }
 
 /// A running `authgate serve`.
@@ -72,15 +82,19 @@ impl Gateway {
     /// Like [`Gateway::start`], on a port chosen beforehand and with `server.public_url` its real
     /// address, for the token service (whose issuer and endpoints are built from it).
     pub fn start_public(extra: &str) -> Gateway {
-        let listen = format!("127.0.0.1:{}", free_port());
+        let reserved = reserve_port();
+        let listen = format!("127.0.0.1:{}", reserved.port);
         let public_url = format!("http://{listen}");
-        Self::start_with_env(
+        // Held until the gateway listens on it.
+        let gateway = Self::start_with_env(
             extra,
             &[
                 ("AUTHGATE_SERVER__LISTEN", listen.as_str()),
                 ("AUTHGATE_SERVER__PUBLIC_URL", public_url.as_str()),
             ],
-        )
+        );
+        drop(reserved);
+        gateway
     }
 
     /// Starts `authgate serve` in `dir` (which holds `authgate.toml`, or nothing at all).

@@ -228,14 +228,15 @@ async fn metrics_count_requests_by_route_status_and_decision() {
     assert!(text.contains(
         "authgate_request_duration_seconds_bucket{route=\"api\",decision=\"allowed\",le=\"0.005\"}"
     ));
-    // One miss filled the cache; every later lookup of the key was a hit.
+    // One miss filled the cache; every later lookup of the key was a hit, unless the change
+    // watcher's clearing (the key's creation moved the store's sequence) came between two
+    // requests and made one more miss.
+    let misses = value("authgate_credential_cache_lookups_total{result=\"miss\"}");
+    let hits = value("authgate_credential_cache_lookups_total{result=\"hit\"}");
+    assert_eq!(misses + hits, 8.0, "every key lookup is counted once");
+    assert!((1.0..=2.0).contains(&misses), "{misses} misses");
     assert_eq!(
-        value("authgate_credential_cache_lookups_total{result=\"miss\"}"),
-        1.0
+        value("authgate_credential_cache_hit_ratio"),
+        hits / (hits + misses)
     );
-    assert_eq!(
-        value("authgate_credential_cache_lookups_total{result=\"hit\"}"),
-        7.0
-    );
-    assert_eq!(value("authgate_credential_cache_hit_ratio"), 0.875);
 }

@@ -191,13 +191,12 @@ async fn server_sent_events_stream_event_by_event() {
 
 #[tokio::test]
 async fn an_unreachable_upstream_is_502_json() {
-    // A port that was just free: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let gateway = Gateway::start(&route_to(&format!("http://127.0.0.1:{port}"), ""));
+    // A port held for the whole test: nothing listens there.
+    let reserved = crate::harness::reserve_port();
+    let gateway = Gateway::start(&route_to(
+        &format!("http://127.0.0.1:{}", reserved.port),
+        "",
+    ));
     let app = gateway.app("api-key");
     let (_, secret) = gateway.key(&app, &[]);
     let response = gateway.get_with_key("/", &secret).await;

@@ -758,3 +758,111 @@ async fn refresh_tokens_rotate_and_introspection_and_userinfo_describe_tokens() 
         .await;
     assert_eq!(info.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn no_token_endpoint_secret_reaches_the_logs() {
+    let upstream = Upstream::start();
+    let gateway = start(&upstream);
+    let password = "Tr0ub4dor&3-not-in-any-log";
+    let wrong_password = "wrong-Tr0ub4dor&3-not-in-any-log";
+    gateway.user("jane", password, "viewer");
+    let app = gateway.app("api-key");
+    let (_, client_secret) = gateway.key(&app, &[]);
+    let json = |response: reqwest::Response| async move { response.json::<Value>().await.unwrap() };
+
+    let machine = json(
+        token_request(
+            &gateway,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &app),
+                ("client_secret", &client_secret),
+            ],
+        )
+        .await,
+    )
+    .await;
+    let person = json(
+        token_request(
+            &gateway,
+            &[
+                ("grant_type", "password"),
+                ("client_id", "authgate-cli"),
+                ("username", "jane"),
+                ("password", password),
+                ("scope", "openid offline_access"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    let first_refresh = person["refresh_token"].as_str().unwrap().to_owned();
+    let refreshed = json(
+        token_request(
+            &gateway,
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", "authgate-cli"),
+                ("refresh_token", &first_refresh),
+            ],
+        )
+        .await,
+    )
+    .await;
+    let second_refresh = refreshed["refresh_token"].as_str().unwrap().to_owned();
+    // Refusals log too: a wrong password, a wrong client secret, a reused refresh token.
+    token_request(
+        &gateway,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "authgate-cli"),
+            ("username", "jane"),
+            ("password", wrong_password),
+        ],
+    )
+    .await;
+    let wrong_secret = format!("{client_secret}x");
+    token_request(
+        &gateway,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &app),
+            ("client_secret", &wrong_secret),
+        ],
+    )
+    .await;
+    token_request(
+        &gateway,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "authgate-cli"),
+            ("refresh_token", &first_refresh),
+        ],
+    )
+    .await;
+
+    let logs = gateway.logs();
+    assert!(
+        logs.contains("token issued"),
+        "debug logging was on: {logs}"
+    );
+    for (what, secret) in [
+        ("client secret", client_secret.as_str()),
+        ("wrong client secret", wrong_secret.as_str()),
+        ("password", password),
+        ("wrong password", wrong_password),
+        ("first refresh token", first_refresh.as_str()),
+        ("second refresh token", second_refresh.as_str()),
+        (
+            "machine access token",
+            machine["access_token"].as_str().unwrap(),
+        ),
+        (
+            "person access token",
+            person["access_token"].as_str().unwrap(),
+        ),
+        ("ID token", person["id_token"].as_str().unwrap()),
+    ] {
+        assert!(!logs.contains(secret), "the {what} was logged");
+    }
+}
