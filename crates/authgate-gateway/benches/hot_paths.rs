@@ -6,7 +6,6 @@
 
 use authgate_config::SigningAlg;
 use authgate_config::{AuthConfig, AuthKind, AuthorizationConfig, Config, RouteConfig};
-use authgate_core::key;
 use authgate_gateway::authn::extract::{Credential, Extractor, Source};
 use authgate_gateway::authn::{
     AnonymousPolicy, Authenticator, CredentialCache, KeyUseRecorder, TokenAuthenticator,
@@ -15,7 +14,7 @@ use authgate_gateway::authz::GrantPolicy;
 use authgate_gateway::route::RouteTable;
 use authgate_gateway::stack::Gateway;
 use authgate_state::{MemoryIdempotencyStore, MemoryRateLimiter};
-use authgate_store::{AppMode, DirectoryStore, NewApp, NewCredential, NewKey, SqliteStore};
+use authgate_store::SqliteStore;
 use authgate_token::{Grant, Issuer, KeyRing, Verifier};
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::Method;
@@ -25,36 +24,13 @@ use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt as _;
 
-/// A SQLite store in `dir` with one application and one key; returns the key's secret.
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+/// The shared one-key store, behind an `Arc` as the gateway holds it.
 async fn store_with_key(dir: &Path) -> (Arc<SqliteStore>, String) {
-    let url = format!("sqlite://{}", dir.join("bench.db").display());
-    let store = Arc::new(SqliteStore::open(&url).await.expect("store"));
-    let app = store
-        .create_app(NewApp {
-            name: "bench".into(),
-            tenant: "default".into(),
-            owner: None,
-            mode: AppMode::ApiKey,
-            roles: Vec::new(),
-            redirect_uris: Vec::new(),
-        })
-        .await
-        .expect("app");
-    let secret = key::generate("live");
-    store
-        .create_key(NewKey {
-            app_id: app.id,
-            name: None,
-            scopes: Vec::new(),
-            expires_at: None,
-            credential: NewCredential {
-                digest: secret.digest,
-                display_prefix: secret.display_prefix.clone(),
-            },
-        })
-        .await
-        .expect("key");
-    (store, secret.secret)
+    let (store, secret) = support::store_with_key(dir).await;
+    (Arc::new(store), secret)
 }
 
 fn key_verification(c: &mut Criterion) {

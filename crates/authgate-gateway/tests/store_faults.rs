@@ -3,6 +3,8 @@
 //! the gateway served on a real socket.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use async_trait::async_trait;
 use authgate_config::Config;
 use authgate_core::KeyDigest;
@@ -11,9 +13,9 @@ use authgate_gateway::listener::{self, ListenOptions};
 use authgate_gateway::stack::Gateway;
 use authgate_state::{MemoryIdempotencyStore, MemoryRateLimiter};
 use authgate_store::{
-    AppMode, AppRecord, AuthorizationCode, CodeUse, CredentialStore, DirectoryStore, KeyRecord,
-    NewApp, NewCredential, NewKey, PasswordRecord, RefreshTokenRecord, RefreshUse,
-    SigningKeyRecord, SqliteStore, StoreError, UsageCount, UsageSink,
+    AppRecord, AuthorizationCode, CodeUse, CredentialStore, KeyRecord, PasswordRecord,
+    RefreshTokenRecord, RefreshUse, SigningKeyRecord, SqliteStore, StoreError, UsageCount,
+    UsageSink,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -144,33 +146,7 @@ async fn serve() -> (
     tempfile::TempDir,
 ) {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("faults.db").display());
-    let inner = SqliteStore::open(&url).await.unwrap();
-    let app = inner
-        .create_app(NewApp {
-            name: "faults".into(),
-            tenant: "default".into(),
-            owner: None,
-            mode: AppMode::ApiKey,
-            roles: Vec::new(),
-            redirect_uris: Vec::new(),
-        })
-        .await
-        .unwrap();
-    let secret = key::generate("test");
-    inner
-        .create_key(NewKey {
-            app_id: app.id,
-            name: None,
-            scopes: Vec::new(),
-            expires_at: None,
-            credential: NewCredential {
-                digest: secret.digest,
-                display_prefix: secret.display_prefix.clone(),
-            },
-        })
-        .await
-        .unwrap();
+    let (inner, secret) = support::store_with_key(dir.path()).await;
     let store = Arc::new(WatchedStore {
         inner,
         key_lookups: AtomicUsize::new(0),
@@ -201,7 +177,7 @@ async fn serve() -> (
         options,
         std::future::pending(),
     ));
-    (store, secret.secret, addr, dir)
+    (store, secret, addr, dir)
 }
 
 /// `GET /` with `X-API-Key: key` on a fresh connection: the status and the body.

@@ -3,7 +3,7 @@
 //! answers itself have the JSON shape of every other error.
 
 use crate::harness::Fetch as _;
-use crate::harness::{Gateway, Upstream, route_to};
+use crate::harness::{Gateway, Upstream, raw, route_to};
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -21,18 +21,6 @@ async fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Durati
             Ok(Ok(_)) => {}
         }
     }
-}
-
-/// Sends `request` on a fresh connection and reads the whole answer (the server closes).
-async fn raw(gateway: &Gateway, request: &[u8]) -> String {
-    let mut stream = TcpStream::connect(gateway.addr).await.unwrap();
-    stream.write_all(request).await.unwrap();
-    let mut response = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
-        .await
-        .expect("the gateway answers and closes")
-        .unwrap();
-    String::from_utf8_lossy(&response).into_owned()
 }
 
 /// Reads one whole final answer (head and `Content-Length` bytes of body) from `stream`,
@@ -200,13 +188,13 @@ async fn errors_of_the_http_layer_are_json() {
         "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
         "a".repeat(200 * 1024)
     );
-    let response = raw(&gateway, huge.as_bytes()).await;
+    let response = raw(&gateway, huge.as_bytes(), false).await;
     let (status, body) = status_and_json(&response);
     assert!(status.starts_with("HTTP/1.1 431"), "{response}");
     assert_eq!(body["code"], "headers_too_large");
     assert_eq!(body["error"], "Request Header Fields Too Large");
 
-    let response = raw(&gateway, b"\x00\x01\x02 not http at all\r\n\r\n").await;
+    let response = raw(&gateway, b"\x00\x01\x02 not http at all\r\n\r\n", false).await;
     let (status, body) = status_and_json(&response);
     assert!(status.starts_with("HTTP/1.1 400"), "{response}");
     assert_eq!(body["code"], "malformed_request");
@@ -215,6 +203,7 @@ async fn errors_of_the_http_layer_are_json() {
     let response = raw(
         &gateway,
         b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost x\r\n\r\n",
+        false,
     )
     .await;
     let second = format!("HTTP/1.1 {}", response.rsplit_once("HTTP/1.1 ").unwrap().1);
@@ -313,6 +302,7 @@ async fn a_stalled_upload_is_408_and_a_cut_one_400() {
     let response = raw(
         &gateway,
         format!("{}5\r\nhello\r\nZZ\r\n", head("Transfer-Encoding: chunked")).as_bytes(),
+        false,
     )
     .await;
     let (status, body) = status_and_json(&response);

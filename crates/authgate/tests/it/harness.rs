@@ -384,6 +384,24 @@ pub fn route_to(upstream: &str, extra: &str) -> String {
     format!("[[routes]]\nname = \"api\"\npath_prefix = \"/\"\nupstream = \"{upstream}\"\n{extra}\n")
 }
 
+/// Sends raw bytes on a fresh connection (then closes the sending side, with `close_write`) and
+/// reads the answer until the server closes; a gateway that neither answers nor closes within
+/// 5 s fails the test.
+pub async fn raw(gateway: &Gateway, request: &[u8], close_write: bool) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    if close_write {
+        stream.shutdown().await.unwrap();
+    }
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response))
+        .await
+        .expect("the gateway answered and closed the connection")
+        .unwrap();
+    String::from_utf8_lossy(&response).into_owned()
+}
+
 /// Polls `probe` until it returns true or `limit` passes; returns how long it took.
 pub async fn eventually<F, Fut>(limit: Duration, mut probe: F) -> Option<Duration>
 where

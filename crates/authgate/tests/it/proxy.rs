@@ -428,15 +428,7 @@ async fn a_credential_sent_twice_with_different_values_is_400() {
 
 /// Sends `request` on a fresh connection and returns the status line.
 async fn raw_status(gateway: &Gateway, request: &str) -> String {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer))
-        .await
-        .unwrap()
-        .unwrap();
-    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let answer = crate::harness::raw(gateway, request.as_bytes(), false).await;
     answer.lines().next().unwrap_or_default().to_owned()
 }
 

@@ -1,28 +1,12 @@
 //! Bad input gets a clear answer, never a panic or a hang, and the gateway keeps serving.
 
 use crate::harness::Fetch as _;
-use crate::harness::{Gateway, Upstream, eventually, route_to};
+use crate::harness::{Gateway, Upstream, eventually, raw, route_to};
 use crate::tokens::token_request;
 use reqwest::StatusCode;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// Sends raw bytes, then reads the answer until the server closes; a gateway that neither
-/// answers nor closes within 5 s fails the test.
-async fn raw(gateway: &Gateway, request: &[u8], close_write: bool) -> String {
-    let mut stream = TcpStream::connect(gateway.addr).await.unwrap();
-    stream.write_all(request).await.unwrap();
-    if close_write {
-        stream.shutdown().await.unwrap();
-    }
-    let mut response = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response))
-        .await
-        .expect("the gateway answered and closed the connection")
-        .unwrap();
-    String::from_utf8_lossy(&response).into_owned()
-}
 
 async fn still_serves(gateway: &Gateway, secret: &str) {
     let response = gateway.get_with_key("/", secret).await;
