@@ -72,7 +72,7 @@ pub struct ServerConfig {
     pub drain_timeout: Duration,
     /// Time a client has to send its request headers, from the connection's first moment.
     pub header_read_timeout: Duration,
-    /// A connection with no request in progress and nothing received for this long is closed
+    /// A connection with no request in progress and none started for this long is closed
     /// (HTTP/1.1 keep-alive and HTTP/2 alike).
     pub idle_timeout: Duration,
     /// Longest wait for the next piece of a request body (408 after it).

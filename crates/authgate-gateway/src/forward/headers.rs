@@ -43,8 +43,8 @@ pub struct ForwardContext<'a> {
     pub hidden: &'a CredentialLocations,
     /// The upstream's authority, which becomes `Host`; `None` keeps the client's.
     pub upstream_host: Option<&'a HeaderValue>,
-    /// The authority of an absolute-form or HTTP/2 request, used when there is no `Host`.
-    pub original_host: Option<String>,
+    /// The request's `Host`, or the authority of an HTTP/2 or absolute-form request.
+    pub original_host: Option<HeaderValue>,
 }
 
 /// Rewrites request headers for the upstream.
@@ -66,12 +66,7 @@ pub fn prepare_request(headers: &mut HeaderMap, context: &ForwardContext<'_>) {
 
     // X-Forwarded-* (3), identity (5) and trace context (2): one growth of the map, not several.
     headers.reserve(10);
-    let original_host = headers.get(HOST).cloned().or_else(|| {
-        context
-            .original_host
-            .as_deref()
-            .and_then(|h| HeaderValue::from_str(h).ok())
-    });
+    let original_host = context.original_host.clone();
     if let Some(peer) = context.peer {
         let forwarded_for = match headers.get(&X_FORWARDED_FOR).map(HeaderValue::as_bytes) {
             Some(previous) => HeaderValue::from_bytes(&[previous, b", ", peer.as_bytes()].concat()),
@@ -81,11 +76,12 @@ pub fn prepare_request(headers: &mut HeaderMap, context: &ForwardContext<'_>) {
             headers.insert(X_FORWARDED_FOR.clone(), value);
         }
     }
-    if !headers.contains_key(&X_FORWARDED_PROTO) {
+    // A trusted proxy's own values stay; an untrusted client's were removed above.
+    if !(trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
         headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
     }
     if let Some(host) = original_host
-        && !headers.contains_key(&X_FORWARDED_HOST)
+        && !(trusted && headers.contains_key(&X_FORWARDED_HOST))
     {
         headers.insert(X_FORWARDED_HOST.clone(), host);
     }

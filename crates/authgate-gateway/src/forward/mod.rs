@@ -20,8 +20,9 @@ use crate::{Body, Request, Response};
 use authgate_core::ErrorCode;
 use client::UpstreamClient;
 use futures_util::future::BoxFuture;
+use http::HeaderValue;
 use http::Uri;
-use http::header::CONTENT_LENGTH;
+use http::header::{CONTENT_LENGTH, HOST};
 use http::uri::PathAndQuery;
 use http_body::Body as _;
 use std::borrow::Cow;
@@ -160,7 +161,7 @@ impl Forward {
                 Upstream::Http { host, .. } => Some(host),
                 Upstream::Echo => None,
             },
-            original_host: parts.uri.authority().map(|a| a.as_str().to_owned()),
+            original_host: original_host(&parts)?,
         };
         headers::prepare_request(&mut parts.headers, &forwarded);
         if let Some(trace) = &context.trace {
@@ -174,6 +175,24 @@ impl Forward {
             path_and_query,
         })
     }
+}
+
+/// The host the client asked for: its one `Host`, or the authority of an HTTP/2 or
+/// absolute-form request. RFC 9112 §3.2: an HTTP/1.1 request has exactly one `Host`; one with
+/// none or two is refused rather than forwarded.
+fn original_host(parts: &http::request::Parts) -> Result<Option<HeaderValue>, Rejection> {
+    let mut hosts = parts.headers.get_all(HOST).iter();
+    let host = hosts.next();
+    let missing = host.is_none() && parts.version == http::Version::HTTP_11;
+    if missing || hosts.next().is_some() {
+        return Err(Rejection::new(ErrorCode::MalformedRequest));
+    }
+    Ok(host.cloned().or_else(|| {
+        parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    }))
 }
 
 /// A request ready to go upstream.

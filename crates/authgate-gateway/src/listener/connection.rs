@@ -3,7 +3,7 @@
 //!
 //! [`Activity`] is shared by the connection's socket ([`WatchedIo`]), its service (each request
 //! owes a response until its body ends, [`OwedBody`]) and its watchdog in `listener::serve`,
-//! which closes a connection that owes nothing and has heard nothing for a whole period. That
+//! which closes a connection that owes nothing and started no request for a whole period. That
 //! covers a socket that never sends a byte (hyper-util waits for the HTTP version's first bytes
 //! without a timer), an idle HTTP/1.1 keep-alive and an idle HTTP/2 connection, while a long
 //! response in progress (server-sent events) is never idle.
@@ -11,21 +11,94 @@
 use crate::Body;
 use crate::respond;
 use bytes::Bytes;
+use futures_util::task::AtomicWaker;
 use http_body::{Frame, SizeHint};
+use hyper_util::server::graceful::GracefulConnection;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::Notify;
+
+/// What the watchdog may ask of its connection.
+pub(super) const CLOSE_GRACEFULLY: u8 = 1;
+pub(super) const CLOSE_NOW: u8 = 2;
+
+/// Between a connection and its watchdog: the watchdog's request to close, and the
+/// connection's end.
+#[derive(Default)]
+pub(super) struct CloseSignal {
+    requested: AtomicU8,
+    waker: AtomicWaker,
+    pub(super) ended: Notify,
+}
+
+impl CloseSignal {
+    pub(super) fn request(&self, how: u8) {
+        self.requested.fetch_max(how, Ordering::Relaxed);
+        self.waker.wake();
+    }
+}
+
+/// A connection that its watchdog can close. Serving a request costs it one atomic load per
+/// poll: the watchdog's timers live in a task of their own.
+pub(super) struct Closable<C> {
+    connection: Pin<Box<C>>,
+    signal: Arc<CloseSignal>,
+    registered: bool,
+    shutting_down: bool,
+}
+
+impl<C> Closable<C> {
+    pub(super) fn new(connection: C, signal: Arc<CloseSignal>) -> Self {
+        Self {
+            connection: Box::pin(connection),
+            signal,
+            registered: false,
+            shutting_down: false,
+        }
+    }
+}
+
+impl<C> Drop for Closable<C> {
+    fn drop(&mut self) {
+        self.signal.ended.notify_one();
+    }
+}
+
+impl<C: GracefulConnection> Future for Closable<C> {
+    type Output = Result<(), C::Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // A task's waker stays the same while it lives, so it is registered once; a wake uses
+        // it up, so it is registered again once the graceful close has been seen.
+        if !self.registered {
+            self.signal.waker.register(cx.waker());
+            self.registered = true;
+        }
+        match self.signal.requested.load(Ordering::Relaxed) {
+            CLOSE_NOW => return Poll::Ready(Ok(())),
+            CLOSE_GRACEFULLY if !self.shutting_down => {
+                self.shutting_down = true;
+                self.signal.waker.register(cx.waker());
+                self.connection.as_mut().graceful_shutdown();
+            }
+            _ => {}
+        }
+        self.connection.as_mut().poll(cx)
+    }
+}
 
 /// What a connection's socket, service and watchdog know of each other.
 #[derive(Debug)]
 pub(super) struct Activity {
     /// Requests handed to the service whose response body has not ended yet.
     owed: AtomicUsize,
-    /// Bytes arrived since the watchdog last looked.
-    heard: AtomicBool,
+    /// A request started since the watchdog last looked.
+    started: AtomicBool,
     /// A request has been handed to the service on this connection.
     served: AtomicBool,
     /// Nothing of a response is under way: no request reached the service since the last flush
@@ -37,7 +110,7 @@ impl Activity {
     pub(super) fn new() -> Arc<Self> {
         Arc::new(Self {
             owed: AtomicUsize::new(0),
-            heard: AtomicBool::new(false),
+            started: AtomicBool::new(false),
             served: AtomicBool::new(false),
             quiet: AtomicBool::new(true),
         })
@@ -48,14 +121,15 @@ impl Activity {
     pub(super) fn request_started(self: &Arc<Self>) -> Debt {
         self.owed.fetch_add(1, Ordering::Relaxed);
         self.quiet.store(false, Ordering::Relaxed);
+        self.started.store(true, Ordering::Relaxed);
         self.served.store(true, Ordering::Relaxed);
         Debt(self.clone())
     }
 
-    /// Whether nothing is owed and nothing arrived since the last look; starts the next look.
+    /// Whether nothing is owed and no request started since the last look; starts the next.
     pub(super) fn idle_since_last_look(&self) -> bool {
-        let heard = self.heard.swap(false, Ordering::Relaxed);
-        !heard && self.owes_nothing()
+        let started = self.started.swap(false, Ordering::Relaxed);
+        !started && self.owes_nothing()
     }
 
     pub(super) fn owes_nothing(&self) -> bool {
@@ -89,11 +163,6 @@ impl OwedBody {
             debt: Some(debt),
         }
     }
-
-    /// A body owing nothing: the answer to a request refused before it reached the service.
-    pub(super) fn settled(body: Body) -> Self {
-        Self { body, debt: None }
-    }
 }
 
 impl http_body::Body for OwedBody {
@@ -120,8 +189,7 @@ impl http_body::Body for OwedBody {
     }
 }
 
-/// The connection's socket: notes what arrives, and puts the JSON error body into the answers
-/// hyper writes itself (400 for an unparsable request, 414, 431), which it sends empty.
+/// The connection's socket: puts the JSON error body into the answers hyper writes itself (400 for an unparsable request, 414, 431), which it sends empty.
 pub(super) struct WatchedIo<S> {
     io: S,
     activity: Arc<Activity>,
@@ -191,12 +259,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for WatchedIo<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut self.io).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.activity.heard.store(true, Ordering::Relaxed);
-        }
-        polled
+        Pin::new(&mut self.io).poll_read(cx, buf)
     }
 }
 
@@ -218,7 +281,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WatchedIo<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        if let Some(first) = bufs.iter().find(|b| !b.is_empty()) {
+        if self.activity.quiet.load(Ordering::Relaxed)
+            && let Some(first) = bufs.iter().find(|b| !b.is_empty())
+        {
             self.notice_own_error(first);
         }
         if self.replacement.is_some() {

@@ -7,7 +7,7 @@
 //!
 //! Slow, silent or malformed clients cannot hold the gateway: request headers must arrive
 //! within `header_read_timeout` of the connection's first moment and fit in 64 KiB; a
-//! connection that owes no response and hears nothing for `idle_timeout` is closed; a listener
+//! connection that owes no response and starts no request for `idle_timeout` is closed; a listener
 //! keeps at most `max_connections` (a worker its share), and when full it first closes its idle
 //! connections, so a health check still gets in while silent sockets pile up. Errors hyper
 //! answers itself get the JSON body of every other error (`connection.rs`). On shutdown the
@@ -17,13 +17,11 @@
 mod connection;
 
 use crate::context::RequestContext;
-use crate::respond::Rejection;
 use crate::{Body, Request, Response};
-use authgate_core::ErrorCode;
-use connection::{Activity, OwedBody, WatchedIo};
-use futures_util::future::Either;
+use connection::{
+    Activity, CLOSE_GRACEFULLY, CLOSE_NOW, Closable, CloseSignal, OwedBody, WatchedIo,
+};
 use http::HeaderValue;
-use http::header::HOST;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -66,7 +64,7 @@ impl PeerAddr {
 pub struct ListenOptions {
     /// From the connection's first moment to its first request's headers.
     pub header_read_timeout: Duration,
-    /// A connection that owes no response and hears nothing for this long is closed.
+    /// A connection that owes no response and starts no request for this long is closed.
     pub idle_timeout: Duration,
     pub drain_timeout: Duration,
     /// Open connections kept at most (for `spawn_workers`, across all workers).
@@ -221,18 +219,10 @@ impl Slots {
     }
 }
 
-/// RFC 9112 §3.2: an HTTP/1.1 request has exactly one `Host` (HTTP/1.0 may have none;
-/// HTTP/2 names its authority otherwise). Refused here, before any stage reads it.
-fn host_refusal(request: &Request) -> Option<Rejection> {
-    let hosts = request.headers().get_all(HOST).iter().count();
-    let required = request.version() == http::Version::HTTP_11;
-    (hosts > 1 || (required && hosts == 0)).then(|| Rejection::new(ErrorCode::MalformedRequest))
-}
-
 /// Why a connection is being closed.
 #[derive(Debug, Clone, Copy)]
 enum Closing {
-    /// Nothing owed and nothing heard for a whole period.
+    /// Nothing owed and no request started for a whole period.
     Idle,
     /// The listener is full and this connection is idle.
     Room,
@@ -242,6 +232,71 @@ enum Closing {
 
 /// How long a connection asked to close gracefully may take before it is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// The periods a connection's watchdog works with.
+#[derive(Debug, Clone, Copy)]
+struct Timeouts {
+    header_read: Duration,
+    idle: Duration,
+    drain: Duration,
+}
+
+/// What a connection's watchdog watches.
+struct Watch {
+    peer: SocketAddr,
+    activity: Arc<Activity>,
+    signal: Arc<CloseSignal>,
+    /// Moves when the listener is full.
+    pressure: watch::Receiver<u64>,
+    timeouts: Timeouts,
+}
+
+/// A connection's watchdog, a task of its own so that serving a request polls none of its
+/// timers: closes the connection gracefully when it has been idle for a whole period, when the
+/// listener needs room and it is idle, or when the process drains; then drops it if it has not
+/// closed within its grace period. Ends with the connection.
+async fn watch_connection(watch: Watch, draining: impl Future<Output = ()>) {
+    let Watch {
+        peer,
+        activity,
+        signal,
+        mut pressure,
+        timeouts,
+    } = watch;
+    tokio::pin!(draining);
+    let mut period = timeouts.header_read;
+    let reason = loop {
+        tokio::select! {
+            () = signal.ended.notified() => return,
+            () = tokio::time::sleep(period) => {
+                if activity.idle_since_last_look() {
+                    break Closing::Idle;
+                }
+                period = if activity.served_any() {
+                    timeouts.idle
+                } else {
+                    timeouts.header_read
+                };
+            }
+            Ok(()) = pressure.changed() => {
+                if activity.owes_nothing() {
+                    break Closing::Room;
+                }
+            }
+            () = &mut draining => break Closing::Drain,
+        }
+    };
+    tracing::debug!(%peer, ?reason, "closing the connection");
+    signal.request(CLOSE_GRACEFULLY);
+    let grace = match reason {
+        Closing::Drain => timeouts.drain,
+        Closing::Idle | Closing::Room => CLOSE_GRACE,
+    };
+    tokio::select! {
+        () = signal.ended.notified() => {}
+        () = tokio::time::sleep(grace) => signal.request(CLOSE_NOW),
+    }
+}
 
 /// Serves `service` on `listener` until `shutdown` resolves, then drains.
 pub async fn serve<S>(
@@ -266,6 +321,11 @@ pub async fn serve<S>(
         pressure: watch::Sender::new(0),
     });
     let (drain, draining) = watch::channel(false);
+    let timeouts = Timeouts {
+        header_read: options.header_read_timeout,
+        idle: options.idle_timeout,
+        drain: options.drain_timeout,
+    };
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -297,73 +357,32 @@ pub async fn serve<S>(
                 peer: Some(peer_addr.clone()),
                 ..RequestContext::default()
             });
-            if let Some(refused) = host_refusal(&request) {
-                let response = refused.into_response().map(OwedBody::settled);
-                return Either::Left(std::future::ready(Ok(response)));
-            }
             let debt = requests_activity.request_started();
             let response = service.clone().oneshot(request);
-            Either::Right(async move {
+            async move {
                 let response = response.await?;
                 Ok::<_, Infallible>(response.map(|body| OwedBody::new(body, debt)))
-            })
+            }
         });
         let io = TokioIo::new(WatchedIo::new(stream, activity.clone()));
         let connection = builder
             .serve_connection_with_upgrades(io, handler)
             .into_owned();
-        let draining = stopped(draining.clone());
-        let mut pressure = slots.pressure.subscribe();
-        let (header_read_timeout, idle_timeout, drain_timeout) = (
-            options.header_read_timeout,
-            options.idle_timeout,
-            options.drain_timeout,
-        );
+        let signal = Arc::new(CloseSignal::default());
+        tokio::spawn(watch_connection(
+            Watch {
+                peer,
+                activity,
+                signal: signal.clone(),
+                pressure: slots.pressure.subscribe(),
+                timeouts,
+            },
+            stopped(draining.clone()),
+        ));
         tokio::spawn(async move {
             let _slot = slot;
-            tokio::pin!(connection, draining);
-            // Looks for idleness each period; once closing, bounds the grace period instead.
-            let mut look = Box::pin(tokio::time::sleep(header_read_timeout));
-            let mut closing = false;
-            loop {
-                let reason = tokio::select! {
-                    ended = connection.as_mut() => {
-                        if let Err(error) = ended {
-                            tracing::debug!(%error, %peer, "connection ended with an error");
-                        }
-                        return;
-                    }
-                    () = &mut look => {
-                        if closing {
-                            return;
-                        }
-                        if !activity.idle_since_last_look() {
-                            let period = if activity.served_any() {
-                                idle_timeout
-                            } else {
-                                header_read_timeout
-                            };
-                            look.as_mut().reset(tokio::time::Instant::now() + period);
-                            continue;
-                        }
-                        Closing::Idle
-                    }
-                    Ok(()) = pressure.changed(), if !closing => {
-                        if !activity.owes_nothing() {
-                            continue;
-                        }
-                        Closing::Room
-                    }
-                    () = &mut draining, if !closing => Closing::Drain,
-                };
-                tracing::debug!(%peer, ?reason, "closing the connection");
-                connection.as_mut().graceful_shutdown();
-                closing = true;
-                let grace = match reason {
-                    Closing::Drain => drain_timeout,
-                    Closing::Idle | Closing::Room => CLOSE_GRACE,
-                };
-                look.as_mut().reset(tokio::time::Instant::now() + grace);
+            if let Err(error) = (Closable::new(connection, signal)).await {
+                tracing::debug!(%error, %peer, "connection ended with an error");
             }
         });
     }

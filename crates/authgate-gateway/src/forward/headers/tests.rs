@@ -44,7 +44,7 @@ fn spoofed_identity_hop_by_hop_and_hidden_credentials_are_removed() {
             peer_trusted: true,
             hidden: &hidden,
             upstream_host: Some(&upstream),
-            original_host: None,
+            original_host: Some(HeaderValue::from_static("api.example.com")),
         },
     );
     assert_eq!(headers["x-authgate-subject"], "jane");
@@ -101,7 +101,7 @@ fn an_untrusted_client_s_forwarding_headers_are_replaced() {
                 ..CredentialLocations::default()
             },
             upstream_host: None,
-            original_host: None,
+            original_host: Some(HeaderValue::from_static("api.example.com")),
         },
     );
     assert_eq!(headers["x-forwarded-for"], "127.0.0.1");
