@@ -29,7 +29,7 @@ mod support;
 
 /// The shared one-key store, behind an `Arc` as the gateway holds it.
 async fn store_with_key(dir: &Path) -> (Arc<SqliteStore>, String) {
-    let (store, secret) = support::store_with_key(dir).await;
+    let (store, secret, _) = support::store_with_key(dir).await;
     (Arc::new(store), secret)
 }
 

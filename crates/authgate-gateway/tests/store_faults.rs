@@ -146,7 +146,7 @@ async fn serve() -> (
     tempfile::TempDir,
 ) {
     let dir = tempfile::tempdir().unwrap();
-    let (inner, secret) = support::store_with_key(dir.path()).await;
+    let (inner, secret, _) = support::store_with_key(dir.path()).await;
     let store = Arc::new(WatchedStore {
         inner,
         key_lookups: AtomicUsize::new(0),

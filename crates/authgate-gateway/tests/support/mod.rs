@@ -1,11 +1,12 @@
-//! Set-up shared by the gateway's integration tests and benches (included by path).
+//! Set-up shared by the gateway's unit and integration tests and its benches (included by path).
 
 use authgate_core::key;
 use authgate_store::{AppMode, DirectoryStore, NewApp, NewCredential, NewKey, SqliteStore};
 use std::path::Path;
 
-/// A SQLite store in `dir` with one `api-key` application and one key; returns the key's secret.
-pub(crate) async fn store_with_key(dir: &Path) -> (SqliteStore, String) {
+/// A SQLite store in `dir` with one `api-key` application and one key: the store, the key's
+/// secret and its id.
+pub(crate) async fn store_with_key(dir: &Path) -> (SqliteStore, String, String) {
     let url = format!("sqlite://{}", dir.join("gateway.db").display());
     let store = SqliteStore::open(&url).await.expect("store");
     let app = store
@@ -20,7 +21,7 @@ pub(crate) async fn store_with_key(dir: &Path) -> (SqliteStore, String) {
         .await
         .expect("app");
     let secret = key::generate("test");
-    store
+    let created = store
         .create_key(NewKey {
             app_id: app.id,
             name: None,
@@ -33,5 +34,5 @@ pub(crate) async fn store_with_key(dir: &Path) -> (SqliteStore, String) {
         })
         .await
         .expect("key");
-    (store, secret.secret)
+    (store, secret.secret, created.id)
 }

@@ -1,43 +1,20 @@
 use super::*;
 use authgate_config::AuthorizationConfig;
-use authgate_core::key;
-use authgate_store::{DirectoryStore, NewApp, NewCredential, NewKey, SqliteStore};
+use authgate_store::{DirectoryStore as _, SqliteStore};
+
+#[path = "../../../tests/support/mod.rs"]
+mod support;
 
 /// A cache over a fresh SQLite store holding one key; returns the key's digest and id.
 async fn cache_with_key(
     dir: &std::path::Path,
     ttl: Duration,
 ) -> (CredentialCache, Arc<SqliteStore>, KeyDigest, String) {
-    let url = format!("sqlite://{}", dir.join("cache.db").display());
-    let store = Arc::new(SqliteStore::open(&url).await.expect("store"));
-    let app = store
-        .create_app(NewApp {
-            name: "cached".into(),
-            tenant: "default".into(),
-            owner: None,
-            mode: AppMode::ApiKey,
-            roles: Vec::new(),
-            redirect_uris: Vec::new(),
-        })
-        .await
-        .expect("app");
-    let secret = key::generate("live");
-    let created = store
-        .create_key(NewKey {
-            app_id: app.id,
-            name: None,
-            scopes: Vec::new(),
-            expires_at: None,
-            credential: NewCredential {
-                digest: secret.digest,
-                display_prefix: secret.display_prefix,
-            },
-        })
-        .await
-        .expect("key");
+    let (store, secret, key_id) = support::store_with_key(dir).await;
+    let store = Arc::new(store);
     let policy = Arc::new(GrantPolicy::new(&AuthorizationConfig::default()));
     let cache = CredentialCache::new(store.clone(), policy, ttl);
-    (cache, store, secret.digest, created.id)
+    (cache, store, KeyDigest::of(&secret), key_id)
 }
 
 async fn revoked(cache: &CredentialCache, digest: &KeyDigest) -> bool {
