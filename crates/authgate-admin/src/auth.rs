@@ -1,5 +1,7 @@
 //! Who may use the admin API: an admin token (`Authorization: Bearer`) of a user holding the
-//! `admin` role. No token or a bad one: 401; a token of a user who is not an admin: 403.
+//! `admin` role. No token or a bad one: 401; a token of a user who is not an admin: 403. An
+//! admitted request carries its `Actor` (the token's user, from the client's address) for the
+//! audit log.
 //!
 //! Like the gateway, the token's shape is checked first, then only its SHA-256 digest is looked
 //! up and compared in constant time; logs carry its display prefix at most.
@@ -7,16 +9,18 @@
 use crate::AdminState;
 use crate::error::ApiError;
 use authgate_core::{KeyDigest, bearer, key};
-use axum::extract::{Request, State};
+use authgate_store::Actor;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use http::StatusCode;
 use http::header::AUTHORIZATION;
+use std::net::SocketAddr;
 
 /// The middleware in front of every admin API route.
 pub(crate) async fn require_admin(
     State(state): State<AdminState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
     let unauthorized =
@@ -36,7 +40,8 @@ pub(crate) async fn require_admin(
     key::validate(token).map_err(|_| unauthorized("The admin token is not valid."))?;
     let digest = KeyDigest::of(token);
     let record = state
-        .store
+        .ops
+        .store()
         .find_admin_token(&digest)
         .await?
         .filter(|record| record.digest.matches(&digest))
@@ -56,5 +61,13 @@ pub(crate) async fn require_admin(
         ));
     }
     tracing::debug!(user = %record.user, method = %request.method(), path = %request.uri().path(), "admin request");
+    let source = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |peer| peer.0.ip().to_string());
+    request.extensions_mut().insert(Actor {
+        name: record.user,
+        source,
+    });
     Ok(next.run(request).await)
 }

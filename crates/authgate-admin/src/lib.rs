@@ -1,17 +1,19 @@
-//! The admin listener (SPEC §7): health, Prometheus `/metrics`, and the admin API under
-//! `/admin/api/v1`, which only admins may use.
+//! The admin listener (SPEC §7): Prometheus `/metrics`, and the admin API under
+//! `/admin/api/v1` with its OpenAPI document, which only admins may use.
 //!
 //! Requests to the API pass [`auth::require_admin`] first (an admin token as `Bearer`); handlers
-//! in `api/` then work on the store through its traits and answer JSON, errors included
-//! ([`error::ApiError`], the gateway's error shape).
+//! in `api/` turn HTTP into calls of the operations layer (`authgate-ops`, shared with the CLI),
+//! which validates, changes and audits; they answer JSON, errors included ([`error::ApiError`],
+//! the gateway's error shape). The OpenAPI document is generated from the handlers and types
+//! (utoipa), so it says what the server does.
 #![forbid(unsafe_code)]
 
 mod api;
 mod auth;
 mod error;
+mod extract;
 
-use authgate_gateway::health;
-use authgate_store::Store;
+use authgate_ops::Operations;
 use axum::Router;
 use axum::middleware::from_fn_with_state;
 use axum::routing::get;
@@ -20,23 +22,30 @@ use std::sync::Arc;
 /// Renders the process's metrics in the Prometheus text format.
 pub type MetricsRenderer = Arc<dyn Fn() -> String + Send + Sync>;
 
+/// Where the API lives on the admin listener.
+pub const API_PREFIX: &str = "/admin/api/v1";
+
 /// What the admin handlers share.
 #[derive(Clone)]
 pub struct AdminState {
-    pub store: Arc<dyn Store>,
+    pub ops: Operations,
 }
 
-/// The admin listener's router.
-pub fn router(store: Arc<dyn Store>, metrics: MetricsRenderer) -> Router {
-    let state = AdminState {
-        store: store.clone(),
-    };
-    let api = api::routes()
+/// The admin listener's router (health is added by the caller, which owns it).
+pub fn router(ops: Operations, metrics: MetricsRenderer) -> Router {
+    let state = AdminState { ops };
+    let (api, document) = api::routes().split_for_parts();
+    let api = api
         .layer(from_fn_with_state(state.clone(), auth::require_admin))
         .with_state(state);
-    health::routes(store)
+    let document = Arc::new(document);
+    Router::new()
         .route("/metrics", get(move || render(metrics.clone())))
-        .nest("/admin/api/v1", api)
+        .nest(API_PREFIX, api)
+        .route(
+            &format!("{API_PREFIX}/openapi.json"),
+            get(move || async move { axum::Json(document.as_ref().clone()) }),
+        )
 }
 
 async fn render(metrics: MetricsRenderer) -> impl axum::response::IntoResponse {

@@ -407,8 +407,11 @@ pub struct OidcConfig {
     pub audience: String,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
-    /// `ES256`, `RS256` or `EdDSA`: the algorithm of newly created signing keys.
+    /// `ES256`, `RS256` or `EdDSA`: the algorithm of newly created access-token signing keys.
     pub signing_alg: SigningAlg,
+    /// The algorithm of newly created ID-token signing keys: RS256 by default, the algorithm
+    /// relying parties expect unless they registered another (OIDC Core §15.1).
+    pub id_token_signing_alg: SigningAlg,
 }
 
 impl Default for OidcConfig {
@@ -421,6 +424,7 @@ impl Default for OidcConfig {
             access_token_ttl: Duration::from_secs(3600),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             signing_alg: SigningAlg::Es256,
+            id_token_signing_alg: SigningAlg::Rs256,
         }
     }
 }

@@ -5,6 +5,11 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand::RngCore;
 
+/// The longest user name and password sign-in looks at (longer ones are refused unread), and
+/// so the longest a user may be given.
+pub const MAX_USERNAME_BYTES: usize = 256;
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
 /// Why a password cannot be stored.
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {

@@ -4,7 +4,6 @@
 //!
 //! `cargo bench -p authgate-gateway --bench hot_paths`
 
-use authgate_config::SigningAlg;
 use authgate_config::{AuthConfig, AuthKind, AuthorizationConfig, Config, RouteConfig};
 use authgate_gateway::authn::extract::{Credential, Extractor, Source};
 use authgate_gateway::authn::{
@@ -40,9 +39,10 @@ fn key_verification(c: &mut Criterion) {
         let (store, secret) = store_with_key(dir.path()).await;
         let policy = Arc::new(GrantPolicy::new(&AuthorizationConfig::default()));
         let cache = CredentialCache::new(store.clone(), policy, Duration::from_secs(600));
-        authgate_token::keys::rotate(store.as_ref(), SigningAlg::Es256, Duration::from_secs(3600))
+        authgate_ops::Operations::new(store.clone(), &Config::default())
+            .ensure_signing_keys()
             .await
-            .expect("signing key");
+            .expect("signing keys");
         let ring = KeyRing::load(store.clone()).await.expect("key ring");
         let issuer = "http://127.0.0.1:8080";
         let token = Issuer::new(ring.clone(), issuer, "authgate", 3600)

@@ -164,6 +164,14 @@ impl Gateway {
         stages
     }
 
+    /// The token service's issuer (with `[oidc]` on), for tokens operators issue to
+    /// applications: the same keys and settings as `/oauth/token`.
+    pub fn token_issuer(&self) -> Option<authgate_token::Issuer> {
+        self.tokens
+            .as_ref()
+            .map(|(service, _)| service.issuer().clone())
+    }
+
     /// The service of one worker: the stages in front of its own upstream connection pool, so
     /// a worker thread never waits on another's connections. Proxied and forward-auth requests
     /// are observed (usage, metrics); `authgate check` is not.

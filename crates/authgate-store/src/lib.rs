@@ -84,60 +84,146 @@ pub trait CredentialStore: UsageSink {
     async fn change_seq(&self) -> Result<i64, StoreError>;
 }
 
-/// What operators (CLI, admin API) do to the directory. Every change moves [`CredentialStore::change_seq`].
+/// What operators (CLI, admin API, web UI) do to the directory. Every change moves
+/// [`CredentialStore::change_seq`] and commits its [`AuditEntry`] in the same transaction; a
+/// refused change writes neither.
 #[async_trait]
 pub trait DirectoryStore: Send + Sync + 'static {
     /// On an empty store, creates the `admin` user (role `admin`) in the default tenant with one
     /// admin token. Returns whether it did; safe when several processes start at once.
-    async fn bootstrap_admin(&self, token: &NewCredential) -> Result<bool, StoreError>;
+    async fn bootstrap_admin(
+        &self,
+        token: &NewCredential,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
 
-    async fn create_user(&self, new: NewUser) -> Result<User, StoreError>;
+    async fn create_tenant(
+        &self,
+        id: &str,
+        name: &str,
+        audit: &AuditEntry,
+    ) -> Result<Tenant, StoreError>;
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+
+    async fn create_user(&self, new: NewUser, audit: &AuditEntry) -> Result<User, StoreError>;
+    /// Sets (a PHC hash) or removes (`None`) a user's password.
+    async fn set_password(
+        &self,
+        user: &str,
+        password_hash: Option<&str>,
+        audit: &AuditEntry,
+    ) -> Result<User, StoreError>;
+    /// Replaces a user's roles.
+    async fn set_user_roles(
+        &self,
+        user: &str,
+        roles: &[String],
+        audit: &AuditEntry,
+    ) -> Result<User, StoreError>;
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    /// A user by id or name.
+    async fn get_user(&self, id_or_name: &str) -> Result<User, StoreError>;
     /// Deletes a user (by id or name) that owns no application.
-    async fn delete_user(&self, id_or_name: &str) -> Result<(), StoreError>;
+    async fn delete_user(&self, id_or_name: &str, audit: &AuditEntry) -> Result<(), StoreError>;
 
-    async fn create_app(&self, new: NewApp) -> Result<App, StoreError>;
+    async fn create_app(&self, new: NewApp, audit: &AuditEntry) -> Result<App, StoreError>;
     async fn list_apps(&self) -> Result<Vec<App>, StoreError>;
     async fn get_app(&self, id: &str) -> Result<App, StoreError>;
-    async fn set_app_suspended(&self, id: &str, suspended: bool) -> Result<App, StoreError>;
+    async fn update_app(
+        &self,
+        id: &str,
+        changes: &AppChanges,
+        audit: &AuditEntry,
+    ) -> Result<App, StoreError>;
+    async fn set_app_suspended(
+        &self,
+        id: &str,
+        suspended: bool,
+        audit: &AuditEntry,
+    ) -> Result<App, StoreError>;
     /// Deletes an application and every key of it.
-    async fn delete_app(&self, id: &str) -> Result<(), StoreError>;
+    async fn delete_app(&self, id: &str, audit: &AuditEntry) -> Result<(), StoreError>;
 
     /// Adds a key to an application; `app-id-key` applications hold at most [`MAX_APP_KEYS`].
-    async fn create_key(&self, new: NewKey) -> Result<Key, StoreError>;
+    async fn create_key(&self, new: NewKey, audit: &AuditEntry) -> Result<Key, StoreError>;
     async fn list_keys(&self, app_id: Option<&str>) -> Result<Vec<Key>, StoreError>;
-    async fn revoke_key(&self, id: &str) -> Result<Key, StoreError>;
+    async fn revoke_key(&self, id: &str, audit: &AuditEntry) -> Result<Key, StoreError>;
     /// Replaces a key's secret; the old one fails from the next request on.
-    async fn regenerate_key(&self, id: &str, secret: &NewCredential) -> Result<Key, StoreError>;
+    async fn regenerate_key(
+        &self,
+        id: &str,
+        secret: &NewCredential,
+        audit: &AuditEntry,
+    ) -> Result<Key, StoreError>;
 
     /// Creates a custom role; permissions are already validated `resource:action` texts.
-    async fn create_role(&self, name: &str, permissions: &[String]) -> Result<Role, StoreError>;
+    async fn create_role(
+        &self,
+        name: &str,
+        permissions: &[String],
+        audit: &AuditEntry,
+    ) -> Result<Role, StoreError>;
     async fn list_roles(&self) -> Result<Vec<Role>, StoreError>;
     /// Deletes a custom role and every binding of it.
-    async fn delete_role(&self, name: &str) -> Result<(), StoreError>;
+    async fn delete_role(&self, name: &str, audit: &AuditEntry) -> Result<(), StoreError>;
     /// Gives a user (by id or name) a role, built-in or custom.
-    async fn bind_role(&self, user: &str, role: &str) -> Result<User, StoreError>;
+    async fn bind_role(
+        &self,
+        user: &str,
+        role: &str,
+        audit: &AuditEntry,
+    ) -> Result<User, StoreError>;
 
     /// An application's usage per minute, for minutes starting in `from..to` (Unix seconds),
     /// oldest first; minutes without requests are left out.
     async fn usage(&self, app_id: &str, from: i64, to: i64)
     -> Result<Vec<UsageMinute>, StoreError>;
 
-    /// Makes `new` the signing key; keys it replaces stop signing now and stay published until
-    /// `publish_retired_until` (Unix seconds). Safe when several processes do it at once.
+    /// Makes `new` the signing key of its purpose; the key of that purpose it replaces stops
+    /// signing now and stays published until `publish_retired_until` (Unix seconds). Safe when
+    /// several processes do it at once.
     async fn rotate_signing_key(
         &self,
         new: SigningKeyRecord,
         publish_retired_until: i64,
+        audit: &AuditEntry,
     ) -> Result<SigningKey, StoreError>;
     /// Every signing key, newest first, expired ones included.
     async fn list_signing_keys(&self) -> Result<Vec<SigningKey>, StoreError>;
+
+    /// Writes an audit entry for something done outside the store (an access token issued
+    /// to an application).
+    async fn append_audit(&self, audit: &AuditEntry) -> Result<(), StoreError>;
+    /// Audit entries matching `filter`, newest first: at most `limit`, older than the entry
+    /// `before` when given.
+    async fn list_audit(
+        &self,
+        filter: &AuditFilter,
+        limit: u32,
+        before: Option<i64>,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
 
     /// The admin token with this digest, revoked or not, with its user's roles.
     async fn find_admin_token(
         &self,
         digest: &KeyDigest,
     ) -> Result<Option<AdminTokenRecord>, StoreError>;
+    /// Gives a user (by id or name) an admin token with the id `id`.
+    async fn create_admin_token(
+        &self,
+        id: &str,
+        user: &str,
+        token: &NewCredential,
+        audit: &AuditEntry,
+    ) -> Result<AdminToken, StoreError>;
+    /// Every admin token, oldest first, revoked ones included.
+    async fn list_admin_tokens(&self) -> Result<Vec<AdminToken>, StoreError>;
+    /// Revokes an admin token: it fails from its next request.
+    async fn revoke_admin_token(
+        &self,
+        id: &str,
+        audit: &AuditEntry,
+    ) -> Result<AdminToken, StoreError>;
 }
 
 /// Both halves: what `open` returns.

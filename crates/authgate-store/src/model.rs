@@ -11,7 +11,7 @@ pub const DEFAULT_TENANT: &str = "default";
 pub const MAX_APP_KEYS: i64 = 5;
 
 /// How an application's callers identify themselves (SPEC §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub enum AppMode {
     /// Each key is identifier and secret at once.
     #[serde(rename = "api-key")]
@@ -91,7 +91,7 @@ pub struct NewCredential {
     pub display_prefix: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: String,
     pub name: String,
@@ -103,6 +103,8 @@ pub struct User {
 
 #[derive(Debug, Clone)]
 pub struct NewUser {
+    /// Chosen by the caller, so that its audit entry can name it.
+    pub id: String,
     pub name: String,
     pub kind: UserKind,
     pub tenant: String,
@@ -112,7 +114,7 @@ pub struct NewUser {
 }
 
 /// A person (who may sign in with a password) or a service (which acts through keys).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum UserKind {
     Person,
@@ -128,7 +130,7 @@ impl UserKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct App {
     pub id: String,
     pub name: String,
@@ -145,6 +147,8 @@ pub struct App {
 
 #[derive(Debug, Clone)]
 pub struct NewApp {
+    /// Chosen by the caller, so that its audit entry can name it.
+    pub id: String,
     pub name: String,
     pub tenant: String,
     pub owner: Option<String>,
@@ -153,8 +157,28 @@ pub struct NewApp {
     pub redirect_uris: Vec<String>,
 }
 
+/// What a change to an application sets; `None` leaves a part as it is.
+#[derive(Debug, Clone, Default)]
+pub struct AppChanges {
+    pub name: Option<String>,
+    /// A user's name or id.
+    pub owner: Option<String>,
+    /// Replaces its own roles (empty: it acts with its owner's).
+    pub roles: Option<Vec<String>>,
+    /// Replaces its redirect URIs.
+    pub redirect_uris: Option<Vec<String>>,
+}
+
+/// A tenant: the space users and applications live in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
 /// A custom role: a name and the permissions it grants.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Role {
     pub name: String,
     pub permissions: Vec<String>,
@@ -162,7 +186,7 @@ pub struct Role {
 }
 
 /// A key as listings show it: never the secret, only its prefix.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Key {
     pub id: String,
     pub app_id: String,
@@ -177,6 +201,8 @@ pub struct Key {
 
 #[derive(Debug, Clone)]
 pub struct NewKey {
+    /// Chosen by the caller, so that its audit entry can name it.
+    pub id: String,
     pub app_id: String,
     pub name: Option<String>,
     pub scopes: Vec<String>,
@@ -228,7 +254,7 @@ pub struct UsageCount {
 }
 
 /// An application's usage in one minute.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct UsageMinute {
     /// Unix seconds at the start of the minute.
     pub minute: i64,
@@ -253,7 +279,7 @@ impl UsageMinute {
 }
 
 /// An application's usage over a window: per minute, and the window's totals.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct UsageReport {
     pub application: String,
     /// The window, Unix seconds: minutes starting at or after `from` and before `to`.
@@ -283,11 +309,46 @@ impl UsageReport {
     }
 }
 
+/// What a signing key signs. Access tokens and ID tokens have keys of their own, since OpenID
+/// Connect relying parties expect RS256 ID tokens by default (OIDC Core §15.1) while access
+/// tokens are better served by a small, fast ES256 key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SigningPurpose {
+    AccessTokens,
+    IdTokens,
+}
+
+impl SigningPurpose {
+    pub const ALL: [Self; 2] = [Self::AccessTokens, Self::IdTokens];
+
+    /// The stored and displayed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AccessTokens => "access-tokens",
+            Self::IdTokens => "id-tokens",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|purpose| purpose.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for SigningPurpose {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A token-signing key as stored. The private key never leaves the token service; `Debug`
 /// leaves it out.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SigningKeyRecord {
     pub kid: String,
+    pub purpose: SigningPurpose,
     /// `ES256`, `RS256` or `EdDSA`.
     pub alg: String,
     /// PKCS#8 PEM.
@@ -305,6 +366,7 @@ impl std::fmt::Debug for SigningKeyRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SigningKeyRecord")
             .field("kid", &self.kid)
+            .field("purpose", &self.purpose)
             .field("alg", &self.alg)
             .field("created_at", &self.created_at)
             .field("retired_at", &self.retired_at)
@@ -314,9 +376,10 @@ impl std::fmt::Debug for SigningKeyRecord {
 }
 
 /// A signing key as listings show it: never the private key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SigningKey {
     pub kid: String,
+    pub purpose: SigningPurpose,
     pub alg: String,
     /// `active` (signs), `published` (retired, still in the JWKS) or `expired`.
     pub status: &'static str,
@@ -335,6 +398,7 @@ impl SigningKeyRecord {
         };
         SigningKey {
             kid: self.kid.clone(),
+            purpose: self.purpose,
             alg: self.alg.clone(),
             status,
             created_at: self.created_at,
@@ -421,6 +485,64 @@ pub struct AdminTokenRecord {
     pub user: String,
     pub roles: Vec<String>,
     pub revoked: bool,
+}
+
+/// An admin token as listings show it: never the secret, only its prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct AdminToken {
+    pub id: String,
+    /// The user it acts as.
+    pub user: String,
+    pub prefix: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// Who made a change, and from where: `cli`, or the client's address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub name: String,
+    pub source: String,
+}
+
+/// The audit entry of one change, as the operations layer writes it; the store commits it in
+/// the transaction that makes the change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub actor: Actor,
+    /// `<target type>.<verb>`: `application.create`, `key.revoke`, ...
+    pub action: String,
+    pub target_type: String,
+    pub target_id: String,
+    /// What changed; never a secret.
+    pub details: serde_json::Value,
+}
+
+/// An entry as the audit log keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct AuditRecord {
+    /// Orders the log; the listing cursor.
+    pub id: i64,
+    pub at: i64,
+    pub actor: String,
+    pub source: String,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: String,
+    pub details: serde_json::Value,
+}
+
+/// Which audit entries to list; every field that is set must match.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    /// Unix seconds: entries at or after.
+    pub since: Option<i64>,
+    /// Unix seconds: entries before.
+    pub until: Option<i64>,
 }
 
 /// Why a store call failed.

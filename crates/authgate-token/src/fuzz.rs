@@ -2,17 +2,16 @@
 //! authgate's own issuer and from an external one. `PROPTEST_CASES` sets how many inputs each
 //! runs (the README's development section has the long run).
 
-use crate::keys::{self, KeyRing};
+use crate::keys::KeyRing;
 use crate::verify::check_issued_at;
 use crate::{ExternalIssuer, Verifier};
 use authgate_config::SigningAlg;
-use authgate_store::{CredentialStore as _, SqliteStore};
+use authgate_store::{CredentialStore as _, SigningPurpose, SqliteStore};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 const ISSUER: &str = "http://127.0.0.1:8080";
 
@@ -37,9 +36,7 @@ fn fixture() -> &'static Fixture {
         let url = format!("sqlite://{}", dir.path().join("fuzz.db").display());
         let (verifier, key) = runtime.block_on(async {
             let store = Arc::new(SqliteStore::open(&url).await.unwrap());
-            keys::rotate(store.as_ref(), SigningAlg::Es256, Duration::from_secs(3600))
-                .await
-                .unwrap();
+            crate::tests::rotate(&store, SigningPurpose::AccessTokens, SigningAlg::Es256).await;
             let key = store.signing_keys().await.unwrap().remove(0);
             let ring = KeyRing::load(store).await.unwrap();
             (Verifier::new(ring, ISSUER, "authgate"), key)

@@ -1,8 +1,10 @@
-//! Signing tokens with the key ring's active key.
+//! Signing tokens with the key ring's active key of each purpose: access tokens with the
+//! access-token key, ID tokens with the ID-token key (RS256 unless configured otherwise).
 
 use crate::claims::{ACCESS_TOKEN_TYPE, AccessClaims, IdClaims};
 use crate::keys::KeyRing;
 use authgate_core::time::now_unix;
+use authgate_store::SigningPurpose;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, Header};
@@ -31,8 +33,8 @@ pub struct IssuedToken {
 /// Why a token could not be issued.
 #[derive(Debug, thiserror::Error)]
 pub enum IssueError {
-    #[error("no signing key: run `authgate signing-keys rotate`")]
-    NoSigningKey,
+    #[error("no key signs {0}: run `authgate signing-keys rotate --for {0}`")]
+    NoSigningKey(SigningPurpose),
     #[error("cannot sign: {0}")]
     Sign(#[from] jsonwebtoken::errors::Error),
 }
@@ -59,7 +61,10 @@ impl Issuer {
 
     /// A new access token (RFC 9068) for `grant`.
     pub fn access_token(&self, grant: &Grant) -> Result<IssuedToken, IssueError> {
-        let signer = self.ring.signer().ok_or(IssueError::NoSigningKey)?;
+        let signer = self
+            .ring
+            .signer(SigningPurpose::AccessTokens)
+            .ok_or(IssueError::NoSigningKey(SigningPurpose::AccessTokens))?;
         let now = now_unix();
         let claims = AccessClaims {
             iss: self.issuer.clone(),
@@ -92,7 +97,10 @@ impl Issuer {
         nonce: Option<String>,
         code: Option<&str>,
     ) -> Result<String, IssueError> {
-        let signer = self.ring.signer().ok_or(IssueError::NoSigningKey)?;
+        let signer = self
+            .ring
+            .signer(SigningPurpose::IdTokens)
+            .ok_or(IssueError::NoSigningKey(SigningPurpose::IdTokens))?;
         let c_hash = code.map(|code| half_hash(signer.algorithm, code));
         let now = now_unix();
         let claims = IdClaims {

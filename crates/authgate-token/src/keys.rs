@@ -1,5 +1,6 @@
 //! Signing keys: generated here (ES256, RS256 or EdDSA), stored through the store, and held in
-//! a [`KeyRing`] that signs with the newest key and verifies with every published one.
+//! a [`KeyRing`] that signs with the newest key of each purpose (access tokens, ID tokens) and
+//! verifies with every published one.
 //!
 //! **Security-sensitive.** Private keys exist as PKCS#8 PEM in the store and as
 //! `EncodingKey`s in the ring; they are never logged (the store's record redacts them in
@@ -8,7 +9,7 @@
 use authgate_config::SigningAlg;
 use authgate_core::id::new_id;
 use authgate_core::time::now_unix;
-use authgate_store::{CredentialStore, SigningKey, SigningKeyRecord, Store, StoreError};
+use authgate_store::{CredentialStore, SigningKeyRecord, SigningPurpose, StoreError};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
@@ -41,8 +42,9 @@ pub enum KeyError {
     Store(#[from] StoreError),
 }
 
-/// A new signing key, ready for `DirectoryStore::rotate_signing_key`.
-pub fn generate(alg: SigningAlg) -> Result<SigningKeyRecord, KeyError> {
+/// A new signing key, ready for `DirectoryStore::rotate_signing_key` (which the operations
+/// layer calls, with the rotation's audit entry).
+pub fn generate(purpose: SigningPurpose, alg: SigningAlg) -> Result<SigningKeyRecord, KeyError> {
     let kid = new_id("sig");
     let (private_pem, params) = match alg {
         SigningAlg::Es256 => es256()?,
@@ -55,6 +57,7 @@ pub fn generate(alg: SigningAlg) -> Result<SigningKeyRecord, KeyError> {
     }
     Ok(SigningKeyRecord {
         kid,
+        purpose,
         alg: alg.as_str().to_owned(),
         private_pem,
         public_jwk: jwk.to_string(),
@@ -64,31 +67,11 @@ pub fn generate(alg: SigningAlg) -> Result<SigningKeyRecord, KeyError> {
     })
 }
 
-/// Makes a new `alg` key the signing key. The keys it replaces stop signing at once and stay
-/// in the JWKS for `token_ttl` (plus the clock skew verifiers allow), until the last token they
-/// signed has expired.
-pub async fn rotate(
-    store: &dyn Store,
-    alg: SigningAlg,
-    token_ttl: Duration,
-) -> Result<SigningKey, KeyError> {
-    let key = generate(alg)?;
+/// Until when a key retired now stays in the JWKS: for `token_ttl` (plus the clock skew
+/// verifiers allow), until the last token it signed has expired.
+pub fn publish_retired_until(token_ttl: Duration) -> i64 {
     let grace = token_ttl.as_secs() + crate::verify::CLOCK_SKEW;
-    let publish_until = now_unix().saturating_add(i64::try_from(grace).unwrap_or(i64::MAX));
-    Ok(store.rotate_signing_key(key, publish_until).await?)
-}
-
-/// Creates the first signing key if no key signs yet (the first start of `serve`).
-pub async fn ensure_signing_key(
-    store: &dyn Store,
-    alg: SigningAlg,
-    token_ttl: Duration,
-) -> Result<Option<SigningKey>, KeyError> {
-    let keys = store.signing_keys().await?;
-    if keys.iter().any(|k| k.retired_at.is_none()) {
-        return Ok(None);
-    }
-    rotate(store, alg, token_ttl).await.map(Some)
+    now_unix().saturating_add(i64::try_from(grace).unwrap_or(i64::MAX))
 }
 
 fn random_32() -> [u8; 32] {
@@ -163,6 +146,7 @@ pub struct Signer {
 
 /// A published key that verifies tokens.
 pub struct Verifying {
+    pub purpose: SigningPurpose,
     pub alg: SigningAlg,
     pub algorithm: Algorithm,
     pub key: DecodingKey,
@@ -170,7 +154,7 @@ pub struct Verifying {
 
 /// What one load of the store gave.
 struct Loaded {
-    signer: Option<Arc<Signer>>,
+    signers: HashMap<SigningPurpose, Arc<Signer>>,
     verifying: HashMap<String, Arc<Verifying>>,
     jwks: Arc<JwkSet>,
 }
@@ -209,9 +193,9 @@ impl KeyRing {
         Ok(())
     }
 
-    /// The key that signs, if there is one.
-    pub fn signer(&self) -> Option<Arc<Signer>> {
-        self.loaded.read().ok()?.signer.clone()
+    /// The key that signs tokens of `purpose`, if there is one.
+    pub fn signer(&self, purpose: SigningPurpose) -> Option<Arc<Signer>> {
+        self.loaded.read().ok()?.signers.get(&purpose).cloned()
     }
 
     /// The JWKS: every published public key.
@@ -222,12 +206,18 @@ impl KeyRing {
             .unwrap_or_else(|_| Arc::new(JwkSet { keys: Vec::new() }))
     }
 
-    /// The algorithms of the published keys, sorted.
-    pub fn algorithms(&self) -> Vec<&'static str> {
+    /// The algorithms of the published keys of `purpose`, sorted.
+    pub fn algorithms(&self, purpose: SigningPurpose) -> Vec<&'static str> {
         let mut names: Vec<&'static str> = self
             .loaded
             .read()
-            .map(|l| l.verifying.values().map(|v| v.alg.as_str()).collect())
+            .map(|l| {
+                l.verifying
+                    .values()
+                    .filter(|v| v.purpose == purpose)
+                    .map(|v| v.alg.as_str())
+                    .collect()
+            })
             .unwrap_or_default();
         names.sort_unstable();
         names.dedup();
@@ -265,7 +255,7 @@ async fn load(store: &dyn CredentialStore) -> Result<Loaded, KeyError> {
     let records = store.signing_keys().await?;
     let mut verifying = HashMap::new();
     let mut jwks = Vec::new();
-    let mut signer = None;
+    let mut signers = HashMap::new();
     for record in &records {
         let unusable = |problem: String| KeyError::Unusable {
             kid: record.kid.clone(),
@@ -280,14 +270,15 @@ async fn load(store: &dyn CredentialStore) -> Result<Loaded, KeyError> {
         verifying.insert(
             record.kid.clone(),
             Arc::new(Verifying {
+                purpose: record.purpose,
                 alg,
                 algorithm,
                 key,
             }),
         );
         jwks.push(jwk);
-        // Records come newest first: the first unretired one signs.
-        if signer.is_none() && record.retired_at.is_none() {
+        // Records come newest first: the first unretired one of a purpose signs.
+        if record.retired_at.is_none() && !signers.contains_key(&record.purpose) {
             let pem = record.private_pem.as_bytes();
             let key = match alg {
                 SigningAlg::Es256 => EncodingKey::from_ec_pem(pem),
@@ -295,15 +286,18 @@ async fn load(store: &dyn CredentialStore) -> Result<Loaded, KeyError> {
                 SigningAlg::EdDsa => EncodingKey::from_ed_pem(pem),
             }
             .map_err(|e| unusable(e.to_string()))?;
-            signer = Some(Arc::new(Signer {
-                kid: record.kid.clone(),
-                algorithm,
-                key,
-            }));
+            signers.insert(
+                record.purpose,
+                Arc::new(Signer {
+                    kid: record.kid.clone(),
+                    algorithm,
+                    key,
+                }),
+            );
         }
     }
     Ok(Loaded {
-        signer,
+        signers,
         verifying,
         jwks: Arc::new(JwkSet { keys: jwks }),
     })

@@ -1,7 +1,10 @@
 use crate::keys::{self, KeyRing};
 use crate::{Grant, Issuer, TokenError, Verifier};
 use authgate_config::SigningAlg;
-use authgate_store::SqliteStore;
+use authgate_store::{
+    Actor, AuditEntry, CredentialStore as _, DirectoryStore as _, SigningKey, SigningPurpose,
+    SqliteStore,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +15,29 @@ async fn store() -> (tempfile::TempDir, Arc<SqliteStore>) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     (dir, Arc::new(SqliteStore::open(&url).await.unwrap()))
+}
+
+/// Makes a new `alg` key sign tokens of `purpose`, as the operations layer does.
+pub(crate) async fn rotate(
+    store: &SqliteStore,
+    purpose: SigningPurpose,
+    alg: SigningAlg,
+) -> SigningKey {
+    let key = keys::generate(purpose, alg).unwrap();
+    let audit = AuditEntry {
+        actor: Actor {
+            name: "tester".into(),
+            source: "test".into(),
+        },
+        action: "signing_key.rotate".into(),
+        target_type: "signing_key".into(),
+        target_id: key.kid.clone(),
+        details: serde_json::json!({}),
+    };
+    store
+        .rotate_signing_key(key, keys::publish_retired_until(HOUR), &audit)
+        .await
+        .unwrap()
 }
 
 fn grant() -> Grant {
@@ -28,7 +54,7 @@ fn grant() -> Grant {
 async fn each_algorithm_signs_tokens_its_jwks_verifies() {
     for alg in [SigningAlg::Es256, SigningAlg::EdDsa, SigningAlg::Rs256] {
         let (_dir, store) = store().await;
-        keys::rotate(store.as_ref(), alg, HOUR).await.unwrap();
+        rotate(&store, SigningPurpose::AccessTokens, alg).await;
         let ring = KeyRing::load(store.clone()).await.unwrap();
         let jwks = ring.jwks();
         assert_eq!(jwks.keys.len(), 1);
@@ -63,27 +89,13 @@ async fn each_algorithm_signs_tokens_its_jwks_verifies() {
 #[tokio::test]
 async fn after_a_rotation_old_tokens_verify_and_new_ones_use_the_new_key() {
     let (_dir, store) = store().await;
-    assert!(
-        keys::ensure_signing_key(store.as_ref(), SigningAlg::Es256, HOUR)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert!(
-        keys::ensure_signing_key(store.as_ref(), SigningAlg::Es256, HOUR)
-            .await
-            .unwrap()
-            .is_none(),
-        "a key that signs is kept"
-    );
+    rotate(&store, SigningPurpose::AccessTokens, SigningAlg::Es256).await;
     let ring = KeyRing::load(store.clone()).await.unwrap();
     let issuer = Issuer::new(ring.clone(), ISSUER, "authgate", 3600);
     let verifier = Verifier::new(ring.clone(), ISSUER, "authgate");
     let before = issuer.access_token(&grant()).unwrap().token;
 
-    let rotated = keys::rotate(store.as_ref(), SigningAlg::EdDsa, HOUR)
-        .await
-        .unwrap();
+    let rotated = rotate(&store, SigningPurpose::AccessTokens, SigningAlg::EdDsa).await;
     ring.reload().await.unwrap();
     assert_eq!(ring.jwks().keys.len(), 2);
     let after = issuer.access_token(&grant()).unwrap().token;
@@ -93,6 +105,53 @@ async fn after_a_rotation_old_tokens_verify_and_new_ones_use_the_new_key() {
     );
     assert!(verifier.verify(&before).await.is_ok());
     assert!(verifier.verify(&after).await.is_ok());
+}
+
+#[tokio::test]
+async fn id_tokens_are_signed_by_the_id_token_key_which_access_tokens_may_not_use() {
+    let (_dir, store) = store().await;
+    rotate(&store, SigningPurpose::AccessTokens, SigningAlg::Es256).await;
+    rotate(&store, SigningPurpose::IdTokens, SigningAlg::Rs256).await;
+    let ring = KeyRing::load(store.clone()).await.unwrap();
+    assert_eq!(ring.algorithms(SigningPurpose::IdTokens), ["RS256"]);
+    assert_eq!(ring.algorithms(SigningPurpose::AccessTokens), ["ES256"]);
+    let issuer = Issuer::new(ring.clone(), ISSUER, "authgate", 3600);
+
+    let id_token = issuer.id_token(&grant(), None, None).unwrap();
+    let id_header = jsonwebtoken::decode_header(&id_token).unwrap();
+    assert_eq!(id_header.alg, jsonwebtoken::Algorithm::RS256);
+    let access = issuer.access_token(&grant()).unwrap();
+    assert_eq!(
+        jsonwebtoken::decode_header(&access.token).unwrap().alg,
+        jsonwebtoken::Algorithm::ES256
+    );
+
+    // Claims of an access token signed with the ID-token key (as a confused signer would) are
+    // not an access token.
+    let id_key = store
+        .signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|k| k.purpose == SigningPurpose::IdTokens)
+        .unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.typ = Some("at+jwt".into());
+    header.kid = Some(id_key.kid.clone());
+    let forged = jsonwebtoken::encode(
+        &header,
+        &access.claims,
+        &jsonwebtoken::EncodingKey::from_rsa_pem(id_key.private_pem.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        Verifier::new(ring, ISSUER, "authgate")
+            .verify(&forged)
+            .await,
+        Err(TokenError::Invalid(
+            "not signed by an access-token key".into()
+        ))
+    );
 }
 
 #[test]

@@ -1,13 +1,14 @@
 //! Verifying access tokens, by RFC 8725's rules: the algorithm comes from the key, never from the
 //! token (`none` and HMAC are refused outright); `kid` is required and an unknown one reloads
 //! the key ring at most once a second; `typ` must be `at+jwt`; `iss`, `aud`, `exp`, `iat` and
-//! `sub` are required; `exp`, `nbf` and `iat` are checked with a small clock skew (a token
+//! `sub` are required; the key must be one that signs access tokens; `exp`, `nbf` and `iat` are checked with a small clock skew (a token
 //! issued in the future was not issued by an honest clock); a header that names critical
 //! extensions (`crit`) is refused, since authgate understands none (RFC 7515 §4.1.11). The last
 //! two rules hold for external issuers' tokens too ([`check_header`], [`check_issued_at`]).
 
 use crate::claims::{ACCESS_TOKEN_TYPE, AccessClaims};
 use crate::keys::KeyRing;
+use authgate_store::SigningPurpose;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 
@@ -82,6 +83,9 @@ impl Verifier {
             .ok_or_else(|| invalid("unknown kid"))?;
         if key.algorithm != header.alg {
             return Err(invalid("algorithm does not match the key"));
+        }
+        if key.purpose != SigningPurpose::AccessTokens {
+            return Err(invalid("not signed by an access-token key"));
         }
         let mut validation = Validation::new(key.algorithm);
         validation.leeway = CLOCK_SKEW;

@@ -61,13 +61,59 @@ pub(crate) enum Command {
     /// Token-signing keys of the token service.
     #[command(subcommand, name = "signing-keys")]
     SigningKeys(SigningKeysCommand),
+    /// The audit log: every change made from the CLI, the admin API and the web UI.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Admin tokens: what the admin API accepts as `Authorization: Bearer`.
+    #[command(subcommand, name = "admin-tokens")]
+    AdminTokens(AdminTokensCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AdminTokensCommand {
+    /// Create an admin token for a user with the admin role; the secret is printed once.
+    Create {
+        /// The user (name or id) the token acts as.
+        #[arg(long, default_value = "admin")]
+        user: String,
+    },
+    /// List admin tokens (never the secret).
+    List,
+    /// Revoke an admin token: it fails from its next request.
+    Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// List entries, newest first.
+    List {
+        /// Only changes by this actor (a user, or the operating-system user of the CLI).
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only this action (`application.suspend`, `key.create`, ...).
+        #[arg(long)]
+        action: Option<String>,
+        /// Only changes to this target (an id, or a user's or role's name).
+        #[arg(long)]
+        target: Option<String>,
+        /// Only entries since: RFC 3339, Unix seconds, or a span ago (`1h`).
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many entries.
+        #[arg(long, default_value_t = authgate_ops::DEFAULT_PAGE)]
+        limit: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum SigningKeysCommand {
-    /// Make a new key the signing key; the old one stays published until its tokens expire.
+    /// Make new keys sign tokens; the old ones stay published until their tokens expire.
     Rotate {
-        /// `ES256`, `RS256` or `EdDSA`; default: `[oidc] signing_alg`.
+        /// Which key to replace; default: both.
+        #[arg(long = "for", value_name = "TOKENS")]
+        purpose: Option<KeyPurpose>,
+        /// `ES256`, `RS256` or `EdDSA` (with --for); default: `[oidc] signing_alg` for access
+        /// tokens, `[oidc] id_token_signing_alg` for ID tokens.
         #[arg(long)]
         alg: Option<String>,
     },
@@ -82,6 +128,14 @@ pub(crate) enum ConfigCommand {
         /// The file to check (default: --config, ./authgate.toml, or the defaults).
         file: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum KeyPurpose {
+    /// The key that signs access tokens.
+    AccessTokens,
+    /// The key that signs OpenID Connect ID tokens.
+    IdTokens,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,10 +1,11 @@
 //! The embedded store: one SQLite file, WAL mode, migrations applied on open.
 
 use crate::{
-    AdminTokenRecord, App, AppMode, AppRecord, AuthorizationCode, CodeUse, CredentialStore,
-    DEFAULT_TENANT, DirectoryStore, Key, KeyRecord, MAX_APP_KEYS, NewApp, NewCredential, NewKey,
-    NewUser, PasswordRecord, RefreshTokenRecord, RefreshUse, Role, SigningKey, SigningKeyRecord,
-    StoreError, UsageCount, UsageMinute, UsageOutcome, UsageSink, User, UserKind,
+    AdminToken, AdminTokenRecord, App, AppChanges, AppMode, AppRecord, AuditEntry, AuditFilter,
+    AuditRecord, AuthorizationCode, CodeUse, CredentialStore, DEFAULT_TENANT, DirectoryStore, Key,
+    KeyRecord, MAX_APP_KEYS, NewApp, NewCredential, NewKey, NewUser, PasswordRecord,
+    RefreshTokenRecord, RefreshUse, Role, SigningKey, SigningKeyRecord, SigningPurpose, StoreError,
+    Tenant, UsageCount, UsageMinute, UsageOutcome, UsageSink, User, UserKind,
 };
 use async_trait::async_trait;
 use authgate_core::KeyDigest;
@@ -73,7 +74,9 @@ const APP_COLUMNS: &str = "SELECT a.id, a.name, t.name AS tenant_name, u.name AS
      (SELECT group_concat(role, ',') FROM app_roles ar WHERE ar.app_id = a.id) AS own_roles, \
      (SELECT group_concat(uri, char(10)) FROM app_redirect_uris ru WHERE ru.app_id = a.id) AS redirect_uris \
      FROM applications a JOIN tenants t ON t.id = a.tenant_id LEFT JOIN users u ON u.id = a.owner_id";
-const SIGNING_KEY_COLUMNS: &str = "SELECT kid, alg, private_pem, public_jwk, created_at, retired_at, publish_until FROM signing_keys";
+const SIGNING_KEY_COLUMNS: &str = "SELECT kid, purpose, alg, private_pem, public_jwk, created_at, retired_at, publish_until FROM signing_keys";
+const ADMIN_TOKEN_COLUMNS: &str = "SELECT t.id, u.name AS user_name, t.prefix, t.created_at, t.revoked_at \
+     FROM admin_tokens t JOIN users u ON u.id = t.user_id";
 const USER_COLUMNS: &str = "SELECT u.id, u.name, u.kind, t.name AS tenant_name, u.created_at, u.password_hash, \
      (SELECT group_concat(role, ',') FROM user_roles r WHERE r.user_id = u.id) AS roles \
      FROM users u JOIN tenants t ON t.id = u.tenant_id";
@@ -451,7 +454,11 @@ impl CredentialStore for SqliteStore {
 
 #[async_trait]
 impl DirectoryStore for SqliteStore {
-    async fn bootstrap_admin(&self, token: &NewCredential) -> Result<bool, StoreError> {
+    async fn bootstrap_admin(
+        &self,
+        token: &NewCredential,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
         let now = now_unix();
         let first =
@@ -488,19 +495,98 @@ impl DirectoryStore for SqliteStore {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+        record_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    async fn create_user(&self, new: NewUser) -> Result<User, StoreError> {
+    async fn create_tenant(
+        &self,
+        id: &str,
+        name: &str,
+        audit: &AuditEntry,
+    ) -> Result<Tenant, StoreError> {
+        if name.trim().is_empty() {
+            return Err(StoreError::Invalid("a tenant needs a name".into()));
+        }
+        let mut tx = self.write().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT(name) DO NOTHING",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(now_unix())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(StoreError::Conflict(format!(
+                "a tenant named `{name}` already exists"
+            )));
+        }
+        record_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        let row = sqlx::query("SELECT id, name, created_at FROM tenants WHERE id = ?")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        tenant_from_row(&row)
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        let rows = sqlx::query("SELECT id, name, created_at FROM tenants ORDER BY created_at, id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(tenant_from_row).collect()
+    }
+
+    async fn set_password(
+        &self,
+        user: &str,
+        password_hash: Option<&str>,
+        audit: &AuditEntry,
+    ) -> Result<User, StoreError> {
+        let found = self.find_user(user).await?;
+        let mut tx = self.write().await?;
+        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(&found.id)
+            .execute(&mut *tx)
+            .await?;
+        record_change(&mut tx, "user", &found.id).await?;
+        record_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        self.find_user(&found.id).await
+    }
+
+    async fn set_user_roles(
+        &self,
+        user: &str,
+        roles: &[String],
+        audit: &AuditEntry,
+    ) -> Result<User, StoreError> {
+        let found = self.find_user(user).await?;
+        let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM user_roles WHERE user_id = ?")
+            .bind(&found.id)
+            .execute(&mut *tx)
+            .await?;
+        grant_roles(&mut tx, RoleHolder::User, &found.id, roles).await?;
+        record_change(&mut tx, "user", &found.id).await?;
+        record_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        self.find_user(&found.id).await
+    }
+
+    async fn create_user(&self, new: NewUser, audit: &AuditEntry) -> Result<User, StoreError> {
         if new.name.trim().is_empty() {
             return Err(StoreError::Invalid("a user needs a name".into()));
         }
         let mut tx = self.write().await?;
         let tenant_id = ensure_tenant(&mut tx, &new.tenant).await?;
-        let id = new_id("usr");
+        let id = &new.id;
         let inserted = sqlx::query("INSERT INTO users (id, tenant_id, name, kind, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO NOTHING")
-            .bind(&id)
+            .bind(id)
             .bind(&tenant_id)
             .bind(&new.name)
             .bind(new.kind.as_str())
@@ -515,10 +601,11 @@ impl DirectoryStore for SqliteStore {
                 new.name
             )));
         }
-        grant_roles(&mut tx, RoleHolder::User, &id, &new.roles).await?;
-        record_change(&mut tx, "user", &id).await?;
+        grant_roles(&mut tx, RoleHolder::User, id, &new.roles).await?;
+        record_change(&mut tx, "user", id).await?;
+        record_audit(&mut tx, audit).await?;
         tx.commit().await?;
-        self.find_user(&id).await
+        self.find_user(id).await
     }
 
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
@@ -528,7 +615,11 @@ impl DirectoryStore for SqliteStore {
         rows.iter().map(user_from_row).collect()
     }
 
-    async fn delete_user(&self, id_or_name: &str) -> Result<(), StoreError> {
+    async fn get_user(&self, id_or_name: &str) -> Result<User, StoreError> {
+        self.find_user(id_or_name).await
+    }
+
+    async fn delete_user(&self, id_or_name: &str, audit: &AuditEntry) -> Result<(), StoreError> {
         let user = self.find_user(id_or_name).await?;
         let mut tx = self.write().await?;
         let owned: i64 = sqlx::query_scalar("SELECT count(*) FROM applications WHERE owner_id = ?")
@@ -546,11 +637,12 @@ impl DirectoryStore for SqliteStore {
             .execute(&mut *tx)
             .await?;
         record_change(&mut tx, "user", &user.id).await?;
+        record_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn create_app(&self, new: NewApp) -> Result<App, StoreError> {
+    async fn create_app(&self, new: NewApp, audit: &AuditEntry) -> Result<App, StoreError> {
         if new.name.trim().is_empty() {
             return Err(StoreError::Invalid("an application needs a name".into()));
         }
@@ -567,9 +659,9 @@ impl DirectoryStore for SqliteStore {
             ),
             None => None,
         };
-        let id = new_id("app");
+        let id = &new.id;
         sqlx::query("INSERT INTO applications (id, tenant_id, owner_id, name, mode, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(&id)
+            .bind(id)
             .bind(&tenant_id)
             .bind(&owner_id)
             .bind(&new.name)
@@ -577,19 +669,20 @@ impl DirectoryStore for SqliteStore {
             .bind(now_unix())
             .execute(&mut *tx)
             .await?;
-        grant_roles(&mut tx, RoleHolder::App, &id, &new.roles).await?;
+        grant_roles(&mut tx, RoleHolder::App, id, &new.roles).await?;
         for uri in &new.redirect_uris {
             sqlx::query(
                 "INSERT INTO app_redirect_uris (app_id, uri) VALUES (?, ?) ON CONFLICT DO NOTHING",
             )
-            .bind(&id)
+            .bind(id)
             .bind(uri)
             .execute(&mut *tx)
             .await?;
         }
-        record_change(&mut tx, "application", &id).await?;
+        record_change(&mut tx, "application", id).await?;
+        record_audit(&mut tx, audit).await?;
         tx.commit().await?;
-        self.get_app(&id).await
+        self.get_app(id).await
     }
 
     async fn list_apps(&self) -> Result<Vec<App>, StoreError> {
@@ -609,7 +702,78 @@ impl DirectoryStore for SqliteStore {
             .ok_or_else(|| StoreError::NotFound(format!("application {id}")))
     }
 
-    async fn set_app_suspended(&self, id: &str, suspended: bool) -> Result<App, StoreError> {
+    async fn update_app(
+        &self,
+        id: &str,
+        changes: &AppChanges,
+        audit: &AuditEntry,
+    ) -> Result<App, StoreError> {
+        let mut tx = self.write().await?;
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM applications WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(format!("application {id}")));
+        }
+        if let Some(name) = &changes.name {
+            if name.trim().is_empty() {
+                return Err(StoreError::Invalid("an application needs a name".into()));
+            }
+            sqlx::query("UPDATE applications SET name = ? WHERE id = ?")
+                .bind(name)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(owner) = &changes.owner {
+            let owner_id: String =
+                sqlx::query_scalar("SELECT id FROM users WHERE name = ? OR id = ?")
+                    .bind(owner)
+                    .bind(owner)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("user `{owner}`")))?;
+            sqlx::query("UPDATE applications SET owner_id = ? WHERE id = ?")
+                .bind(owner_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(roles) = &changes.roles {
+            sqlx::query("DELETE FROM app_roles WHERE app_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            grant_roles(&mut tx, RoleHolder::App, id, roles).await?;
+        }
+        if let Some(uris) = &changes.redirect_uris {
+            sqlx::query("DELETE FROM app_redirect_uris WHERE app_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            for uri in uris {
+                sqlx::query(
+                    "INSERT INTO app_redirect_uris (app_id, uri) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                )
+                .bind(id)
+                .bind(uri)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        record_change(&mut tx, "application", id).await?;
+        record_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        self.get_app(id).await
+    }
+
+    async fn set_app_suspended(
+        &self,
+        id: &str,
+        suspended: bool,
+        audit: &AuditEntry,
+    ) -> Result<App, StoreError> {
         let mut tx = self.write().await?;
         let update = if suspended {
             sqlx::query(
@@ -622,11 +786,12 @@ impl DirectoryStore for SqliteStore {
         };
         change_one(&mut tx, update, &format!("application {id}")).await?;
         record_change(&mut tx, "application", id).await?;
+        record_audit(&mut tx, audit).await?;
         tx.commit().await?;
         self.get_app(id).await
     }
 
-    async fn delete_app(&self, id: &str) -> Result<(), StoreError> {
+    async fn delete_app(&self, id: &str, audit: &AuditEntry) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         let delete = sqlx::query("DELETE FROM applications WHERE id = ?").bind(id);
         change_one(&mut tx, delete, &format!("application {id}")).await?;
@@ -635,11 +800,12 @@ impl DirectoryStore for SqliteStore {
             .execute(&mut *tx)
             .await?;
         record_change(&mut tx, "application", id).await?;
+        record_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn create_key(&self, new: NewKey) -> Result<Key, StoreError> {
+    async fn create_key(&self, new: NewKey, audit: &AuditEntry) -> Result<Key, StoreError> {
         let mut tx = self.write().await?;
         let mode: Option<String> = sqlx::query_scalar("SELECT mode FROM applications WHERE id = ?")
             .bind(&new.app_id)
@@ -672,9 +838,9 @@ impl DirectoryStore for SqliteStore {
             }
             AppMode::ApiKey => {}
         }
-        let id = new_id("key");
+        let id = &new.id;
         sqlx::query("INSERT INTO api_keys (id, app_id, digest, prefix, name, scopes, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-            .bind(&id)
+            .bind(id)
             .bind(&new.app_id)
             .bind(&new.credential.digest.0[..])
             .bind(&new.credential.display_prefix)
@@ -684,9 +850,10 @@ impl DirectoryStore for SqliteStore {
             .bind(now_unix())
             .execute(&mut *tx)
             .await?;
-        record_change(&mut tx, "key", &id).await?;
+        record_change(&mut tx, "key", id).await?;
+        record_audit(&mut tx, audit).await?;
         tx.commit().await?;
-        self.key_by_id(&id).await
+        self.key_by_id(id).await
     }
 
     async fn list_keys(&self, app_id: Option<&str>) -> Result<Vec<Key>, StoreError> {
@@ -709,7 +876,7 @@ impl DirectoryStore for SqliteStore {
         rows.iter().map(key_from_row).collect()
     }
 
-    async fn revoke_key(&self, id: &str) -> Result<Key, StoreError> {
+    async fn revoke_key(&self, id: &str, audit: &AuditEntry) -> Result<Key, StoreError> {
         let mut tx = self.write().await?;
         let revoke =
             sqlx::query("UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?")
@@ -717,11 +884,17 @@ impl DirectoryStore for SqliteStore {
                 .bind(id);
         change_one(&mut tx, revoke, &format!("key {id}")).await?;
         record_change(&mut tx, "key", id).await?;
+        record_audit(&mut tx, audit).await?;
         tx.commit().await?;
         self.key_by_id(id).await
     }
 
-    async fn regenerate_key(&self, id: &str, secret: &NewCredential) -> Result<Key, StoreError> {
+    async fn regenerate_key(
+        &self,
+        id: &str,
+        secret: &NewCredential,
+        audit: &AuditEntry,
+    ) -> Result<Key, StoreError> {
         let key = self.key_by_id(id).await?;
         if key.revoked_at.is_some() {
             return Err(StoreError::Conflict(format!(
@@ -736,11 +909,17 @@ impl DirectoryStore for SqliteStore {
             .execute(&mut *tx)
             .await?;
         record_change(&mut tx, "key", id).await?;
+        record_audit(&mut tx, audit).await?;
         tx.commit().await?;
         self.key_by_id(id).await
     }
 
-    async fn create_role(&self, name: &str, permissions: &[String]) -> Result<Role, StoreError> {
+    async fn create_role(
+        &self,
+        name: &str,
+        permissions: &[String],
+        audit: &AuditEntry,
+    ) -> Result<Role, StoreError> {
         if BUILTIN_ROLES.contains(&name) {
             return Err(StoreError::Conflict(format!("`{name}` is a built-in role")));
         }
@@ -772,6 +951,7 @@ impl DirectoryStore for SqliteStore {
             )));
         }
         record_change(&mut tx, "role", name).await?;
+        record_audit(&mut tx, audit).await?;
         tx.commit().await?;
         self.find_role(name).await
     }
@@ -783,7 +963,7 @@ impl DirectoryStore for SqliteStore {
         rows.iter().map(role_from_row).collect()
     }
 
-    async fn delete_role(&self, name: &str) -> Result<(), StoreError> {
+    async fn delete_role(&self, name: &str, audit: &AuditEntry) -> Result<(), StoreError> {
         if BUILTIN_ROLES.contains(&name) {
             return Err(StoreError::Conflict(format!(
                 "`{name}` is a built-in role and cannot be deleted"
@@ -799,15 +979,22 @@ impl DirectoryStore for SqliteStore {
                 .await?;
         }
         record_change(&mut tx, "role", name).await?;
+        record_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn bind_role(&self, user: &str, role: &str) -> Result<User, StoreError> {
+    async fn bind_role(
+        &self,
+        user: &str,
+        role: &str,
+        audit: &AuditEntry,
+    ) -> Result<User, StoreError> {
         let found = self.find_user(user).await?;
         let mut tx = self.write().await?;
         grant_roles(&mut tx, RoleHolder::User, &found.id, &[role.to_owned()]).await?;
         record_change(&mut tx, "user", &found.id).await?;
+        record_audit(&mut tx, audit).await?;
         tx.commit().await?;
         self.find_user(&found.id).await
     }
@@ -860,18 +1047,21 @@ impl DirectoryStore for SqliteStore {
         &self,
         new: SigningKeyRecord,
         publish_retired_until: i64,
+        audit: &AuditEntry,
     ) -> Result<SigningKey, StoreError> {
         let mut tx = self.write().await?;
         let now = now_unix();
         sqlx::query(
-            "UPDATE signing_keys SET retired_at = ?, publish_until = ? WHERE retired_at IS NULL",
+            "UPDATE signing_keys SET retired_at = ?, publish_until = ? WHERE retired_at IS NULL AND purpose = ?",
         )
         .bind(now)
         .bind(publish_retired_until)
+        .bind(new.purpose.as_str())
         .execute(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO signing_keys (kid, alg, private_pem, public_jwk, created_at) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO signing_keys (kid, purpose, alg, private_pem, public_jwk, created_at) VALUES (?, ?, ?, ?, ?, ?)")
             .bind(&new.kid)
+            .bind(new.purpose.as_str())
             .bind(&new.alg)
             .bind(&new.private_pem)
             .bind(&new.public_jwk)
@@ -879,6 +1069,7 @@ impl DirectoryStore for SqliteStore {
             .execute(&mut *tx)
             .await?;
         record_change(&mut tx, "signing_key", &new.kid).await?;
+        record_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(new.summary(now))
     }
@@ -893,6 +1084,40 @@ impl DirectoryStore for SqliteStore {
         rows.iter()
             .map(|row| signing_key_from_row(row).map(|key| key.summary(now)))
             .collect()
+    }
+
+    async fn append_audit(&self, audit: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        record_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_audit(
+        &self,
+        filter: &AuditFilter,
+        limit: u32,
+        before: Option<i64>,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        // Unset filters match everything: `? IS NULL OR column = ?` keeps one statement.
+        let rows = sqlx::query(
+            "SELECT id, at, actor, source, action, target_type, target_id, details FROM audit_log \
+             WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action = ?2) \
+               AND (?3 IS NULL OR target_type = ?3) AND (?4 IS NULL OR target_id = ?4) \
+               AND (?5 IS NULL OR at >= ?5) AND (?6 IS NULL OR at < ?6) AND (?7 IS NULL OR id < ?7) \
+             ORDER BY id DESC LIMIT ?8",
+        )
+        .bind(&filter.actor)
+        .bind(&filter.action)
+        .bind(&filter.target_type)
+        .bind(&filter.target_id)
+        .bind(filter.since)
+        .bind(filter.until)
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(audit_from_row).collect()
     }
 
     async fn find_admin_token(
@@ -918,9 +1143,67 @@ impl DirectoryStore for SqliteStore {
             revoked: row.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
         }))
     }
+
+    async fn create_admin_token(
+        &self,
+        id: &str,
+        user: &str,
+        token: &NewCredential,
+        audit: &AuditEntry,
+    ) -> Result<AdminToken, StoreError> {
+        let found = self.find_user(user).await?;
+        let mut tx = self.write().await?;
+        sqlx::query("INSERT INTO admin_tokens (id, user_id, digest, prefix, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(id)
+            .bind(&found.id)
+            .bind(&token.digest.0[..])
+            .bind(&token.display_prefix)
+            .bind(now_unix())
+            .execute(&mut *tx)
+            .await?;
+        record_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        self.admin_token_by_id(id).await
+    }
+
+    async fn list_admin_tokens(&self) -> Result<Vec<AdminToken>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "{ADMIN_TOKEN_COLUMNS} ORDER BY t.created_at, t.id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(admin_token_from_row).collect()
+    }
+
+    async fn revoke_admin_token(
+        &self,
+        id: &str,
+        audit: &AuditEntry,
+    ) -> Result<AdminToken, StoreError> {
+        let mut tx = self.write().await?;
+        let revoke = sqlx::query(
+            "UPDATE admin_tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?",
+        )
+        .bind(now_unix())
+        .bind(id);
+        change_one(&mut tx, revoke, &format!("admin token {id}")).await?;
+        record_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        self.admin_token_by_id(id).await
+    }
 }
 
 impl SqliteStore {
+    async fn admin_token_by_id(&self, id: &str) -> Result<AdminToken, StoreError> {
+        sqlx::query(&format!("{ADMIN_TOKEN_COLUMNS} WHERE t.id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| admin_token_from_row(&row))
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound(format!("admin token {id}")))
+    }
+
     async fn find_role(&self, name: &str) -> Result<Role, StoreError> {
         let row = sqlx::query("SELECT name, permissions, created_at FROM roles WHERE name = ?")
             .bind(name)
@@ -1057,6 +1340,27 @@ async fn revoke_family(
     Ok(revoked)
 }
 
+/// Writes a change's audit entry, in the change's transaction.
+async fn record_audit(
+    tx: &mut Transaction<'_, Sqlite>,
+    entry: &AuditEntry,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, source, action, target_type, target_id, details) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(now_unix())
+    .bind(&entry.actor.name)
+    .bind(&entry.actor.source)
+    .bind(&entry.action)
+    .bind(&entry.target_type)
+    .bind(&entry.target_id)
+    .bind(entry.details.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 async fn record_change(
     tx: &mut Transaction<'_, Sqlite>,
     entity: &str,
@@ -1071,9 +1375,46 @@ async fn record_change(
     Ok(())
 }
 
+fn tenant_from_row(row: &SqliteRow) -> Result<Tenant, StoreError> {
+    Ok(Tenant {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn admin_token_from_row(row: &SqliteRow) -> Result<AdminToken, StoreError> {
+    Ok(AdminToken {
+        id: row.try_get("id")?,
+        user: row.try_get("user_name")?,
+        prefix: row.try_get("prefix")?,
+        created_at: row.try_get("created_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+fn audit_from_row(row: &SqliteRow) -> Result<AuditRecord, StoreError> {
+    let details: String = row.try_get("details")?;
+    Ok(AuditRecord {
+        id: row.try_get("id")?,
+        at: row.try_get("at")?,
+        actor: row.try_get("actor")?,
+        source: row.try_get("source")?,
+        action: row.try_get("action")?,
+        target_type: row.try_get("target_type")?,
+        target_id: row.try_get("target_id")?,
+        details: serde_json::from_str(&details)
+            .map_err(|e| StoreError::Invalid(format!("stored audit details: {e}")))?,
+    })
+}
+
 fn signing_key_from_row(row: &SqliteRow) -> Result<SigningKeyRecord, StoreError> {
+    let purpose: String = row.try_get("purpose")?;
     Ok(SigningKeyRecord {
         kid: row.try_get("kid")?,
+        purpose: SigningPurpose::parse(&purpose).ok_or_else(|| {
+            StoreError::Invalid(format!("stored signing key purpose `{purpose}` is unknown"))
+        })?,
         alg: row.try_get("alg")?,
         private_pem: row.try_get("private_pem")?,
         public_jwk: row.try_get("public_jwk")?,

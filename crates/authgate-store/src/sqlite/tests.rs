@@ -1,4 +1,5 @@
 use super::*;
+use crate::Actor;
 use authgate_core::key;
 
 async fn store() -> (tempfile::TempDir, SqliteStore) {
@@ -17,22 +18,41 @@ fn credential() -> (String, NewCredential) {
     (secret.secret, credential)
 }
 
+/// A change's audit entry, as the operations layer would write it.
+fn audit() -> AuditEntry {
+    AuditEntry {
+        actor: Actor {
+            name: "test".into(),
+            source: "cli".into(),
+        },
+        action: "test.change".into(),
+        target_type: "test".into(),
+        target_id: "t".into(),
+        details: serde_json::json!({}),
+    }
+}
+
 async fn app(store: &SqliteStore, mode: AppMode) -> App {
     store
-        .create_app(NewApp {
-            name: "demo".into(),
-            tenant: DEFAULT_TENANT.into(),
-            owner: None,
-            mode,
-            roles: Vec::new(),
-            redirect_uris: Vec::new(),
-        })
+        .create_app(
+            NewApp {
+                id: authgate_core::id::new_id("app"),
+                name: "demo".into(),
+                tenant: DEFAULT_TENANT.into(),
+                owner: None,
+                mode,
+                roles: Vec::new(),
+                redirect_uris: Vec::new(),
+            },
+            &audit(),
+        )
         .await
         .unwrap()
 }
 
 fn new_key(app_id: &str, credential: NewCredential) -> NewKey {
     NewKey {
+        id: authgate_core::id::new_id("key"),
         app_id: app_id.into(),
         name: Some("k".into()),
         scopes: vec!["tasks:read".into()],
@@ -45,30 +65,38 @@ fn new_key(app_id: &str, credential: NewCredential) -> NewKey {
 async fn a_created_key_is_found_by_digest_with_its_application() {
     let (_dir, store) = store().await;
     let owner = store
-        .create_user(NewUser {
-            name: "jane".into(),
-            kind: UserKind::Person,
-            password_hash: None,
-            tenant: "acme".into(),
-            roles: vec!["viewer".into(), "admin".into()],
-        })
+        .create_user(
+            NewUser {
+                id: authgate_core::id::new_id("usr"),
+                name: "jane".into(),
+                kind: UserKind::Person,
+                password_hash: None,
+                tenant: "acme".into(),
+                roles: vec!["viewer".into(), "admin".into()],
+            },
+            &audit(),
+        )
         .await
         .unwrap();
     assert_eq!(owner.roles, vec!["admin", "viewer"]);
     let app = store
-        .create_app(NewApp {
-            name: "tasks".into(),
-            tenant: "acme".into(),
-            owner: Some("jane".into()),
-            mode: AppMode::ApiKey,
-            roles: Vec::new(),
-            redirect_uris: Vec::new(),
-        })
+        .create_app(
+            NewApp {
+                id: authgate_core::id::new_id("app"),
+                name: "tasks".into(),
+                tenant: "acme".into(),
+                owner: Some("jane".into()),
+                mode: AppMode::ApiKey,
+                roles: Vec::new(),
+                redirect_uris: Vec::new(),
+            },
+            &audit(),
+        )
         .await
         .unwrap();
     let (secret, credential) = credential();
     let key = store
-        .create_key(new_key(&app.id, credential))
+        .create_key(new_key(&app.id, credential), &audit())
         .await
         .unwrap();
     let found = store
@@ -99,20 +127,20 @@ async fn the_sixth_app_key_is_refused_until_one_is_revoked() {
     let mut first = None;
     for _ in 0..5 {
         let key = store
-            .create_key(new_key(&app.id, credential().1))
+            .create_key(new_key(&app.id, credential().1), &audit())
             .await
             .unwrap();
         first.get_or_insert(key.id);
     }
     let err = store
-        .create_key(new_key(&app.id, credential().1))
+        .create_key(new_key(&app.id, credential().1), &audit())
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
     assert!(err.to_string().contains("5 app keys"), "{err}");
-    store.revoke_key(&first.unwrap()).await.unwrap();
+    store.revoke_key(&first.unwrap(), &audit()).await.unwrap();
     store
-        .create_key(new_key(&app.id, credential().1))
+        .create_key(new_key(&app.id, credential().1), &audit())
         .await
         .unwrap();
 }
@@ -122,7 +150,7 @@ async fn app_id_mode_applications_have_no_keys() {
     let (_dir, store) = store().await;
     let app = app(&store, AppMode::AppId).await;
     let err = store
-        .create_key(new_key(&app.id, credential().1))
+        .create_key(new_key(&app.id, credential().1), &audit())
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "{err}");
@@ -136,13 +164,13 @@ async fn regenerate_replaces_the_digest_and_every_change_moves_the_sequence() {
     let app = app(&store, AppMode::ApiKey).await;
     let (old_secret, credential_old) = credential();
     let key = store
-        .create_key(new_key(&app.id, credential_old))
+        .create_key(new_key(&app.id, credential_old), &audit())
         .await
         .unwrap();
     let before = store.change_seq().await.unwrap();
     let (new_secret, credential_new) = credential();
     let regenerated = store
-        .regenerate_key(&key.id, &credential_new)
+        .regenerate_key(&key.id, &credential_new, &audit())
         .await
         .unwrap();
     assert_eq!(regenerated.id, key.id);
@@ -163,12 +191,15 @@ async fn regenerate_replaces_the_digest_and_every_change_moves_the_sequence() {
     );
     let after_regenerate = store.change_seq().await.unwrap();
     assert!(after_regenerate > before);
-    store.set_app_suspended(&app.id, true).await.unwrap();
+    store
+        .set_app_suspended(&app.id, true, &audit())
+        .await
+        .unwrap();
     assert!(store.change_seq().await.unwrap() > after_regenerate);
     assert!(store.find_app(&app.id).await.unwrap().unwrap().suspended);
     assert!(
         !store
-            .set_app_suspended(&app.id, false)
+            .set_app_suspended(&app.id, false, &audit())
             .await
             .unwrap()
             .suspended
@@ -180,11 +211,11 @@ async fn a_batch_of_key_uses_keeps_each_key_s_latest_use() {
     let (_dir, store) = store().await;
     let app = app(&store, AppMode::ApiKey).await;
     let first = store
-        .create_key(new_key(&app.id, credential().1))
+        .create_key(new_key(&app.id, credential().1), &audit())
         .await
         .unwrap();
     let second = store
-        .create_key(new_key(&app.id, credential().1))
+        .create_key(new_key(&app.id, credential().1), &audit())
         .await
         .unwrap();
     // One batch: two keys, one of them twice and out of order, and a key deleted meanwhile.
@@ -211,8 +242,18 @@ async fn a_batch_of_key_uses_keeps_each_key_s_latest_use() {
 #[tokio::test]
 async fn bootstrap_happens_once() {
     let (_dir, store) = store().await;
-    assert!(store.bootstrap_admin(&credential().1).await.unwrap());
-    assert!(!store.bootstrap_admin(&credential().1).await.unwrap());
+    assert!(
+        store
+            .bootstrap_admin(&credential().1, &audit())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .bootstrap_admin(&credential().1, &audit())
+            .await
+            .unwrap()
+    );
     let users = store.list_users().await.unwrap();
     assert_eq!(users.len(), 1);
     assert_eq!(users[0].name, "admin");
@@ -223,28 +264,36 @@ async fn bootstrap_happens_once() {
 async fn a_user_who_owns_applications_is_not_deleted() {
     let (_dir, store) = store().await;
     store
-        .create_user(NewUser {
-            name: "ian".into(),
-            kind: UserKind::Person,
-            password_hash: None,
-            tenant: DEFAULT_TENANT.into(),
-            roles: vec![],
-        })
+        .create_user(
+            NewUser {
+                id: authgate_core::id::new_id("usr"),
+                name: "ian".into(),
+                kind: UserKind::Person,
+                password_hash: None,
+                tenant: DEFAULT_TENANT.into(),
+                roles: vec![],
+            },
+            &audit(),
+        )
         .await
         .unwrap();
     store
-        .create_app(NewApp {
-            name: "a".into(),
-            tenant: DEFAULT_TENANT.into(),
-            owner: Some("ian".into()),
-            mode: AppMode::ApiKey,
-            roles: Vec::new(),
-            redirect_uris: Vec::new(),
-        })
+        .create_app(
+            NewApp {
+                id: authgate_core::id::new_id("app"),
+                name: "a".into(),
+                tenant: DEFAULT_TENANT.into(),
+                owner: Some("ian".into()),
+                mode: AppMode::ApiKey,
+                roles: Vec::new(),
+                redirect_uris: Vec::new(),
+            },
+            &audit(),
+        )
         .await
         .unwrap();
     assert!(matches!(
-        store.delete_user("ian").await,
+        store.delete_user("ian", &audit()).await,
         Err(StoreError::Conflict(_))
     ));
 }
@@ -253,26 +302,32 @@ async fn a_user_who_owns_applications_is_not_deleted() {
 async fn roles_are_checked_bound_and_acted_with() {
     let (_dir, store) = store().await;
     let role = store
-        .create_role("tasks-reader", &["tasks:read".into()])
+        .create_role("tasks-reader", &["tasks:read".into()], &audit())
         .await
         .unwrap();
     assert_eq!(role.permissions, vec!["tasks:read"]);
     assert!(matches!(
-        store.create_role("admin", &["x:y".into()]).await,
+        store.create_role("admin", &["x:y".into()], &audit()).await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
-        store.create_role("tasks-reader", &["x:y".into()]).await,
+        store
+            .create_role("tasks-reader", &["x:y".into()], &audit())
+            .await,
         Err(StoreError::Conflict(_))
     ));
     let unknown = store
-        .create_user(NewUser {
-            name: "x".into(),
-            kind: UserKind::Person,
-            password_hash: None,
-            tenant: DEFAULT_TENANT.into(),
-            roles: vec!["nope".into()],
-        })
+        .create_user(
+            NewUser {
+                id: authgate_core::id::new_id("usr"),
+                name: "x".into(),
+                kind: UserKind::Person,
+                password_hash: None,
+                tenant: DEFAULT_TENANT.into(),
+                roles: vec!["nope".into()],
+            },
+            &audit(),
+        )
         .await;
     assert!(
         matches!(unknown, Err(StoreError::NotFound(_))),
@@ -280,28 +335,39 @@ async fn roles_are_checked_bound_and_acted_with() {
     );
 
     store
-        .create_user(NewUser {
-            name: "ian".into(),
-            kind: UserKind::Person,
-            password_hash: None,
-            tenant: DEFAULT_TENANT.into(),
-            roles: vec!["viewer".into()],
-        })
+        .create_user(
+            NewUser {
+                id: authgate_core::id::new_id("usr"),
+                name: "ian".into(),
+                kind: UserKind::Person,
+                password_hash: None,
+                tenant: DEFAULT_TENANT.into(),
+                roles: vec!["viewer".into()],
+            },
+            &audit(),
+        )
         .await
         .unwrap();
-    let ian = store.bind_role("ian", "tasks-reader").await.unwrap();
+    let ian = store
+        .bind_role("ian", "tasks-reader", &audit())
+        .await
+        .unwrap();
     assert_eq!(ian.roles, vec!["tasks-reader", "viewer"]);
 
     // An application acts with its own roles if it has any, else with its owner's.
     let owned = store
-        .create_app(NewApp {
-            name: "a".into(),
-            tenant: DEFAULT_TENANT.into(),
-            owner: Some("ian".into()),
-            mode: AppMode::AppId,
-            roles: vec![],
-            redirect_uris: Vec::new(),
-        })
+        .create_app(
+            NewApp {
+                id: authgate_core::id::new_id("app"),
+                name: "a".into(),
+                tenant: DEFAULT_TENANT.into(),
+                owner: Some("ian".into()),
+                mode: AppMode::AppId,
+                roles: vec![],
+                redirect_uris: Vec::new(),
+            },
+            &audit(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -309,14 +375,18 @@ async fn roles_are_checked_bound_and_acted_with() {
         vec!["tasks-reader", "viewer"]
     );
     let own = store
-        .create_app(NewApp {
-            name: "b".into(),
-            tenant: DEFAULT_TENANT.into(),
-            owner: Some("ian".into()),
-            mode: AppMode::AppId,
-            roles: vec!["admin".into()],
-            redirect_uris: Vec::new(),
-        })
+        .create_app(
+            NewApp {
+                id: authgate_core::id::new_id("app"),
+                name: "b".into(),
+                tenant: DEFAULT_TENANT.into(),
+                owner: Some("ian".into()),
+                mode: AppMode::AppId,
+                roles: vec!["admin".into()],
+                redirect_uris: Vec::new(),
+            },
+            &audit(),
+        )
         .await
         .unwrap();
     assert_eq!(own.roles, vec!["admin"]);
@@ -332,7 +402,7 @@ async fn roles_are_checked_bound_and_acted_with() {
             .unwrap(),
         vec!["tasks:read"]
     );
-    store.delete_role("tasks-reader").await.unwrap();
+    store.delete_role("tasks-reader", &audit()).await.unwrap();
     assert_eq!(store.list_users().await.unwrap()[0].roles, vec!["viewer"]);
 }
 
@@ -373,7 +443,7 @@ async fn usage_batches_add_up_per_minute_and_outcome() {
         Err(StoreError::NotFound(_))
     ));
 
-    store.delete_app(&demo.id).await.unwrap();
+    store.delete_app(&demo.id, &audit()).await.unwrap();
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM usage_counts")
         .fetch_one(&store.pool)
         .await
@@ -385,7 +455,7 @@ async fn usage_batches_add_up_per_minute_and_outcome() {
 async fn the_bootstrap_admin_token_is_found_by_digest() {
     let (_dir, store) = store().await;
     let (_secret, token) = credential();
-    assert!(store.bootstrap_admin(&token).await.unwrap());
+    assert!(store.bootstrap_admin(&token, &audit()).await.unwrap());
     let found = store
         .find_admin_token(&token.digest)
         .await
@@ -420,6 +490,7 @@ fn usage_outcomes_round_trip_through_their_stored_form() {
 fn signing_key(kid: &str, created_at: i64) -> SigningKeyRecord {
     SigningKeyRecord {
         kid: kid.into(),
+        purpose: SigningPurpose::AccessTokens,
         alg: "ES256".into(),
         private_pem: "-----BEGIN PRIVATE KEY-----".into(),
         public_jwk: "{}".into(),
@@ -434,14 +505,14 @@ async fn rotation_retires_the_signing_key_and_keeps_it_published_until_told() {
     let (_dir, store) = store().await;
     let seq = store.change_seq().await.unwrap();
     let first = store
-        .rotate_signing_key(signing_key("k1", 1), 0)
+        .rotate_signing_key(signing_key("k1", 1), 0, &audit())
         .await
         .unwrap();
     assert_eq!(first.status, "active");
     assert!(store.change_seq().await.unwrap() > seq);
     let later = now_unix() + 3600;
     store
-        .rotate_signing_key(signing_key("k2", 2), later)
+        .rotate_signing_key(signing_key("k2", 2), later, &audit())
         .await
         .unwrap();
     let published = store.signing_keys().await.unwrap();
@@ -452,7 +523,7 @@ async fn rotation_retires_the_signing_key_and_keeps_it_published_until_told() {
 
     // A retirement that is already over leaves the JWKS at once.
     store
-        .rotate_signing_key(signing_key("k3", 3), now_unix() - 1)
+        .rotate_signing_key(signing_key("k3", 3), now_unix() - 1, &audit())
         .await
         .unwrap();
     let kids: Vec<_> = store
@@ -476,6 +547,55 @@ async fn rotation_retires_the_signing_key_and_keeps_it_published_until_told() {
             ("k3".to_owned(), "active"),
             ("k2".to_owned(), "expired"),
             ("k1".to_owned(), "published")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_rotation_retires_only_the_key_of_its_own_purpose() {
+    let (_dir, store) = store().await;
+    store
+        .rotate_signing_key(signing_key("access-1", 1), 0, &audit())
+        .await
+        .unwrap();
+    let id_key = SigningKeyRecord {
+        purpose: SigningPurpose::IdTokens,
+        alg: "RS256".into(),
+        ..signing_key("id-1", 2)
+    };
+    store.rotate_signing_key(id_key, 0, &audit()).await.unwrap();
+    store
+        .rotate_signing_key(signing_key("access-2", 3), now_unix() + 60, &audit())
+        .await
+        .unwrap();
+    let listed: Vec<_> = store
+        .list_signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| (k.kid, k.purpose, k.alg, k.status))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (
+                "access-2".to_owned(),
+                SigningPurpose::AccessTokens,
+                "ES256".to_owned(),
+                "active"
+            ),
+            (
+                "id-1".to_owned(),
+                SigningPurpose::IdTokens,
+                "RS256".to_owned(),
+                "active"
+            ),
+            (
+                "access-1".to_owned(),
+                SigningPurpose::AccessTokens,
+                "ES256".to_owned(),
+                "published"
+            ),
         ]
     );
 }

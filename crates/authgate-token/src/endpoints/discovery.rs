@@ -4,6 +4,7 @@
 use super::{
     AUTHORIZE, INTROSPECT, JWKS, OPENID_CONFIGURATION, REVOKE, TOKEN, TokenService, USERINFO,
 };
+use authgate_store::SigningPurpose;
 use axum::Json;
 use axum::extract::State;
 use axum::response::IntoResponse;
@@ -16,7 +17,8 @@ pub(crate) const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offlin
 
 pub(super) async fn openid_configuration(State(service): State<Arc<TokenService>>) -> Json<Value> {
     let issuer = service.issuer_url();
-    let algorithms = service.ring.algorithms();
+    // OIDC Discovery §3 requires RS256 here; `[oidc] id_token_signing_alg` is RS256 by default.
+    let id_algorithms = service.ring.algorithms(SigningPurpose::IdTokens);
     Json(json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}{AUTHORIZE}"),
@@ -35,7 +37,7 @@ pub(super) async fn openid_configuration(State(service): State<Arc<TokenService>
         "scopes_supported": OIDC_SCOPES,
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "preferred_username", "groups", "tenant"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": algorithms,
+        "id_token_signing_alg_values_supported": id_algorithms,
     }))
 }
 

@@ -65,6 +65,11 @@ pub struct TokenService {
 pub type OnRevoke = Arc<dyn Fn() + Send + Sync>;
 
 impl TokenService {
+    /// Signs the tokens this service issues.
+    pub fn issuer(&self) -> &Issuer {
+        &self.issuer
+    }
+
     pub fn new(
         config: &Config,
         store: Arc<dyn CredentialStore>,

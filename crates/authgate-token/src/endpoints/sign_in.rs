@@ -11,7 +11,9 @@
 //! lockouts held are capped (past the cap, the one ending soonest makes room).
 
 use super::{OAuthError, TokenService};
-use authgate_core::password::{hash_password, verify_password};
+use authgate_core::password::{
+    MAX_PASSWORD_BYTES, MAX_USERNAME_BYTES, hash_password, verify_password,
+};
 use authgate_state::{Quota, RateLimiter};
 use authgate_store::User;
 use std::collections::HashMap;
@@ -24,9 +26,6 @@ const FAILURES_BURST: u32 = 5;
 const FAILURES_PER_MINUTE: u32 = 5;
 /// Lockouts held at most.
 const MAX_LOCKED: usize = 10_000;
-/// The longest user name and password looked at; longer ones are refused unread.
-pub(crate) const MAX_USERNAME_BYTES: usize = 256;
-pub(crate) const MAX_PASSWORD_BYTES: usize = 1024;
 
 pub(crate) struct LoginThrottle {
     limiter: Arc<dyn RateLimiter>,

@@ -2,15 +2,17 @@
 
 use crate::cli::{AppsCommand, Mode, Output};
 use crate::output::{print, table, time};
-use anyhow::{Context as _, bail};
 use authgate_core::time::{now_unix, parse_window};
-use authgate_store::{App, AppMode, NewApp, Store, UsageMinute, UsageReport};
+use authgate_ops::{CreateApp, Operations, cli_actor};
+use authgate_store::{App, AppMode, UsageMinute, UsageReport};
 
 pub(super) async fn run(
-    store: &dyn Store,
+    ops: &Operations,
     command: AppsCommand,
     output: Output,
 ) -> anyhow::Result<()> {
+    let store = ops.store();
+    let actor = cli_actor();
     match command {
         AppsCommand::Create {
             name,
@@ -20,27 +22,23 @@ pub(super) async fn run(
             roles,
             redirect_uris,
         } => {
-            for uri in &redirect_uris {
-                let parsed = url::Url::parse(uri)
-                    .with_context(|| format!("--redirect-uri `{uri}` is not an absolute URL"))?;
-                if parsed.fragment().is_some() {
-                    bail!("--redirect-uri `{uri}` must not have a fragment (RFC 6749 §3.1.2)");
-                }
-            }
             let mode = match mode {
                 Mode::ApiKey => AppMode::ApiKey,
                 Mode::AppIdKey => AppMode::AppIdKey,
                 Mode::AppId => AppMode::AppId,
             };
-            let app = store
-                .create_app(NewApp {
-                    name,
-                    tenant,
-                    owner,
-                    mode,
-                    roles,
-                    redirect_uris,
-                })
+            let app = ops
+                .create_app(
+                    &actor,
+                    CreateApp {
+                        name,
+                        tenant: Some(tenant),
+                        owner,
+                        mode,
+                        roles,
+                        redirect_uris,
+                    },
+                )
                 .await?;
             print(output, &app, || app.id.clone())
         }
@@ -54,10 +52,14 @@ pub(super) async fn run(
             })
         }
         AppsCommand::Show { id } => show(output, &store.get_app(&id).await?),
-        AppsCommand::Suspend { id } => show(output, &store.set_app_suspended(&id, true).await?),
-        AppsCommand::Resume { id } => show(output, &store.set_app_suspended(&id, false).await?),
+        AppsCommand::Suspend { id } => {
+            show(output, &ops.set_app_suspended(&actor, &id, true).await?)
+        }
+        AppsCommand::Resume { id } => {
+            show(output, &ops.set_app_suspended(&actor, &id, false).await?)
+        }
         AppsCommand::Delete { id } => {
-            store.delete_app(&id).await?;
+            ops.delete_app(&actor, &id).await?;
             print(
                 output,
                 &serde_json::json!({ "id": id, "deleted": true }),

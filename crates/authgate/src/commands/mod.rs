@@ -1,6 +1,8 @@
 //! One module per command group; each opens the store named by the configuration.
 
+mod admin_tokens;
 mod apps;
+mod audit;
 mod check;
 mod keys;
 mod roles;
@@ -12,6 +14,7 @@ use crate::cli::{Args, Command, ConfigCommand};
 use anyhow::Context as _;
 use authgate_config::{Config, StateBackend};
 use authgate_gateway::stack::Gateway;
+use authgate_ops::Operations;
 use authgate_state::{MemoryIdempotencyStore, MemoryRateLimiter};
 use authgate_store::Store;
 use std::process::ExitCode;
@@ -37,20 +40,22 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<ExitCode> {
             open_store(&config).await?;
             eprintln!("migrations applied to {}", config.store.url);
         }
-        Command::Apps(command) => apps::run(&*open_store(&load()?).await?, command, output).await?,
-        Command::Keys(command) => {
-            let config = load()?;
-            keys::run(&*open_store(&config).await?, &config, command, output).await?;
-        }
+        Command::Apps(command) => apps::run(&operations(&load()?).await?, command, output).await?,
+        Command::Keys(command) => keys::run(&operations(&load()?).await?, command, output).await?,
         Command::Roles(command) => {
-            roles::run(&*open_store(&load()?).await?, command, output).await?
+            roles::run(&operations(&load()?).await?, command, output).await?
         }
         Command::Users(command) => {
-            users::run(&*open_store(&load()?).await?, command, output).await?
+            users::run(&operations(&load()?).await?, command, output).await?
         }
         Command::SigningKeys(command) => {
-            let config = load()?;
-            signing_keys::run(&*open_store(&config).await?, &config, command, output).await?;
+            signing_keys::run(&operations(&load()?).await?, command, output).await?
+        }
+        Command::Audit(command) => {
+            audit::run(&operations(&load()?).await?, command, output).await?
+        }
+        Command::AdminTokens(command) => {
+            admin_tokens::run(&operations(&load()?).await?, command, output).await?
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -61,6 +66,11 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>
     authgate_store::open(&config.store.url)
         .await
         .with_context(|| format!("cannot open the store {}", config.store.url))
+}
+
+/// The operations layer on the configured store: what every changing command goes through.
+async fn operations(config: &Config) -> anyhow::Result<Operations> {
+    Ok(Operations::new(open_store(config).await?, config))
 }
 
 /// The gateway as `serve` runs it and `check` consults it: configuration, store, shared state.

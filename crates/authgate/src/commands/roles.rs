@@ -2,36 +2,26 @@
 
 use crate::cli::{Output, RolesCommand};
 use crate::output::{print, table, time};
-use anyhow::Context as _;
-use authgate_core::Permission;
-use authgate_core::permission::{BUILTIN_ROLES, builtin_role};
-use authgate_store::{Role, Store};
+use authgate_ops::{Operations, cli_actor};
 
 pub(super) async fn run(
-    store: &dyn Store,
+    ops: &Operations,
     command: RolesCommand,
     output: Output,
 ) -> anyhow::Result<()> {
+    let actor = cli_actor();
     match command {
         RolesCommand::Create { name, permissions } => {
-            let permissions = permissions
+            let permissions: Vec<String> = permissions
                 .iter()
                 .flat_map(|p| p.split(','))
-                .map(|p| Permission::parse(p).map(|p| p.to_string()))
-                .collect::<Result<Vec<_>, _>>()
-                .context("--permission")?;
-            let role = store.create_role(&name, &permissions).await?;
+                .map(str::to_owned)
+                .collect();
+            let role = ops.create_role(&actor, &name, &permissions).await?;
             print(output, &role, || role.name.clone())
         }
         RolesCommand::List => {
-            let builtin = BUILTIN_ROLES.iter().filter_map(|name| {
-                builtin_role(name).map(|p| Role {
-                    name: (*name).to_owned(),
-                    permissions: vec![p.to_string()],
-                    created_at: 0,
-                })
-            });
-            let roles: Vec<Role> = builtin.chain(store.list_roles().await?).collect();
+            let roles = ops.all_roles().await?;
             print(output, &roles, || {
                 table(
                     &["NAME", "PERMISSIONS", "CREATED"],
@@ -50,7 +40,7 @@ pub(super) async fn run(
             })
         }
         RolesCommand::Delete { name } => {
-            store.delete_role(&name).await?;
+            ops.delete_role(&actor, &name).await?;
             print(
                 output,
                 &serde_json::json!({ "name": name, "deleted": true }),
@@ -58,7 +48,7 @@ pub(super) async fn run(
             )
         }
         RolesCommand::Bind { user, role } => {
-            let user = store.bind_role(&user, &role).await?;
+            let user = ops.bind_role(&actor, &user, &role).await?;
             print(output, &user, || {
                 format!("{} now has roles {}", user.name, user.roles.join(","))
             })

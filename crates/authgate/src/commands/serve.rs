@@ -3,10 +3,11 @@
 use crate::telemetry::Telemetry;
 use anyhow::Context as _;
 use authgate_config::Config;
-use authgate_core::key;
 use authgate_gateway::authn::LookupCounts;
+use authgate_gateway::context::RequestContext;
+use authgate_gateway::health;
 use authgate_gateway::listener::{self, ListenOptions};
-use authgate_store::NewCredential;
+use authgate_ops::Operations;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,16 +26,11 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
     let telemetry = Telemetry::init(&config)?;
     let store = super::open_store(&config).await?;
 
-    let admin_token = key::generate("admin");
-    let credential = NewCredential {
-        digest: admin_token.digest,
-        display_prefix: admin_token.display_prefix.clone(),
-    };
-    if store.bootstrap_admin(&credential).await? {
+    let ops = Operations::new(store.clone(), &config);
+    if let Some(admin_token) = ops.bootstrap_admin().await? {
         // The one deliberate exception to "secrets never leave": shown once, to the operator.
-        eprintln!("admin token: {}", admin_token.secret);
+        eprintln!("admin token: {admin_token}");
     }
-    drop(admin_token);
 
     if config.auth.skip {
         // Loud on purpose: this must never go unnoticed in a deployment.
@@ -45,26 +41,30 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
             "authentication is OFF: every request acts as an anonymous admin; never do this in production"
         );
     }
-    if config.oidc.enabled
-        && let Some(key) = authgate_token::keys::ensure_signing_key(
-            store.as_ref(),
-            config.oidc.signing_alg,
-            config.oidc.access_token_ttl.0,
-        )
-        .await?
-    {
-        tracing::info!(
-            kid = key.kid,
-            alg = key.alg,
-            "created the first token-signing key"
-        );
+    if config.oidc.enabled {
+        for key in ops.ensure_signing_keys().await? {
+            tracing::info!(
+                kid = key.kid,
+                purpose = %key.purpose,
+                alg = key.alg,
+                "created a token-signing key"
+            );
+        }
     }
     let metrics = install_metrics()?;
     let gateway = Arc::new(super::gateway(&config, store.clone()).await?);
+    let cache = gateway.cache.clone();
+    let ops = ops.on_change(Arc::new(move || cache.clear()));
+    let ops = match gateway.token_issuer() {
+        Some(issuer) => ops.with_token_issuer(issuer),
+        None => ops,
+    };
     let admin_router = authgate_admin::router(
-        store.clone(),
+        ops,
         metrics_renderer(metrics.clone(), gateway.cache.lookups()),
-    );
+    )
+    .merge(health::routes(store.clone()))
+    .layer(axum::middleware::map_request(peer_as_connect_info));
 
     let workers = match config.server.workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -260,4 +260,20 @@ fn connection_cap(configured: usize) -> usize {
         );
     }
     configured.min(allowed)
+}
+
+/// Hands the admin API the client's address the way axum handlers read it (`ConnectInfo`), so
+/// the admin crate needs nothing of the gateway's listener.
+async fn peer_as_connect_info(mut request: axum::extract::Request) -> axum::extract::Request {
+    let peer = request
+        .extensions()
+        .get::<RequestContext>()
+        .and_then(|context| context.peer.as_ref())
+        .map(|peer| peer.addr);
+    if let Some(addr) = peer {
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(addr));
+    }
+    request
 }

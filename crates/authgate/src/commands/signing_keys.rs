@@ -1,34 +1,47 @@
-//! `authgate signing-keys ...`: keys are listed by id and algorithm; private keys never leave.
+//! `authgate signing-keys ...`: keys are listed by id, purpose and algorithm; private keys never
+//! leave.
 
-use crate::cli::{Output, SigningKeysCommand};
+use crate::cli::{KeyPurpose, Output, SigningKeysCommand};
 use crate::output::{print, table, time};
 use anyhow::anyhow;
-use authgate_config::{Config, SigningAlg};
-use authgate_store::{SigningKey, Store};
-use authgate_token::keys;
+use authgate_config::SigningAlg;
+use authgate_ops::{Operations, cli_actor};
+use authgate_store::{SigningKey, SigningPurpose};
 
 pub(super) async fn run(
-    store: &dyn Store,
-    config: &Config,
+    ops: &Operations,
     command: SigningKeysCommand,
     output: Output,
 ) -> anyhow::Result<()> {
     match command {
-        SigningKeysCommand::Rotate { alg } => {
-            let alg = match alg.as_deref() {
-                Some(name) => SigningAlg::parse(name)
-                    .ok_or_else(|| anyhow!("--alg `{name}`: expected ES256, RS256 or EdDSA"))?,
-                None => config.oidc.signing_alg,
-            };
-            let key = keys::rotate(store, alg, config.oidc.access_token_ttl.0).await?;
-            print(output, &key, || key.kid.clone())
+        SigningKeysCommand::Rotate { purpose, alg } => {
+            let purpose = purpose.map(|purpose| match purpose {
+                KeyPurpose::AccessTokens => SigningPurpose::AccessTokens,
+                KeyPurpose::IdTokens => SigningPurpose::IdTokens,
+            });
+            let alg = alg
+                .as_deref()
+                .map(|name| {
+                    SigningAlg::parse(name)
+                        .ok_or_else(|| anyhow!("--alg `{name}`: expected ES256, RS256 or EdDSA"))
+                })
+                .transpose()?;
+            let rotated = ops.rotate_signing_keys(&cli_actor(), purpose, alg).await?;
+            print(output, &rotated, || {
+                rotated
+                    .iter()
+                    .map(|key| key.kid.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
         }
         SigningKeysCommand::List => {
-            let keys = store.list_signing_keys().await?;
+            let keys = ops.store().list_signing_keys().await?;
             print(output, &keys, || {
                 table(
                     &[
                         "KID",
+                        "FOR",
                         "ALG",
                         "STATUS",
                         "CREATED",
@@ -45,6 +58,7 @@ pub(super) async fn run(
 fn row(key: &SigningKey) -> Vec<String> {
     vec![
         key.kid.clone(),
+        key.purpose.to_string(),
         key.alg.clone(),
         key.status.to_owned(),
         time(Some(key.created_at)),

@@ -3,14 +3,15 @@
 use crate::cli::{Output, UsersCommand};
 use crate::output::{print, table, time};
 use anyhow::Context as _;
-use authgate_core::password::hash_password;
-use authgate_store::{NewUser, Store, UserKind};
+use authgate_ops::{CreateUser, Operations, cli_actor};
+use authgate_store::UserKind;
 
 pub(super) async fn run(
-    store: &dyn Store,
+    ops: &Operations,
     command: UsersCommand,
     output: Output,
 ) -> anyhow::Result<()> {
+    let actor = cli_actor();
     match command {
         UsersCommand::Create {
             name,
@@ -19,13 +20,12 @@ pub(super) async fn run(
             password_stdin,
             service,
         } => {
-            let password_hash = if password_stdin {
+            let password = if password_stdin {
                 let mut line = String::new();
                 std::io::stdin()
                     .read_line(&mut line)
                     .context("cannot read the password from standard input")?;
-                let password = line.trim_end_matches(['\r', '\n']);
-                Some(hash_password(password).context("--password-stdin")?)
+                Some(line.trim_end_matches(['\r', '\n']).to_owned())
             } else {
                 None
             };
@@ -34,19 +34,22 @@ pub(super) async fn run(
             } else {
                 UserKind::Person
             };
-            let user = store
-                .create_user(NewUser {
-                    name,
-                    kind,
-                    tenant,
-                    roles,
-                    password_hash,
-                })
+            let user = ops
+                .create_user(
+                    &actor,
+                    CreateUser {
+                        name,
+                        tenant: Some(tenant),
+                        kind,
+                        roles,
+                        password,
+                    },
+                )
                 .await?;
             print(output, &user, || user.id.clone())
         }
         UsersCommand::List => {
-            let users = store.list_users().await?;
+            let users = ops.store().list_users().await?;
             print(output, &users, || {
                 table(
                     &["ID", "NAME", "KIND", "TENANT", "ROLES", "CREATED"],
@@ -67,7 +70,7 @@ pub(super) async fn run(
             })
         }
         UsersCommand::Delete { name } => {
-            store.delete_user(&name).await?;
+            ops.delete_user(&actor, &name).await?;
             print(
                 output,
                 &serde_json::json!({ "name": name, "deleted": true }),

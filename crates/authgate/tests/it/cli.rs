@@ -223,3 +223,126 @@ fn with_output_json_errors_are_json_on_stderr() {
     let text = gateway.cli(&["keys", "revoke", "key_missing"]);
     assert!(String::from_utf8_lossy(&text.stderr).starts_with("authgate: "));
 }
+
+#[tokio::test]
+async fn cli_changes_are_audited_as_the_operating_system_user_and_refusals_are_not() {
+    let gateway = Gateway::start("");
+    let as_user = |user: &str, args: &[&str]| {
+        std::process::Command::new(crate::harness::AUTHGATE)
+            .args(args)
+            .args(["--output", "json"])
+            .current_dir(&gateway.dir)
+            .env("USER", user)
+            .output()
+            .unwrap()
+    };
+    let created = as_user("ops-ann", &["apps", "create", "billing"]);
+    assert!(created.status.success());
+    let app: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    let app_id = app["id"].as_str().unwrap();
+    let key = as_user("ops-ann", &["keys", "create", "--app", app_id]);
+    let key: serde_json::Value = serde_json::from_slice(&key.stdout).unwrap();
+    assert!(
+        as_user("ops-bob", &["apps", "suspend", app_id])
+            .status
+            .success()
+    );
+    let refused = as_user("ops-bob", &["keys", "revoke", "key_missing"]);
+    assert!(!refused.status.success());
+
+    let entries = gateway.json(&["audit", "list"]);
+    let seen: Vec<(&str, &str, &str, &str)> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["source"] == "cli")
+        .map(|e| {
+            let field = |name: &str| e[name].as_str().unwrap();
+            (
+                field("actor"),
+                field("source"),
+                field("action"),
+                field("target_id"),
+            )
+        })
+        .collect();
+    let key_id = key["id"].as_str().unwrap();
+    assert_eq!(
+        seen,
+        [
+            ("ops-bob", "cli", "application.suspend", app_id),
+            ("ops-ann", "cli", "key.create", key_id),
+            ("ops-ann", "cli", "application.create", app_id),
+        ],
+        "newest first, the refused revoke absent"
+    );
+    let written = entries.to_string();
+    assert!(!written.contains(key["secret"].as_str().unwrap()));
+
+    let by_bob = gateway.json(&["audit", "list", "--actor", "ops-bob"]);
+    assert_eq!(by_bob.as_array().unwrap().len(), 1);
+    let created_recently =
+        gateway.json(&["audit", "list", "--action", "key.create", "--since", "1h"]);
+    assert_eq!(created_recently[0]["details"]["prefix"], key["prefix"]);
+    let bad_since = gateway.cli(&["audit", "list", "--since", "someday"]);
+    assert!(String::from_utf8_lossy(&bad_since.stderr).contains("since"));
+}
+
+#[tokio::test]
+async fn admin_tokens_replace_the_first_one_and_revoked_ones_fail_at_once() {
+    use crate::harness::Fetch as _;
+    let gateway = Gateway::start("");
+    let created = gateway.json(&["admin-tokens", "create"]);
+    let secret = created["secret"].as_str().unwrap();
+    assert_eq!(created["user"], "admin");
+    let listed = gateway.json(&["admin-tokens", "list"]);
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        2,
+        "the first start's and this one"
+    );
+    assert!(
+        !listed.to_string().contains(secret),
+        "a listing shows no secret"
+    );
+
+    let usage = |token: String| {
+        let url = gateway.admin_url("/admin/api/v1/applications/app_missing/usage");
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .fetch()
+                .await
+                .status()
+        }
+    };
+    assert_eq!(
+        usage(secret.to_owned()).await,
+        reqwest::StatusCode::NOT_FOUND,
+        "accepted"
+    );
+    gateway.json(&["admin-tokens", "revoke", created["id"].as_str().unwrap()]);
+    assert_eq!(
+        usage(secret.to_owned()).await,
+        reqwest::StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        usage(gateway.admin_token()).await,
+        reqwest::StatusCode::NOT_FOUND
+    );
+
+    // A token for someone who is not an admin would only ever be refused: not made.
+    gateway.json(&["users", "create", "vic", "--role", "viewer"]);
+    let refused = gateway.cli(&["admin-tokens", "create", "--user", "vic"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("admin role"));
+    let actions: Vec<String> = gateway
+        .json(&["audit", "list", "--target", created["id"].as_str().unwrap()])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(actions, ["admin_token.revoke", "admin_token.create"]);
+}

@@ -6,6 +6,7 @@
 
 mod harness;
 
+mod admin_api;
 mod anonymous;
 mod authorization;
 mod authorize;

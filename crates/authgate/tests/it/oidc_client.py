@@ -8,10 +8,12 @@ library outside Rust) verifying what authgate issued against its JWKS.
 2. GET  href                                            -> token_endpoint, jwks_uri, issuer
 3. POST token_endpoint  grant_type=password             -> access_token, id_token
 4. GET  BASE_URL/PATH with Authorization: Bearer        -> the API's answer
-5. PyJWT verifies the access token (typ at+jwt, aud authgate) and the ID token (aud clientId)
-   against jwks_uri; and OLD_ACCESS_TOKEN too when given (issued before a key rotation).
+5. PyJWT verifies the access token (typ at+jwt, aud authgate) and the ID token (aud clientId,
+   only with the algorithms discovery lists for ID tokens, as a relying party does) against
+   jwks_uri; and OLD_ACCESS_TOKEN too when given (issued before a key rotation).
 
-Prints one JSON object: {"status", "body", "access_token", "kid", "subject", "id_subject"}.
+Prints one JSON object: {"status", "body", "access_token", "kid", "subject", "id_subject",
+"id_alg", "id_algorithms"}.
 """
 import json
 import sys
@@ -56,7 +58,9 @@ def main():
     keys = jwt.PyJWKClient(discovery["jwks_uri"])
     algorithms = ["ES256", "RS256", "EdDSA"]
 
-    def verify(token, audience):
+    id_algorithms = discovery["id_token_signing_alg_values_supported"]
+
+    def verify(token, audience, algorithms=algorithms):
         header = jwt.get_unverified_header(token)
         key = keys.get_signing_key_from_jwt(token)
         claims = jwt.decode(token, key.key, algorithms=algorithms, audience=audience,
@@ -65,7 +69,7 @@ def main():
 
     header, claims = verify(access, "authgate")
     assert header["typ"] == "at+jwt", header
-    _, id_claims = verify(tokens["id_token"], pointer["clientId"])
+    id_header, id_claims = verify(tokens["id_token"], pointer["clientId"], id_algorithms)
     if old_token:
         verify(old_token, "authgate")
 
@@ -76,6 +80,8 @@ def main():
         "kid": header["kid"],
         "subject": claims["sub"],
         "id_subject": id_claims["sub"],
+        "id_alg": id_header["alg"],
+        "id_algorithms": id_algorithms,
     }))
 
 

@@ -63,6 +63,9 @@ async fn a_weaviate_style_client_signs_in_and_its_tokens_verify_across_a_rotatio
     assert_eq!(first["status"], 200, "{first:#}");
     assert_eq!(first["subject"], "jane");
     assert_eq!(first["id_subject"], "jane");
+    // OpenID relying parties expect RS256 ID tokens unless they registered another algorithm.
+    assert_eq!(first["id_alg"], "RS256");
+    assert_eq!(first["id_algorithms"], json!(["RS256"]));
     let seen = &first["body"]["headers"];
     assert_eq!(seen["x-authgate-subject"], "jane");
     assert_eq!(seen["x-authgate-roles"], "viewer");
@@ -87,9 +90,17 @@ async fn a_weaviate_style_client_signs_in_and_its_tokens_verify_across_a_rotatio
         "tasks:write"
     );
 
-    // Rotate to another algorithm: new tokens carry the new kid, the old one still verifies.
-    let rotated = gateway.json(&["signing-keys", "rotate", "--alg", "EdDSA"]);
-    let kid = rotated["kid"].as_str().unwrap();
+    // Rotate the access-token key to another algorithm: new tokens carry the new kid, the old
+    // one still verifies, and the ID-token key is left alone.
+    let rotated = gateway.json(&[
+        "signing-keys",
+        "rotate",
+        "--for",
+        "access-tokens",
+        "--alg",
+        "EdDSA",
+    ]);
+    let kid = rotated[0]["kid"].as_str().unwrap();
     let second = python_client(
         &gateway,
         "jane",
@@ -100,18 +111,48 @@ async fn a_weaviate_style_client_signs_in_and_its_tokens_verify_across_a_rotatio
     assert_eq!(second["kid"], kid);
     assert_ne!(first["kid"], second["kid"]);
     assert_eq!(second["status"], 200);
+    assert_eq!(second["id_alg"], "RS256");
     assert_eq!(
         call(&gateway, reqwest::Method::GET, &token).await.status(),
         StatusCode::OK
     );
     let listed = gateway.json(&["signing-keys", "list"]);
-    let statuses: Vec<&str> = listed
+    let mut statuses: Vec<(&str, &str, &str)> = listed
         .as_array()
         .unwrap()
         .iter()
-        .map(|k| k["status"].as_str().unwrap())
+        .map(|k| {
+            let field = |name: &str| k[name].as_str().unwrap();
+            (field("purpose"), field("alg"), field("status"))
+        })
         .collect();
-    assert_eq!(statuses, ["active", "published"]);
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses,
+        [
+            ("access-tokens", "ES256", "published"),
+            ("access-tokens", "EdDSA", "active"),
+            ("id-tokens", "RS256", "active"),
+        ]
+    );
+
+    // Without --for, both keys are replaced, each with its configured algorithm; --alg alone
+    // would be ambiguous and is refused.
+    let both = gateway.json(&["signing-keys", "rotate"]);
+    let mut made: Vec<(&str, &str)> = both
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["purpose"].as_str().unwrap(), k["alg"].as_str().unwrap()))
+        .collect();
+    made.sort_unstable();
+    assert_eq!(made, [("access-tokens", "ES256"), ("id-tokens", "RS256")]);
+    let refused = gateway.cli(&["signing-keys", "rotate", "--alg", "ES256"]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--for"),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]
@@ -269,7 +310,7 @@ async fn client_credentials_issue_tokens_to_applications_with_rfc_6749_errors() 
     assert_eq!(body["code"], "application_suspended");
 }
 
-/// A token signed with authgate's own active key, with these header and claims.
+/// A token signed with authgate's own access-token key, with these header and claims.
 async fn forge(gateway: &Gateway, header: Header, claims: &Value) -> String {
     let store = authgate_store::open(&format!(
         "sqlite://{}",
@@ -277,7 +318,13 @@ async fn forge(gateway: &Gateway, header: Header, claims: &Value) -> String {
     ))
     .await
     .unwrap();
-    let key = store.signing_keys().await.unwrap().remove(0);
+    let key = store
+        .signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|key| key.purpose == authgate_store::SigningPurpose::AccessTokens)
+        .unwrap();
     let encoding = EncodingKey::from_ec_pem(key.private_pem.as_bytes()).unwrap();
     let header = Header {
         kid: header.kid.or(Some(key.kid)),

@@ -1,6 +1,6 @@
 use super::*;
 use authgate_config::AuthorizationConfig;
-use authgate_store::{DirectoryStore as _, SqliteStore};
+use authgate_store::{Actor, SqliteStore};
 
 #[path = "../../../tests/support/mod.rs"]
 mod support;
@@ -15,6 +15,18 @@ async fn cache_with_key(
     let policy = Arc::new(GrantPolicy::new(&AuthorizationConfig::default()));
     let cache = CredentialCache::new(store.clone(), policy, ttl);
     (cache, store, KeyDigest::of(&secret), key_id)
+}
+
+/// Revokes a key as an operator would.
+async fn revoke(store: &Arc<SqliteStore>, id: &str) {
+    let tester = Actor {
+        name: "tester".into(),
+        source: "test".into(),
+    };
+    authgate_ops::Operations::new(store.clone(), &authgate_config::Config::default())
+        .revoke_key(&tester, id)
+        .await
+        .expect("revoke");
 }
 
 async fn revoked(cache: &CredentialCache, digest: &KeyDigest) -> bool {
@@ -35,7 +47,7 @@ async fn a_thread_s_copies_are_dropped_when_the_cache_is_cleared() {
         !revoked(&cache, &digest).await,
         "served from this thread's copy"
     );
-    store.revoke_key(&id).await.expect("revoke");
+    revoke(&store, &id).await;
     assert!(
         !revoked(&cache, &digest).await,
         "cached until the cache is cleared"
@@ -51,7 +63,7 @@ async fn a_thread_s_copy_expires_with_the_shared_entry() {
     let (cache, store, digest, id) = cache_with_key(dir.path(), Duration::from_millis(200)).await;
     assert!(!revoked(&cache, &digest).await);
     assert!(!revoked(&cache, &digest).await);
-    store.revoke_key(&id).await.expect("revoke");
+    revoke(&store, &id).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         revoked(&cache, &digest).await,

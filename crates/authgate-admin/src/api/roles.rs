@@ -1,0 +1,58 @@
+//! `/roles`: the built-in roles and custom ones; create and delete custom roles.
+
+use super::{Acting, Paging};
+use crate::AdminState;
+use crate::error::{ApiError, Refusals};
+use crate::extract::{Body, Params};
+use authgate_ops::Page;
+use authgate_store::Role;
+use axum::Json;
+use axum::extract::{Path, State};
+use http::StatusCode;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+/// A new custom role.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewRole {
+    /// Letters, digits, `-`, `_` and `.`.
+    name: String,
+    /// `resource:action`, either side may be `*`.
+    permissions: Vec<String>,
+}
+
+#[utoipa::path(get, path = "/roles", tag = "roles", params(Paging),
+    responses((status = 200, description = "A page of roles by name; built-in ones have created_at 0", body = Page<Role>), Refusals))]
+pub(crate) async fn list(
+    State(state): State<AdminState>,
+    Params(paging): Params<Paging>,
+) -> Result<Json<Page<Role>>, ApiError> {
+    Ok(Json(state.ops.list_roles(&paging.into()).await?))
+}
+
+#[utoipa::path(post, path = "/roles", tag = "roles", request_body = NewRole,
+    responses((status = 201, description = "Created", body = Role), Refusals))]
+pub(crate) async fn create(
+    State(state): State<AdminState>,
+    actor: Acting,
+    Body(new): Body<NewRole>,
+) -> Result<(StatusCode, Json<Role>), ApiError> {
+    let role = state
+        .ops
+        .create_role(&actor, &new.name, &new.permissions)
+        .await?;
+    Ok((StatusCode::CREATED, Json(role)))
+}
+
+#[utoipa::path(delete, path = "/roles/{name}", tag = "roles",
+    params(("name" = String, Path, description = "The custom role's name")),
+    responses((status = 204, description = "Deleted, with every binding of it"), Refusals))]
+pub(crate) async fn delete(
+    State(state): State<AdminState>,
+    actor: Acting,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.ops.delete_role(&actor, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,148 @@
+//! Keys: create, revoke, regenerate. A secret is generated here, stored as its digest, and
+//! returned once in [`WithSecret`]; audit entries carry the display prefix only.
+
+use crate::{Operations, OpsError, entry};
+use authgate_core::id::new_id;
+use authgate_core::time::now_unix;
+use authgate_core::{Permission, key};
+use authgate_store::{Actor, Key, NewCredential, NewKey};
+use serde::Serialize;
+use serde_json::json;
+use std::time::UNIX_EPOCH;
+
+/// What a new key is.
+#[derive(Debug, Clone)]
+pub struct CreateKey {
+    pub app_id: String,
+    pub name: Option<String>,
+    /// A lifetime from now (`90d`) or an RFC 3339 time; it must lie in the future.
+    pub expires: Option<String>,
+    /// Permissions (`resource:action`) the key is narrowed to; empty: its application's.
+    pub scopes: Vec<String>,
+}
+
+/// Something just made with its secret, shown this once.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct WithSecret<T> {
+    #[serde(flatten)]
+    pub item: T,
+    pub secret: String,
+}
+
+impl Operations {
+    pub async fn create_key(
+        &self,
+        actor: &Actor,
+        new: CreateKey,
+    ) -> Result<WithSecret<Key>, OpsError> {
+        let expires_at = new.expires.as_deref().map(parse_expiry).transpose()?;
+        let scopes = new
+            .scopes
+            .iter()
+            .filter(|scope| !scope.is_empty())
+            .map(|scope| {
+                Permission::parse(scope)
+                    .map(|p| p.to_string())
+                    .map_err(|e| OpsError::invalid("scopes", e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let secret = key::generate(&self.key_env);
+        let id = new_id("key");
+        let audit = entry(
+            actor,
+            "create",
+            "key",
+            &id,
+            json!({
+                "app_id": new.app_id,
+                "name": new.name,
+                "prefix": secret.display_prefix,
+                "scopes": scopes,
+                "expires_at": expires_at,
+            }),
+        );
+        let key = self
+            .commit(self.store.create_key(
+                NewKey {
+                    id,
+                    app_id: new.app_id,
+                    name: new.name,
+                    scopes,
+                    expires_at,
+                    credential: credential(&secret),
+                },
+                &audit,
+            ))
+            .await?;
+        Ok(WithSecret {
+            item: key,
+            secret: secret.secret,
+        })
+    }
+
+    /// Revokes a key: it fails from the next request on this instance, within a second on
+    /// others.
+    pub async fn revoke_key(&self, actor: &Actor, id: &str) -> Result<Key, OpsError> {
+        let audit = entry(actor, "revoke", "key", id, json!({}));
+        self.commit(self.store.revoke_key(id, &audit)).await
+    }
+
+    /// Gives a key a new secret; the old one fails from the next request.
+    pub async fn regenerate_key(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<WithSecret<Key>, OpsError> {
+        let secret = key::generate(&self.key_env);
+        let audit = entry(
+            actor,
+            "regenerate",
+            "key",
+            id,
+            json!({ "prefix": secret.display_prefix }),
+        );
+        let key = self
+            .commit(self.store.regenerate_key(id, &credential(&secret), &audit))
+            .await?;
+        Ok(WithSecret {
+            item: key,
+            secret: secret.secret,
+        })
+    }
+}
+
+fn credential(secret: &key::NewSecret) -> NewCredential {
+    NewCredential {
+        digest: secret.digest,
+        display_prefix: secret.display_prefix.clone(),
+    }
+}
+
+/// A key's expiry: a lifetime from now (`90d`) or an RFC 3339 time, in the future.
+fn parse_expiry(text: &str) -> Result<i64, OpsError> {
+    let at = match humantime::parse_duration(text) {
+        Ok(lifetime) => {
+            now_unix().saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX))
+        }
+        Err(_) => {
+            let time = humantime::parse_rfc3339_weak(text).map_err(|_| {
+                OpsError::invalid(
+                    "expires",
+                    format!("`{text}` is neither a lifetime like 90d nor an RFC 3339 time"),
+                )
+            })?;
+            let secs = time
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            i64::try_from(secs).unwrap_or(i64::MAX)
+        }
+    };
+    if at <= now_unix() {
+        return Err(OpsError::invalid(
+            "expires",
+            format!("`{text}` is not in the future"),
+        ));
+    }
+    Ok(at)
+}

@@ -1,0 +1,165 @@
+//! The operations layer: every change an operator makes, from the CLI, the admin API or the web
+//! UI, goes through [`Operations`]. Each operation validates its input (naming the bad field),
+//! makes the change through the store, and hands the store the change's [`AuditEntry`], which
+//! it commits in the same transaction: a change and its entry land together or not at all, and a
+//! refused change writes none. Callers only say who acts ([`Actor`]) and turn results into their
+//! own form (a table, JSON, a page).
+//!
+//! **Invariant:** secrets (keys, passwords) pass through here only on their way to being hashed
+//! or shown once; no audit entry and no error carries one.
+#![forbid(unsafe_code)]
+
+mod admin_tokens;
+mod apps;
+mod audit;
+mod keys;
+mod lists;
+mod page;
+mod signing_keys;
+mod tokens;
+mod users;
+
+pub use apps::CreateApp;
+pub use audit::AuditQuery;
+pub use keys::{CreateKey, WithSecret};
+pub use page::{DEFAULT_PAGE, MAX_PAGE, Page, PageRequest};
+pub use tokens::AppToken;
+pub use users::CreateUser;
+
+use authgate_config::Config;
+use authgate_store::{Actor, AuditEntry, Store, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why an operation was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    /// The input is wrong; `field` names the part (`redirect_uris`, `expires`, ...).
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    /// The change cannot be made in the present state (a suspended application, the token
+    /// service off).
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    SigningKey(#[from] authgate_token::keys::KeyError),
+}
+
+impl OpsError {
+    fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// The operator's changes to one store.
+#[derive(Clone)]
+pub struct Operations {
+    store: Arc<dyn Store>,
+    /// The environment name in generated keys (`ag_live_...`).
+    key_env: String,
+    oidc: authgate_config::OidcConfig,
+    /// Signs the tokens operators issue to applications; `None` with `[oidc]` off.
+    issuer: Option<authgate_token::Issuer>,
+    /// Told of every change this process commits.
+    on_change: Option<OnChange>,
+}
+
+/// Called after each change this process commits, so that its own caches forget at once: the
+/// instance that makes a change refuses an old credential from its next request (other
+/// instances learn of it from the store's change sequence).
+pub type OnChange = Arc<dyn Fn() + Send + Sync>;
+
+impl Operations {
+    pub fn new(store: Arc<dyn Store>, config: &Config) -> Self {
+        Self {
+            store,
+            key_env: config.auth.key_env.clone(),
+            oidc: config.oidc.clone(),
+            issuer: None,
+            on_change: None,
+        }
+    }
+
+    /// Calls `hook` after every change committed through these operations.
+    pub fn on_change(mut self, hook: OnChange) -> Self {
+        self.on_change = Some(hook);
+        self
+    }
+
+    /// Awaits a store change; once it has committed, tells this process.
+    async fn commit<T>(
+        &self,
+        change: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, OpsError> {
+        let committed = change.await?;
+        if let Some(hook) = &self.on_change {
+            hook();
+        }
+        Ok(committed)
+    }
+
+    /// The store, for reads (lists, usage): they change nothing and need no audit.
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// How long a retired signing key stays published: as long as its last token lives.
+    fn token_ttl(&self) -> Duration {
+        self.oidc.access_token_ttl.0
+    }
+}
+
+/// The audit entry of `action` on a target.
+fn entry(
+    actor: &Actor,
+    action: &str,
+    target_type: &str,
+    target_id: &str,
+    details: serde_json::Value,
+) -> AuditEntry {
+    AuditEntry {
+        actor: actor.clone(),
+        action: format!("{target_type}.{action}"),
+        target_type: target_type.to_owned(),
+        target_id: target_id.to_owned(),
+        details,
+    }
+}
+
+/// authgate itself, for what it does unasked (the first start's admin user and signing keys).
+pub fn system_actor() -> Actor {
+    Actor {
+        name: "authgate".into(),
+        source: "serve".into(),
+    }
+}
+
+/// The operating-system user running the CLI.
+pub fn cli_actor() -> Actor {
+    use std::os::unix::fs::MetadataExt as _;
+    let name = ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
+        .or_else(|| {
+            // No login name in the environment (a container, cron): the uid still tells who.
+            std::fs::metadata("/proc/self")
+                .ok()
+                .map(|process| format!("uid {}", process.uid()))
+        })
+        .unwrap_or_else(|| "unknown".into());
+    Actor {
+        name,
+        source: "cli".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,386 @@
+use super::*;
+use authgate_config::Config;
+use authgate_store::{AppMode, SqliteStore, UserKind};
+
+async fn operations() -> (tempfile::TempDir, Operations) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ops.db").display());
+    let store = Arc::new(SqliteStore::open(&url).await.unwrap());
+    (dir, Operations::new(store, &Config::default()))
+}
+
+fn jane() -> Actor {
+    Actor {
+        name: "jane".into(),
+        source: "192.0.2.7".into(),
+    }
+}
+
+fn app(mode: AppMode) -> CreateApp {
+    CreateApp {
+        name: "robot".into(),
+        tenant: None,
+        owner: None,
+        mode,
+        roles: vec!["viewer".into()],
+        redirect_uris: vec!["https://app.example.com/callback".into()],
+    }
+}
+
+fn key_of(app_id: &str) -> CreateKey {
+    CreateKey {
+        app_id: app_id.into(),
+        name: Some("ci".into()),
+        expires: Some("90d".into()),
+        scopes: vec!["tasks:read".into()],
+    }
+}
+
+/// The whole log, oldest first.
+async fn log(ops: &Operations) -> Vec<authgate_store::AuditRecord> {
+    let mut page = ops.audit(AuditQuery::default()).await.unwrap().items;
+    page.reverse();
+    page
+}
+
+#[tokio::test]
+async fn every_change_writes_one_entry_naming_actor_action_and_target() {
+    let (_dir, ops) = operations().await;
+    let created = ops.create_app(&jane(), app(AppMode::ApiKey)).await.unwrap();
+    let key = ops.create_key(&jane(), key_of(&created.id)).await.unwrap();
+    let regenerated = ops.regenerate_key(&jane(), &key.item.id).await.unwrap();
+    ops.revoke_key(&jane(), &key.item.id).await.unwrap();
+    ops.set_app_suspended(&jane(), &created.id, true)
+        .await
+        .unwrap();
+    ops.set_app_suspended(&jane(), &created.id, false)
+        .await
+        .unwrap();
+    ops.delete_app(&jane(), &created.id).await.unwrap();
+
+    let entries = log(&ops).await;
+    let summary: Vec<(&str, &str, &str, &str)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e.actor.as_str(),
+                e.source.as_str(),
+                e.action.as_str(),
+                e.target_id.as_str(),
+            )
+        })
+        .collect();
+    let (app_id, key_id) = (created.id.as_str(), key.item.id.as_str());
+    assert_eq!(
+        summary,
+        [
+            ("jane", "192.0.2.7", "application.create", app_id),
+            ("jane", "192.0.2.7", "key.create", key_id),
+            ("jane", "192.0.2.7", "key.regenerate", key_id),
+            ("jane", "192.0.2.7", "key.revoke", key_id),
+            ("jane", "192.0.2.7", "application.suspend", app_id),
+            ("jane", "192.0.2.7", "application.resume", app_id),
+            ("jane", "192.0.2.7", "application.delete", app_id),
+        ]
+    );
+    assert_eq!(entries[0].details["mode"], "api-key");
+    assert_eq!(entries[0].details["roles"], serde_json::json!(["viewer"]));
+    assert_eq!(entries[1].details["prefix"], key.item.prefix.as_str());
+    assert_eq!(
+        entries[1].details["scopes"],
+        serde_json::json!(["tasks:read"])
+    );
+    assert_eq!(entries[6].details["name"], "robot");
+
+    let written = serde_json::to_string(&entries).unwrap();
+    for secret in [&key.secret, &regenerated.secret] {
+        assert!(!written.contains(secret.as_str()), "a secret in the log");
+    }
+}
+
+#[tokio::test]
+async fn a_refused_change_writes_no_entry_and_names_the_bad_field() {
+    let (_dir, ops) = operations().await;
+    let bad_uri = CreateApp {
+        redirect_uris: vec!["not a url".into()],
+        ..app(AppMode::ApiKey)
+    };
+    let refused = ops.create_app(&jane(), bad_uri).await.unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            OpsError::Invalid {
+                field: "redirect_uris",
+                ..
+            }
+        ),
+        "{refused}"
+    );
+    let unknown_owner = CreateApp {
+        owner: Some("nobody".into()),
+        ..app(AppMode::ApiKey)
+    };
+    let refused = ops.create_app(&jane(), unknown_owner).await.unwrap_err();
+    assert!(
+        matches!(refused, OpsError::Store(StoreError::NotFound(_))),
+        "{refused}"
+    );
+    let unknown_role = CreateApp {
+        roles: vec!["wizard".into()],
+        ..app(AppMode::ApiKey)
+    };
+    assert!(ops.create_app(&jane(), unknown_role).await.is_err());
+    assert!(
+        log(&ops).await.is_empty(),
+        "refused creations leave no entry"
+    );
+
+    // The sixth app_key, a bad scope, an expiry in the past: refused, unlogged.
+    let paired = ops
+        .create_app(&jane(), app(AppMode::AppIdKey))
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        ops.create_key(&jane(), key_of(&paired.id)).await.unwrap();
+    }
+    let before = log(&ops).await.len();
+    let sixth = ops
+        .create_key(&jane(), key_of(&paired.id))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(sixth, OpsError::Store(StoreError::Conflict(_))),
+        "{sixth}"
+    );
+    let bad_scope = CreateKey {
+        scopes: vec!["tasks".into()],
+        ..key_of(&paired.id)
+    };
+    let refused = ops.create_key(&jane(), bad_scope).await.unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            OpsError::Invalid {
+                field: "scopes",
+                ..
+            }
+        ),
+        "{refused}"
+    );
+    let past = CreateKey {
+        expires: Some("2001-01-01T00:00:00Z".into()),
+        ..key_of(&paired.id)
+    };
+    let refused = ops.create_key(&jane(), past).await.unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            OpsError::Invalid {
+                field: "expires",
+                ..
+            }
+        ),
+        "{refused}"
+    );
+    assert!(ops.revoke_key(&jane(), "key_missing").await.is_err());
+    assert!(
+        ops.set_app_suspended(&jane(), "app_missing", true)
+            .await
+            .is_err()
+    );
+    assert_eq!(log(&ops).await.len(), before);
+}
+
+#[tokio::test]
+async fn users_passwords_and_roles_are_audited_without_the_password() {
+    let (_dir, ops) = operations().await;
+    let password = "correct horse battery staple";
+    ops.create_role(&jane(), "editor", &["tasks:write".into()])
+        .await
+        .unwrap();
+    let user = ops
+        .create_user(
+            &jane(),
+            CreateUser {
+                name: "ann".into(),
+                tenant: None,
+                kind: UserKind::Person,
+                roles: vec!["viewer".into()],
+                password: Some(password.into()),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(user.roles, ["viewer"]);
+    ops.bind_role(&jane(), "ann", "editor").await.unwrap();
+    ops.delete_user(&jane(), "ann").await.unwrap();
+    ops.delete_role(&jane(), "editor").await.unwrap();
+    let refused = ops
+        .create_role(&jane(), "broken", &["no-colon".into()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            OpsError::Invalid {
+                field: "permissions",
+                ..
+            }
+        ),
+        "{refused}"
+    );
+
+    let entries = log(&ops).await;
+    let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "role.create",
+            "user.create",
+            "user.bind_role",
+            "user.delete",
+            "role.delete"
+        ]
+    );
+    assert_eq!(entries[1].details["password_set"], true);
+    let written = serde_json::to_string(&entries).unwrap();
+    assert!(!written.contains(password));
+    assert!(!written.contains("$argon2"), "not even the hash");
+}
+
+#[tokio::test]
+async fn the_log_reads_newest_first_a_page_at_a_time_and_filters() {
+    let (_dir, ops) = operations().await;
+    for name in ["r1", "r2", "r3", "r4", "r5"] {
+        ops.create_role(&jane(), name, &["tasks:read".into()])
+            .await
+            .unwrap();
+    }
+    let other = Actor {
+        name: "ops-bot".into(),
+        source: "cli".into(),
+    };
+    ops.delete_role(&other, "r1").await.unwrap();
+
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = ops
+            .audit(AuditQuery {
+                page: PageRequest {
+                    limit: Some(2),
+                    cursor: cursor.clone(),
+                },
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.into_iter().map(|e| (e.action, e.target_id)));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let targets: Vec<&str> = seen.iter().map(|(_, target)| target.as_str()).collect();
+    assert_eq!(targets, ["r1", "r5", "r4", "r3", "r2", "r1"]);
+
+    let by_actor = ops
+        .audit(AuditQuery {
+            actor: Some("ops-bot".into()),
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_actor.items.len(), 1);
+    assert_eq!(by_actor.items[0].action, "role.delete");
+    let recent = ops
+        .audit(AuditQuery {
+            action: Some("role.create".into()),
+            since: Some("1h".into()),
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(recent.items.len(), 5);
+    let future = ops
+        .audit(AuditQuery {
+            since: Some("2999-01-01T00:00:00Z".into()),
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(future.items.is_empty());
+    for (query, field) in [
+        (
+            AuditQuery {
+                page: PageRequest {
+                    limit: Some(0),
+                    cursor: None,
+                },
+                ..AuditQuery::default()
+            },
+            "limit",
+        ),
+        (
+            AuditQuery {
+                page: PageRequest {
+                    limit: None,
+                    cursor: Some("x".into()),
+                },
+                ..AuditQuery::default()
+            },
+            "cursor",
+        ),
+        (
+            AuditQuery {
+                since: Some("yesterday-ish".into()),
+                ..AuditQuery::default()
+            },
+            "since",
+        ),
+    ] {
+        let refused = ops.audit(query).await.unwrap_err();
+        assert!(
+            matches!(refused, OpsError::Invalid { field: f, .. } if f == field),
+            "{refused}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn signing_key_rotations_are_audited_and_alg_needs_a_purpose() {
+    let (_dir, ops) = operations().await;
+    let created = ops.ensure_signing_keys().await.unwrap();
+    assert_eq!(created.len(), 2);
+    assert!(ops.ensure_signing_keys().await.unwrap().is_empty());
+    let refused = ops
+        .rotate_signing_keys(&jane(), None, Some(authgate_config::SigningAlg::EdDsa))
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, OpsError::Invalid { field: "alg", .. }));
+    let rotated = ops
+        .rotate_signing_keys(
+            &jane(),
+            Some(authgate_store::SigningPurpose::IdTokens),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(rotated[0].alg, "RS256");
+    let entries = log(&ops).await;
+    let who: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|e| (e.actor.as_str(), e.action.as_str()))
+        .collect();
+    assert_eq!(
+        who,
+        [
+            ("authgate", "signing_key.rotate"),
+            ("authgate", "signing_key.rotate"),
+            ("jane", "signing_key.rotate"),
+        ]
+    );
+    assert_eq!(entries[2].details["purpose"], "id-tokens");
+    assert!(!serde_json::to_string(&entries).unwrap().contains("PRIVATE"));
+}

@@ -1,0 +1,163 @@
+//! Users and roles: create and delete users, give them roles, create and delete custom roles.
+//! Passwords are hashed here (argon2id) and never written anywhere else.
+
+use crate::{Operations, OpsError, entry};
+use authgate_core::Permission;
+use authgate_core::id::new_id;
+use authgate_core::password::{MAX_PASSWORD_BYTES, MAX_USERNAME_BYTES, hash_password};
+use authgate_store::{Actor, DEFAULT_TENANT, NewUser, Role, Tenant, User, UserKind};
+use serde_json::json;
+
+/// What a new user is.
+#[derive(Debug, Clone)]
+pub struct CreateUser {
+    pub name: String,
+    /// Default: the default tenant.
+    pub tenant: Option<String>,
+    pub kind: UserKind,
+    pub roles: Vec<String>,
+    /// For people who sign in; services act through keys and have none.
+    pub password: Option<String>,
+}
+
+impl Operations {
+    pub async fn create_user(&self, actor: &Actor, new: CreateUser) -> Result<User, OpsError> {
+        if new.name.trim().is_empty() {
+            return Err(OpsError::invalid("name", "a user needs a name"));
+        }
+        if new.name.len() > MAX_USERNAME_BYTES {
+            return Err(OpsError::invalid(
+                "name",
+                format!(
+                    "a user name is at most {MAX_USERNAME_BYTES} bytes, or its user could never sign in"
+                ),
+            ));
+        }
+        let password_hash = new.password.as_deref().map(hash).transpose()?;
+        let id = new_id("usr");
+        let tenant = new.tenant.unwrap_or_else(|| DEFAULT_TENANT.to_owned());
+        let audit = entry(
+            actor,
+            "create",
+            "user",
+            &new.name,
+            json!({
+                "id": id,
+                "kind": new.kind.as_str(),
+                "tenant": tenant,
+                "roles": new.roles,
+                "password_set": password_hash.is_some(),
+            }),
+        );
+        let user = NewUser {
+            id,
+            name: new.name,
+            kind: new.kind,
+            tenant,
+            roles: new.roles,
+            password_hash,
+        };
+        self.commit(self.store.create_user(user, &audit)).await
+    }
+
+    /// Sets a user's password (hashed here), or removes it with `None`: a user without one
+    /// cannot sign in.
+    pub async fn set_password(
+        &self,
+        actor: &Actor,
+        user: &str,
+        password: Option<&str>,
+    ) -> Result<User, OpsError> {
+        let password_hash = password.map(hash).transpose()?;
+        let audit = entry(
+            actor,
+            "set_password",
+            "user",
+            user,
+            json!({ "password_set": password_hash.is_some() }),
+        );
+        self.commit(
+            self.store
+                .set_password(user, password_hash.as_deref(), &audit),
+        )
+        .await
+    }
+
+    /// Replaces a user's roles.
+    pub async fn set_user_roles(
+        &self,
+        actor: &Actor,
+        user: &str,
+        roles: &[String],
+    ) -> Result<User, OpsError> {
+        let audit = entry(actor, "set_roles", "user", user, json!({ "roles": roles }));
+        self.commit(self.store.set_user_roles(user, roles, &audit))
+            .await
+    }
+
+    /// Creates a tenant.
+    pub async fn create_tenant(&self, actor: &Actor, name: &str) -> Result<Tenant, OpsError> {
+        if name.trim().is_empty() {
+            return Err(OpsError::invalid("name", "a tenant needs a name"));
+        }
+        let id = new_id("ten");
+        let audit = entry(actor, "create", "tenant", name, json!({ "id": id }));
+        self.commit(self.store.create_tenant(&id, name, &audit))
+            .await
+    }
+
+    /// Deletes a user (by id or name) that owns no application.
+    pub async fn delete_user(&self, actor: &Actor, id_or_name: &str) -> Result<(), OpsError> {
+        let audit = entry(actor, "delete", "user", id_or_name, json!({}));
+        self.commit(self.store.delete_user(id_or_name, &audit))
+            .await
+    }
+
+    /// Gives a user (by id or name) a role, built-in or custom.
+    pub async fn bind_role(&self, actor: &Actor, user: &str, role: &str) -> Result<User, OpsError> {
+        let audit = entry(actor, "bind_role", "user", user, json!({ "role": role }));
+        self.commit(self.store.bind_role(user, role, &audit)).await
+    }
+
+    /// Creates a custom role granting `permissions` (`resource:action`, either side may be `*`).
+    pub async fn create_role(
+        &self,
+        actor: &Actor,
+        name: &str,
+        permissions: &[String],
+    ) -> Result<Role, OpsError> {
+        let permissions = permissions
+            .iter()
+            .map(|text| {
+                Permission::parse(text)
+                    .map(|p| p.to_string())
+                    .map_err(|e| OpsError::invalid("permissions", e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let audit = entry(
+            actor,
+            "create",
+            "role",
+            name,
+            json!({ "permissions": permissions }),
+        );
+        self.commit(self.store.create_role(name, &permissions, &audit))
+            .await
+    }
+
+    /// Deletes a custom role and every binding of it.
+    pub async fn delete_role(&self, actor: &Actor, name: &str) -> Result<(), OpsError> {
+        let audit = entry(actor, "delete", "role", name, json!({}));
+        self.commit(self.store.delete_role(name, &audit)).await
+    }
+}
+
+fn hash(password: &str) -> Result<String, OpsError> {
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(OpsError::invalid(
+            "password",
+            format!("a password is at most {MAX_PASSWORD_BYTES} bytes"),
+        ));
+    }
+    hash_password(password).map_err(|e| OpsError::invalid("password", e.to_string()))
+}
