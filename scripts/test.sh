@@ -12,6 +12,9 @@ missing=()
 # Authlib (over requests) is the OAuth client library.
 /usr/bin/python3 -c 'import jwt, cryptography' 2>/dev/null || missing+=(python3-jwt python3-cryptography)
 /usr/bin/python3 -c 'import authlib, requests' 2>/dev/null || missing+=(python3-authlib python3-requests)
+# schemathesis checks the admin API against its OpenAPI document; it comes from PyPI, into a
+# virtual environment of the tests' own.
+/usr/bin/python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq
@@ -20,6 +23,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "scripts/test.sh: please install: ${missing[*]}" >&2
     exit 1
   fi
+fi
+
+SCHEMATHESIS_VERSION=4.32.5
+venv=target/test-venv
+if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
 cargo test --workspace --all-targets "$@"

@@ -68,6 +68,7 @@ pub(crate) async fn require_admin(
     request.extensions_mut().insert(Actor {
         name: record.user,
         source,
+        signed_in: true,
     });
     Ok(next.run(request).await)
 }

@@ -15,7 +15,7 @@ pub(crate) struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
-    field: Option<&'static str>,
+    field: Option<String>,
 }
 
 impl ApiError {
@@ -31,15 +31,20 @@ impl ApiError {
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "malformed_request", message)
     }
+
+    /// A refused request field (`.` is the body as a whole).
+    pub(crate) fn bad_field(field: String, message: String) -> Self {
+        Self {
+            field: Some(field),
+            ..Self::new(StatusCode::BAD_REQUEST, "invalid_field", message)
+        }
+    }
 }
 
 impl From<OpsError> for ApiError {
     fn from(error: OpsError) -> Self {
         match error {
-            OpsError::Invalid { field, message } => Self {
-                field: Some(field),
-                ..Self::new(StatusCode::BAD_REQUEST, "invalid_field", message)
-            },
+            OpsError::Invalid { field, message } => Self::bad_field(field.to_owned(), message),
             OpsError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
             OpsError::Store(error) => error.into(),
             OpsError::SigningKey(error) => {
@@ -107,7 +112,7 @@ pub(crate) struct ErrorBody {
     code: &'static str,
     /// The request field to blame, when one is.
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'static str>,
+    field: Option<String>,
 }
 
 /// The refusals every admin API operation may answer, as the OpenAPI document lists them.

@@ -430,7 +430,7 @@ impl Default for OidcConfig {
 }
 
 /// A JWS algorithm authgate signs with.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, utoipa::ToSchema)]
 pub enum SigningAlg {
     #[serde(rename = "ES256")]
     Es256,

@@ -39,7 +39,6 @@ impl Operations {
         let scopes = new
             .scopes
             .iter()
-            .filter(|scope| !scope.is_empty())
             .map(|scope| {
                 Permission::parse(scope)
                     .map(|p| p.to_string())

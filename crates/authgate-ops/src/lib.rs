@@ -139,6 +139,7 @@ pub fn system_actor() -> Actor {
     Actor {
         name: "authgate".into(),
         source: "serve".into(),
+        signed_in: false,
     }
 }
 
@@ -158,6 +159,7 @@ pub fn cli_actor() -> Actor {
     Actor {
         name,
         source: "cli".into(),
+        signed_in: false,
     }
 }
 

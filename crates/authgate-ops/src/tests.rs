@@ -13,6 +13,7 @@ fn jane() -> Actor {
     Actor {
         name: "jane".into(),
         source: "192.0.2.7".into(),
+        signed_in: false,
     }
 }
 
@@ -259,6 +260,7 @@ async fn the_log_reads_newest_first_a_page_at_a_time_and_filters() {
     let other = Actor {
         name: "ops-bot".into(),
         source: "cli".into(),
+        signed_in: false,
     };
     ops.delete_role(&other, "r1").await.unwrap();
 
@@ -383,4 +385,37 @@ async fn signing_key_rotations_are_audited_and_alg_needs_a_purpose() {
     );
     assert_eq!(entries[2].details["purpose"], "id-tokens");
     assert!(!serde_json::to_string(&entries).unwrap().contains("PRIVATE"));
+}
+
+#[tokio::test]
+async fn a_signed_in_admin_cannot_lock_themselves_out() {
+    let (_dir, ops) = operations().await;
+    ops.bootstrap_admin().await.unwrap();
+    let admin = Actor {
+        name: "admin".into(),
+        source: "192.0.2.7".into(),
+        signed_in: true,
+    };
+    for refused in [
+        ops.delete_user(&admin, "admin").await.unwrap_err(),
+        ops.set_user_roles(&admin, "admin", &["viewer".into()])
+            .await
+            .unwrap_err(),
+    ] {
+        assert!(matches!(refused, OpsError::Conflict(_)), "{refused}");
+    }
+    let kept = ops
+        .set_user_roles(&admin, "admin", &["admin".into(), "viewer".into()])
+        .await
+        .unwrap();
+    assert_eq!(kept.roles, ["admin", "viewer"]);
+    // From the CLI, the operating-system user is not the store's user of that name.
+    let root = Actor {
+        name: "admin".into(),
+        source: "cli".into(),
+        signed_in: false,
+    };
+    ops.set_user_roles(&root, "admin", &["viewer".into()])
+        .await
+        .unwrap();
 }

@@ -83,13 +83,18 @@ impl Operations {
         .await
     }
 
-    /// Replaces a user's roles.
+    /// Replaces a user's roles; the one acting keeps `admin`, or they would lock themselves out.
     pub async fn set_user_roles(
         &self,
         actor: &Actor,
         user: &str,
         roles: &[String],
     ) -> Result<User, OpsError> {
+        if !roles.iter().any(|role| role == "admin") && self.is_self(actor, user).await? {
+            return Err(OpsError::Conflict(
+                "you cannot take the admin role from the user you are signed in as".into(),
+            ));
+        }
         let audit = entry(actor, "set_roles", "user", user, json!({ "roles": roles }));
         self.commit(self.store.set_user_roles(user, roles, &audit))
             .await
@@ -106,8 +111,14 @@ impl Operations {
             .await
     }
 
-    /// Deletes a user (by id or name) that owns no application.
+    /// Deletes a user (by id or name) that owns no application; not the one acting, who would
+    /// lock themselves out.
     pub async fn delete_user(&self, actor: &Actor, id_or_name: &str) -> Result<(), OpsError> {
+        if self.is_self(actor, id_or_name).await? {
+            return Err(OpsError::Conflict(
+                "you cannot delete the user you are signed in as".into(),
+            ));
+        }
         let audit = entry(actor, "delete", "user", id_or_name, json!({}));
         self.commit(self.store.delete_user(id_or_name, &audit))
             .await
@@ -160,4 +171,21 @@ fn hash(password: &str) -> Result<String, OpsError> {
         ));
     }
     hash_password(password).map_err(|e| OpsError::invalid("password", e.to_string()))
+}
+
+impl Operations {
+    /// Whether `user` (an id or name) is the signed-in user who acts.
+    async fn is_self(&self, actor: &Actor, user: &str) -> Result<bool, OpsError> {
+        if !actor.signed_in {
+            return Ok(false);
+        }
+        if actor.name == user {
+            return Ok(true);
+        }
+        match self.store.get_user(user).await {
+            Ok(found) => Ok(found.name == actor.name),
+            Err(authgate_store::StoreError::NotFound(_)) => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! The records the store hands out and takes in.
 
 use authgate_core::{ErrorCode, KeyDigest};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The tenant used when none is named.
@@ -11,7 +11,7 @@ pub const DEFAULT_TENANT: &str = "default";
 pub const MAX_APP_KEYS: i64 = 5;
 
 /// How an application's callers identify themselves (SPEC §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum AppMode {
     /// Each key is identifier and secret at once.
     #[serde(rename = "api-key")]
@@ -114,7 +114,7 @@ pub struct NewUser {
 }
 
 /// A person (who may sign in with a password) or a service (which acts through keys).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum UserKind {
     Person,
@@ -312,7 +312,7 @@ impl UsageReport {
 /// What a signing key signs. Access tokens and ID tokens have keys of their own, since OpenID
 /// Connect relying parties expect RS256 ID tokens by default (OIDC Core §15.1) while access
 /// tokens are better served by a small, fast ES256 key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SigningPurpose {
     AccessTokens,
@@ -503,6 +503,9 @@ pub struct AdminToken {
 pub struct Actor {
     pub name: String,
     pub source: String,
+    /// `name` is a user of this store who signed in (admin API, web UI), not an
+    /// operating-system user or authgate itself.
+    pub signed_in: bool,
 }
 
 /// The audit entry of one change, as the operations layer writes it; the store commits it in

@@ -28,6 +28,7 @@ pub(crate) async fn rotate(
         actor: Actor {
             name: "tester".into(),
             source: "test".into(),
+            signed_in: false,
         },
         action: "signing_key.rotate".into(),
         target_type: "signing_key".into(),

@@ -1,6 +1,6 @@
 //! `/applications`: create, list, read, change, delete, suspend, resume; usage; tokens.
 
-use super::{Acting, Paging};
+use super::{Acting, Paging, Permission};
 use crate::AdminState;
 use crate::error::{ApiError, Refusals};
 use crate::extract::{Body, Params};
@@ -17,15 +17,17 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewApplication {
+    #[schema(min_length = 1)]
     name: String,
-    /// `api-key` (default), `app-id-key` or `app-id`.
+    /// Default: `api-key`.
     #[serde(default)]
-    mode: Option<String>,
+    mode: Option<AppMode>,
     /// The owning user's name or id; its roles are the application's unless it has its own.
     #[serde(default)]
     owner: Option<String>,
     /// Default: `default`.
     #[serde(default)]
+    #[schema(min_length = 1)]
     tenant: Option<String>,
     /// The application's own roles.
     #[serde(default)]
@@ -39,6 +41,7 @@ pub(crate) struct NewApplication {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ApplicationChanges {
+    #[schema(min_length = 1)]
     name: Option<String>,
     owner: Option<String>,
     roles: Option<Vec<String>>,
@@ -51,6 +54,7 @@ pub(crate) struct ApplicationChanges {
 pub(crate) struct TokenRequest {
     /// Permissions (`resource:action`); none: whatever the application's roles allow.
     #[serde(default)]
+    #[schema(inline, value_type = Vec<Permission>)]
     scopes: Vec<String>,
 }
 
@@ -80,15 +84,7 @@ pub(crate) async fn create(
     actor: Acting,
     Body(new): Body<NewApplication>,
 ) -> Result<(StatusCode, Json<App>), ApiError> {
-    let mode = match new.mode.as_deref() {
-        None => AppMode::ApiKey,
-        Some(text) => AppMode::parse(text).ok_or_else(|| {
-            ApiError::from(authgate_ops::OpsError::Invalid {
-                field: "mode",
-                message: format!("`{text}` is not a mode: api-key, app-id-key or app-id"),
-            })
-        })?,
-    };
+    let mode = new.mode.unwrap_or(AppMode::ApiKey);
     let app = state
         .ops
         .create_app(

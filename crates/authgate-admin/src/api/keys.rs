@@ -1,7 +1,7 @@
 //! Keys: `/applications/{id}/keys` to list and create, `/keys/{id}` to revoke and regenerate.
 //! A secret is in the response that creates or regenerates it, and nowhere else.
 
-use super::{Acting, Paging};
+use super::{Acting, Paging, Permission};
 use crate::AdminState;
 use crate::error::{ApiError, Refusals};
 use crate::extract::{Body, Params};
@@ -24,6 +24,7 @@ pub(crate) struct NewKey {
     expires: Option<String>,
     /// Permissions (`resource:action`) the key is narrowed to; none: its application's.
     #[serde(default)]
+    #[schema(inline, value_type = Vec<Permission>)]
     scopes: Vec<String>,
 }
 

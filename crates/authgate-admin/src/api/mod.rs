@@ -102,5 +102,14 @@ impl From<Paging> for PageRequest {
     }
 }
 
+/// A permission as requests give it: `resource:action`, either side may be `*`.
+#[derive(utoipa::ToSchema)]
+#[schema(
+    pattern = r"^\s*[A-Za-z0-9._/*-]+:[A-Za-z0-9._/*-]+\s*$",
+    example = "tasks:read"
+)]
+#[allow(dead_code)] // describes a `String` field in the document; never built
+pub(crate) struct Permission(String);
+
 /// Who is acting, as `auth::require_admin` found them.
 type Acting = axum::Extension<Actor>;

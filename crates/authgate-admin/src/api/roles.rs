@@ -1,6 +1,6 @@
 //! `/roles`: the built-in roles and custom ones; create and delete custom roles.
 
-use super::{Acting, Paging};
+use super::{Acting, Paging, Permission};
 use crate::AdminState;
 use crate::error::{ApiError, Refusals};
 use crate::extract::{Body, Params};
@@ -17,8 +17,10 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewRole {
     /// Letters, digits, `-`, `_` and `.`.
+    #[schema(pattern = "^[A-Za-z0-9._-]+$")]
     name: String,
-    /// `resource:action`, either side may be `*`.
+    /// At least one.
+    #[schema(inline, value_type = Vec<Permission>, min_items = 1)]
     permissions: Vec<String>,
 }
 

@@ -4,7 +4,8 @@ use super::{Acting, Paging};
 use crate::AdminState;
 use crate::error::{ApiError, Refusals};
 use crate::extract::{Body, Params};
-use authgate_ops::{OpsError, Page};
+use authgate_config::SigningAlg;
+use authgate_ops::Page;
 use authgate_store::{SigningKey, SigningPurpose};
 use axum::Json;
 use axum::extract::State;
@@ -15,10 +16,10 @@ use utoipa::ToSchema;
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Rotation {
-    /// `access-tokens` or `id-tokens`; none: both.
-    purpose: Option<String>,
-    /// `ES256`, `RS256` or `EdDSA` (with a purpose); none: the configured algorithm.
-    alg: Option<String>,
+    /// None: both.
+    purpose: Option<SigningPurpose>,
+    /// With a purpose only; none: the configured algorithm.
+    alg: Option<SigningAlg>,
 }
 
 #[utoipa::path(get, path = "/signing-keys", tag = "signing keys", params(Paging),
@@ -37,27 +38,10 @@ pub(crate) async fn rotate(
     actor: Acting,
     Body(rotation): Body<Rotation>,
 ) -> Result<Json<Vec<SigningKey>>, ApiError> {
-    let purpose = rotation
-        .purpose
-        .as_deref()
-        .map(|text| {
-            SigningPurpose::parse(text).ok_or_else(|| OpsError::Invalid {
-                field: "purpose",
-                message: format!("`{text}` is not a purpose: access-tokens or id-tokens"),
-            })
-        })
-        .transpose()?;
-    let alg = rotation
-        .alg
-        .as_deref()
-        .map(|text| {
-            authgate_config::SigningAlg::parse(text).ok_or_else(|| OpsError::Invalid {
-                field: "alg",
-                message: format!("`{text}` is not an algorithm: ES256, RS256 or EdDSA"),
-            })
-        })
-        .transpose()?;
     Ok(Json(
-        state.ops.rotate_signing_keys(&actor, purpose, alg).await?,
+        state
+            .ops
+            .rotate_signing_keys(&actor, rotation.purpose, rotation.alg)
+            .await?,
     ))
 }

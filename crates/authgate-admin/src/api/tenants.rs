@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewTenant {
+    #[schema(min_length = 1)]
     name: String,
 }
 

@@ -4,7 +4,7 @@ use super::{Acting, Paging};
 use crate::AdminState;
 use crate::error::{ApiError, Refusals};
 use crate::extract::{Body, Params};
-use authgate_ops::{CreateUser, OpsError, Page};
+use authgate_ops::{CreateUser, Page};
 use authgate_store::{User, UserKind};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -16,14 +16,17 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewUser {
+    #[schema(min_length = 1, max_length = 256)]
     name: String,
-    /// `person` (default: signs in with a password) or `service` (acts through keys).
-    kind: Option<String>,
+    /// A person (the default) signs in with a password; a service acts through keys.
+    kind: Option<UserKind>,
     /// Default: `default`.
+    #[schema(min_length = 1)]
     tenant: Option<String>,
     #[serde(default)]
     roles: Vec<String>,
     /// Hashed with argon2id at once; never stored or shown in clear.
+    #[schema(min_length = 1, max_length = 1024)]
     password: Option<String>,
 }
 
@@ -31,6 +34,7 @@ pub(crate) struct NewUser {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewPassword {
+    #[schema(min_length = 1, max_length = 1024)]
     password: Option<String>,
 }
 
@@ -57,17 +61,7 @@ pub(crate) async fn create(
     actor: Acting,
     Body(new): Body<NewUser>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
-    let kind = match new.kind.as_deref() {
-        None | Some("person") => UserKind::Person,
-        Some("service") => UserKind::Service,
-        Some(other) => {
-            return Err(OpsError::Invalid {
-                field: "kind",
-                message: format!("`{other}` is not a kind: person or service"),
-            }
-            .into());
-        }
-    };
+    let kind = new.kind.unwrap_or(UserKind::Person);
     let user = state
         .ops
         .create_user(

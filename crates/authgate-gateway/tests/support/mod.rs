@@ -15,6 +15,7 @@ pub(crate) async fn store_with_key(dir: &Path) -> (SqliteStore, String, String) 
     let tester = Actor {
         name: "tester".into(),
         source: "test".into(),
+        signed_in: false,
     };
     let app = ops
         .create_app(

@@ -670,15 +670,7 @@ impl DirectoryStore for SqliteStore {
             .execute(&mut *tx)
             .await?;
         grant_roles(&mut tx, RoleHolder::App, id, &new.roles).await?;
-        for uri in &new.redirect_uris {
-            sqlx::query(
-                "INSERT INTO app_redirect_uris (app_id, uri) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            )
-            .bind(id)
-            .bind(uri)
-            .execute(&mut *tx)
-            .await?;
-        }
+        add_redirect_uris(&mut tx, id, &new.redirect_uris).await?;
         record_change(&mut tx, "application", id).await?;
         record_audit(&mut tx, audit).await?;
         tx.commit().await?;
@@ -752,15 +744,7 @@ impl DirectoryStore for SqliteStore {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            for uri in uris {
-                sqlx::query(
-                    "INSERT INTO app_redirect_uris (app_id, uri) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                )
-                .bind(id)
-                .bind(uri)
-                .execute(&mut *tx)
-                .await?;
-            }
+            add_redirect_uris(&mut tx, id, uris).await?;
         }
         record_change(&mut tx, "application", id).await?;
         record_audit(&mut tx, audit).await?;
@@ -1283,6 +1267,24 @@ async fn grant_roles(
             .bind(role)
             .execute(&mut **tx)
             .await?;
+    }
+    Ok(())
+}
+
+/// Registers redirect URIs for an application.
+async fn add_redirect_uris(
+    tx: &mut Transaction<'_, Sqlite>,
+    app_id: &str,
+    uris: &[String],
+) -> Result<(), StoreError> {
+    for uri in uris {
+        sqlx::query(
+            "INSERT INTO app_redirect_uris (app_id, uri) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(app_id)
+        .bind(uri)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }

@@ -24,6 +24,7 @@ fn audit() -> AuditEntry {
         actor: Actor {
             name: "test".into(),
             source: "cli".into(),
+            signed_in: false,
         },
         action: "test.change".into(),
         target_type: "test".into(),

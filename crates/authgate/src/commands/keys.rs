@@ -26,7 +26,8 @@ pub(super) async fn run(
                         app_id: app,
                         name,
                         expires,
-                        scopes,
+                        // `--scopes ""` and a trailing comma name no scope.
+                        scopes: scopes.into_iter().filter(|s| !s.is_empty()).collect(),
                     },
                 )
                 .await?;

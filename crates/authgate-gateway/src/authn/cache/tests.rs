@@ -22,6 +22,7 @@ async fn revoke(store: &Arc<SqliteStore>, id: &str) {
     let tester = Actor {
         name: "tester".into(),
         source: "test".into(),
+        signed_in: false,
     };
     authgate_ops::Operations::new(store.clone(), &authgate_config::Config::default())
         .revoke_key(&tester, id)
