@@ -1,4 +1,4 @@
-//! Applications: create, suspend, resume, delete.
+//! Applications: create, change, suspend, resume, delete.
 
 use crate::{Operations, OpsError, entry};
 use authgate_core::id::new_id;

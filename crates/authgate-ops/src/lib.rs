@@ -17,6 +17,7 @@ mod lists;
 mod page;
 mod signing_keys;
 mod tokens;
+mod usage;
 mod users;
 
 pub use apps::CreateApp;
@@ -24,6 +25,7 @@ pub use audit::AuditQuery;
 pub use keys::{CreateKey, WithSecret};
 pub use page::{DEFAULT_PAGE, MAX_PAGE, Page, PageRequest};
 pub use tokens::AppToken;
+pub use usage::{ApplicationUsage, UsageOverview};
 pub use users::CreateUser;
 
 use authgate_config::Config;
@@ -63,7 +65,7 @@ impl OpsError {
 #[derive(Clone)]
 pub struct Operations {
     store: Arc<dyn Store>,
-    /// The environment name in generated keys (`ag_live_...`).
+    /// The environment name in generated keys (`live` in `sk_live_...`).
     key_env: String,
     oidc: authgate_config::OidcConfig,
     /// Signs the tokens operators issue to applications; `None` with `[oidc]` off.

@@ -178,6 +178,13 @@ pub trait DirectoryStore: Send + Sync + 'static {
     /// oldest first; minutes without requests are left out.
     async fn usage(&self, app_id: &str, from: i64, to: i64)
     -> Result<Vec<UsageMinute>, StoreError>;
+    /// Every application's usage summed over minutes starting in `from..to` (each sum's
+    /// `minute` is `from`), by application id; applications without requests are left out.
+    async fn usage_by_application(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, UsageMinute)>, StoreError>;
 
     /// Makes `new` the signing key of its purpose; the key of that purpose it replaces stops
     /// signing now and stays published until `publish_retired_until` (Unix seconds). Safe when

@@ -267,7 +267,7 @@ pub struct UsageMinute {
 
 impl UsageMinute {
     /// Adds another minute's counts to this one.
-    fn add(&mut self, other: &Self) {
+    pub fn add(&mut self, other: &Self) {
         self.allowed += other.allowed;
         for (code, count) in &other.denied {
             *self.denied.entry(code.clone()).or_default() += count;

@@ -1,5 +1,6 @@
 //! `/applications`: create, list, read, change, delete, suspend, resume; usage; tokens.
 
+use super::usage::Window;
 use super::{Acting, Paging, Permission};
 use crate::AdminState;
 use crate::error::{ApiError, Refusals};
@@ -11,7 +12,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 /// A new application.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -56,16 +57,6 @@ pub(crate) struct TokenRequest {
     #[serde(default)]
     #[schema(inline, value_type = Vec<Permission>)]
     scopes: Vec<String>,
-}
-
-/// The window of a usage report.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct Window {
-    /// RFC 3339, Unix seconds or a span ago (`2h`); default 24 h ago.
-    from: Option<String>,
-    /// Same forms; default now.
-    to: Option<String>,
 }
 
 #[utoipa::path(get, path = "/applications", tag = "applications", params(Paging),

@@ -7,6 +7,7 @@ mod keys;
 mod roles;
 mod signing_keys;
 mod tenants;
+mod usage;
 mod users;
 
 use crate::AdminState;
@@ -73,6 +74,7 @@ pub(crate) fn routes() -> OpenApiRouter<AdminState> {
         .routes(routes!(admin_tokens::list, admin_tokens::create))
         .routes(routes!(admin_tokens::revoke))
         .routes(routes!(audit::list))
+        .routes(routes!(usage::overview))
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,

@@ -648,15 +648,8 @@ impl DirectoryStore for SqliteStore {
         }
         let mut tx = self.write().await?;
         let tenant_id = ensure_tenant(&mut tx, &new.tenant).await?;
-        let owner_id: Option<String> = match &new.owner {
-            Some(owner) => Some(
-                sqlx::query_scalar("SELECT id FROM users WHERE name = ? OR id = ?")
-                    .bind(owner)
-                    .bind(owner)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or_else(|| StoreError::NotFound(format!("user `{owner}`")))?,
-            ),
+        let owner_id = match &new.owner {
+            Some(owner) => Some(user_id(&mut tx, owner).await?),
             None => None,
         };
         let id = &new.id;
@@ -719,13 +712,7 @@ impl DirectoryStore for SqliteStore {
                 .await?;
         }
         if let Some(owner) = &changes.owner {
-            let owner_id: String =
-                sqlx::query_scalar("SELECT id FROM users WHERE name = ? OR id = ?")
-                    .bind(owner)
-                    .bind(owner)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or_else(|| StoreError::NotFound(format!("user `{owner}`")))?;
+            let owner_id = user_id(&mut tx, owner).await?;
             sqlx::query("UPDATE applications SET owner_id = ? WHERE id = ?")
                 .bind(owner_id)
                 .bind(id)
@@ -1010,21 +997,46 @@ impl DirectoryStore for SqliteStore {
                     ..UsageMinute::default()
                 });
             }
-            let Some(current) = minutes.last_mut() else {
-                continue;
-            };
-            match UsageOutcome::decode(&outcome) {
-                Some(UsageOutcome::Allowed) => current.allowed += count,
-                Some(UsageOutcome::Denied(code)) => {
-                    *current.denied.entry(code).or_default() += count;
-                }
-                Some(UsageOutcome::StatusClass(class)) => {
-                    *current.status.entry(format!("{class}xx")).or_default() += count;
-                }
-                None => tracing::warn!(outcome, "unknown usage outcome in the store"),
+            if let Some(current) = minutes.last_mut() {
+                add_outcome(current, &outcome, count);
             }
         }
         Ok(minutes)
+    }
+
+    async fn usage_by_application(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, UsageMinute)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT application_id, outcome, sum(count) AS count FROM usage_counts \
+             WHERE minute >= ? AND minute < ? GROUP BY application_id, outcome ORDER BY application_id",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut applications: Vec<(String, UsageMinute)> = Vec::new();
+        for row in rows {
+            let application: String = row.try_get("application_id")?;
+            let outcome: String = row.try_get("outcome")?;
+            let count = u64::try_from(row.try_get::<i64, _>("count")?).unwrap_or(0);
+            if applications
+                .last()
+                .is_none_or(|(last, _)| *last != application)
+            {
+                let usage = UsageMinute {
+                    minute: from,
+                    ..UsageMinute::default()
+                };
+                applications.push((application, usage));
+            }
+            if let Some((_, usage)) = applications.last_mut() {
+                add_outcome(usage, &outcome, count);
+            }
+        }
+        Ok(applications)
     }
 
     async fn rotate_signing_key(
@@ -1269,6 +1281,28 @@ async fn grant_roles(
             .await?;
     }
     Ok(())
+}
+
+/// Adds `count` requests with the stored `outcome` to `usage`.
+fn add_outcome(usage: &mut UsageMinute, outcome: &str, count: u64) {
+    match UsageOutcome::decode(outcome) {
+        Some(UsageOutcome::Allowed) => usage.allowed += count,
+        Some(UsageOutcome::Denied(code)) => *usage.denied.entry(code).or_default() += count,
+        Some(UsageOutcome::StatusClass(class)) => {
+            *usage.status.entry(format!("{class}xx")).or_default() += count;
+        }
+        None => tracing::warn!(outcome, "unknown usage outcome in the store"),
+    }
+}
+
+/// The id of the user named `id_or_name` (or with that id).
+async fn user_id(tx: &mut Transaction<'_, Sqlite>, id_or_name: &str) -> Result<String, StoreError> {
+    sqlx::query_scalar("SELECT id FROM users WHERE name = ? OR id = ?")
+        .bind(id_or_name)
+        .bind(id_or_name)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("user `{id_or_name}`")))
 }
 
 /// Registers redirect URIs for an application.

@@ -55,6 +55,29 @@ impl<'a> Admin<'a> {
         }
     }
 
+    /// A new application with the `viewer` role and one key: its id, the key's id and secret.
+    async fn app_with_key(&self, name: &str) -> (String, String, String) {
+        let app = self
+            .expect(
+                Method::POST,
+                "/applications",
+                Some(json!({"name": name, "roles": ["viewer"]})),
+                StatusCode::CREATED,
+            )
+            .await;
+        let id = app["id"].as_str().unwrap().to_owned();
+        let key = self
+            .expect(
+                Method::POST,
+                &format!("/applications/{id}/keys"),
+                Some(json!({})),
+                StatusCode::CREATED,
+            )
+            .await;
+        let key_id = key["id"].as_str().unwrap().to_owned();
+        (id, key_id, key["secret"].as_str().unwrap().to_owned())
+    }
+
     async fn audit(&self) -> Vec<Value> {
         let page = self
             .expect(Method::GET, "/audit?limit=500", None, StatusCode::OK)
@@ -611,6 +634,89 @@ async fn lists_come_a_page_at_a_time_in_a_stable_order() {
 }
 
 #[tokio::test]
+async fn usage_across_applications_comes_busiest_first_with_refusals_by_reason() {
+    let upstream = Upstream::start();
+    let gateway = Gateway::start_with_env(
+        &routes(&upstream),
+        &[("AUTHGATE_STORE__FLUSH_INTERVAL", "100ms")],
+    );
+    let admin = Admin::new(&gateway);
+    let (busy, _, busy_key) = admin.app_with_key("busy").await;
+    let (quiet, quiet_key_id, quiet_key) = admin.app_with_key("quiet").await;
+    for _ in 0..3 {
+        assert_eq!(
+            gateway.get_with_key("/api/tasks", &busy_key).await.status(),
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        gateway
+            .get_with_key("/api/tasks", &quiet_key)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // Revoked through the API: refused from the very next request.
+    admin
+        .expect(
+            Method::DELETE,
+            &format!("/keys/{quiet_key_id}"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(
+        gateway
+            .get_with_key("/api/tasks", &quiet_key)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    let counted = crate::harness::eventually(std::time::Duration::from_secs(5), || async {
+        let overview = admin
+            .expect(Method::GET, "/usage", None, StatusCode::OK)
+            .await;
+        overview["total"]["allowed"] == 4 && overview["total"]["denied"]["revoked_credentials"] == 1
+    })
+    .await;
+    let overview = admin
+        .expect(Method::GET, "/usage", None, StatusCode::OK)
+        .await;
+    assert!(counted.is_some(), "usage flushed: {overview:#}");
+    let order: Vec<&str> = overview["applications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["application"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, [busy.as_str(), quiet.as_str()], "busiest first");
+    assert_eq!(overview["applications"][0]["requests"], 3);
+    assert_eq!(overview["applications"][0]["name"], "busy");
+    assert_eq!(overview["applications"][1]["requests"], 2);
+    assert_eq!(overview["total"]["status"]["2xx"], 4);
+
+    let empty = admin
+        .expect(
+            Method::GET,
+            "/usage?from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z",
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(empty["applications"], json!([]));
+    let refused = admin
+        .expect(
+            Method::GET,
+            "/usage?from=someday",
+            None,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    assert_eq!(refused["field"], "from");
+}
+
+#[tokio::test]
 async fn users_get_passwords_and_roles_through_the_api() {
     let gateway = Gateway::start_public("");
     let admin = Admin::new(&gateway);
@@ -702,6 +808,7 @@ async fn the_openapi_document_describes_every_operation() {
         ("/admin-tokens", &["get", "post"]),
         ("/admin-tokens/{id}", &["delete"]),
         ("/audit", &["get"]),
+        ("/usage", &["get"]),
     ] {
         let described = paths
             .get(path)
@@ -740,7 +847,7 @@ async fn schemathesis_finds_no_server_error_and_no_answer_the_document_does_not_
         .args(["--checks", "all"])
         .args(["--exclude-checks", "positive_data_acceptance,ignored_auth"])
         .args(["--phases", "examples,coverage,fuzzing"])
-        .args(["--max-examples", "40", "--seed", "1", "--workers", "2"])
+        .args(["--max-examples", "30", "--seed", "1", "--workers", "1"])
         .args(["--exclude-path", "/admin-tokens/{id}"])
         .env("SCHEMATHESIS_TELEMETRY", "false")
         .output()
