@@ -38,13 +38,25 @@ pub fn router(ops: Operations, metrics: MetricsRenderer) -> Router {
     let api = api
         .layer(from_fn_with_state(state.clone(), auth::require_admin))
         .with_state(state);
-    let document = Arc::new(document);
+    // Written once: the document does not change while the process runs.
+    let document: Arc<str> = document
+        .to_json()
+        .unwrap_or_else(|error| {
+            tracing::error!(%error, "cannot write the OpenAPI document");
+            "{}".to_owned()
+        })
+        .into();
     Router::new()
         .route("/metrics", get(move || render(metrics.clone())))
         .nest(API_PREFIX, api)
         .route(
             &format!("{API_PREFIX}/openapi.json"),
-            get(move || async move { axum::Json(document.as_ref().clone()) }),
+            get(move || async move {
+                (
+                    [(http::header::CONTENT_TYPE, "application/json")],
+                    document.to_string(),
+                )
+            }),
         )
 }
 

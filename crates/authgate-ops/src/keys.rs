@@ -1,10 +1,10 @@
 //! Keys: create, revoke, regenerate. A secret is generated here, stored as its digest, and
 //! returned once in [`WithSecret`]; audit entries carry the display prefix only.
 
-use crate::{Operations, OpsError, entry};
+use crate::{Operations, OpsError, entry, permissions};
 use authgate_core::id::new_id;
+use authgate_core::key;
 use authgate_core::time::now_unix;
-use authgate_core::{Permission, key};
 use authgate_store::{Actor, Key, NewCredential, NewKey};
 use serde::Serialize;
 use serde_json::json;
@@ -36,15 +36,7 @@ impl Operations {
         new: CreateKey,
     ) -> Result<WithSecret<Key>, OpsError> {
         let expires_at = new.expires.as_deref().map(parse_expiry).transpose()?;
-        let scopes = new
-            .scopes
-            .iter()
-            .map(|scope| {
-                Permission::parse(scope)
-                    .map(|p| p.to_string())
-                    .map_err(|e| OpsError::invalid("scopes", e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let scopes = permissions("scopes", &new.scopes)?;
         let secret = key::generate(&self.key_env);
         let id = new_id("key");
         let audit = entry(

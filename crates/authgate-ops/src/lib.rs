@@ -136,6 +136,19 @@ fn entry(
     }
 }
 
+/// Permissions given as text (`resource:action`), in their canonical form; the first that is
+/// not one is refused as `field`.
+fn permissions(field: &'static str, texts: &[String]) -> Result<Vec<String>, OpsError> {
+    texts
+        .iter()
+        .map(|text| {
+            authgate_core::Permission::parse(text)
+                .map(|permission| permission.to_string())
+                .map_err(|e| OpsError::invalid(field, e.to_string()))
+        })
+        .collect()
+}
+
 /// authgate itself, for what it does unasked (the first start's admin user and signing keys).
 pub fn system_actor() -> Actor {
     Actor {

@@ -1,8 +1,7 @@
 //! Access tokens issued to an application by an operator: the client-credentials token a client
 //! is configured with, returned once.
 
-use crate::{Operations, OpsError, entry};
-use authgate_core::Permission;
+use crate::{Operations, OpsError, entry, permissions};
 use authgate_store::Actor;
 use authgate_token::{Grant, Issuer};
 use serde::Serialize;
@@ -38,14 +37,7 @@ impl Operations {
                 "the token service is off ([oidc] enabled = false): no tokens are issued".into(),
             ));
         };
-        let scopes = scopes
-            .iter()
-            .map(|scope| {
-                Permission::parse(scope)
-                    .map(|p| p.to_string())
-                    .map_err(|e| OpsError::invalid("scopes", e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let scopes = permissions("scopes", scopes)?;
         let app =
             self.store.find_app(app_id).await?.ok_or_else(|| {
                 authgate_store::StoreError::NotFound(format!("application {app_id}"))

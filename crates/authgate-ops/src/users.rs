@@ -2,7 +2,6 @@
 //! Passwords are hashed here (argon2id) and never written anywhere else.
 
 use crate::{Operations, OpsError, entry};
-use authgate_core::Permission;
 use authgate_core::id::new_id;
 use authgate_core::password::{MAX_PASSWORD_BYTES, MAX_USERNAME_BYTES, hash_password};
 use authgate_store::{Actor, DEFAULT_TENANT, NewUser, Role, Tenant, User, UserKind};
@@ -137,14 +136,7 @@ impl Operations {
         name: &str,
         permissions: &[String],
     ) -> Result<Role, OpsError> {
-        let permissions = permissions
-            .iter()
-            .map(|text| {
-                Permission::parse(text)
-                    .map(|p| p.to_string())
-                    .map_err(|e| OpsError::invalid("permissions", e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let permissions = crate::permissions("permissions", permissions)?;
         let audit = entry(
             actor,
             "create",
