@@ -148,6 +148,25 @@ impl Operations {
             .await
     }
 
+    /// Replaces a custom role's permissions.
+    pub async fn set_role_permissions(
+        &self,
+        actor: &Actor,
+        name: &str,
+        permissions: &[String],
+    ) -> Result<Role, OpsError> {
+        let permissions = crate::permissions("permissions", permissions)?;
+        let audit = entry(
+            actor,
+            "set_permissions",
+            "role",
+            name,
+            json!({ "permissions": permissions }),
+        );
+        self.commit(self.store.set_role_permissions(name, &permissions, &audit))
+            .await
+    }
+
     /// Deletes a custom role and every binding of it.
     pub async fn delete_role(&self, actor: &Actor, name: &str) -> Result<(), OpsError> {
         let audit = entry(actor, "delete", "role", name, json!({}));

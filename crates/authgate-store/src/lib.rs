@@ -163,6 +163,13 @@ pub trait DirectoryStore: Send + Sync + 'static {
         permissions: &[String],
         audit: &AuditEntry,
     ) -> Result<Role, StoreError>;
+    /// Replaces a custom role's permissions; holders act with them from the next change poll.
+    async fn set_role_permissions(
+        &self,
+        name: &str,
+        permissions: &[String],
+        audit: &AuditEntry,
+    ) -> Result<Role, StoreError>;
     async fn list_roles(&self) -> Result<Vec<Role>, StoreError>;
     /// Deletes a custom role and every binding of it.
     async fn delete_role(&self, name: &str, audit: &AuditEntry) -> Result<(), StoreError>;

@@ -67,7 +67,7 @@ pub(crate) fn routes() -> OpenApiRouter<AdminState> {
         .routes(routes!(users::set_password))
         .routes(routes!(users::set_roles))
         .routes(routes!(roles::list, roles::create))
-        .routes(routes!(roles::delete))
+        .routes(routes!(roles::set_permissions, roles::delete))
         .routes(routes!(tenants::list, tenants::create))
         .routes(routes!(signing_keys::list))
         .routes(routes!(signing_keys::rotate))

@@ -47,6 +47,33 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(role)))
 }
 
+/// The permissions a custom role grants from now on.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RolePermissions {
+    /// At least one.
+    #[schema(inline, value_type = Vec<Permission>, min_items = 1)]
+    permissions: Vec<String>,
+}
+
+#[utoipa::path(put, path = "/roles/{name}", tag = "roles",
+    params(("name" = String, Path, description = "The custom role's name")),
+    request_body = RolePermissions,
+    responses((status = 200, description = "The role with these permissions; its holders act with them at once", body = Role), Refusals))]
+pub(crate) async fn set_permissions(
+    State(state): State<AdminState>,
+    actor: Acting,
+    Path(name): Path<String>,
+    Body(body): Body<RolePermissions>,
+) -> Result<Json<Role>, ApiError> {
+    Ok(Json(
+        state
+            .ops
+            .set_role_permissions(&actor, &name, &body.permissions)
+            .await?,
+    ))
+}
+
 #[utoipa::path(delete, path = "/roles/{name}", tag = "roles",
     params(("name" = String, Path, description = "The custom role's name")),
     responses((status = 204, description = "Deleted, with every binding of it"), Refusals))]

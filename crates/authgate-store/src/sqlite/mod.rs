@@ -927,6 +927,33 @@ impl DirectoryStore for SqliteStore {
         self.find_role(name).await
     }
 
+    async fn set_role_permissions(
+        &self,
+        name: &str,
+        permissions: &[String],
+        audit: &AuditEntry,
+    ) -> Result<Role, StoreError> {
+        if BUILTIN_ROLES.contains(&name) {
+            return Err(StoreError::Conflict(format!(
+                "`{name}` is a built-in role; its permissions are fixed"
+            )));
+        }
+        if permissions.is_empty() {
+            return Err(StoreError::Invalid(
+                "a role needs at least one permission".into(),
+            ));
+        }
+        let mut tx = self.write().await?;
+        let update = sqlx::query("UPDATE roles SET permissions = ? WHERE name = ?")
+            .bind(permissions.join(","))
+            .bind(name);
+        change_one(&mut tx, update, &format!("role `{name}`")).await?;
+        record_change(&mut tx, "role", name).await?;
+        record_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        self.find_role(name).await
+    }
+
     async fn list_roles(&self) -> Result<Vec<Role>, StoreError> {
         let rows = sqlx::query("SELECT name, permissions, created_at FROM roles ORDER BY name")
             .fetch_all(&self.pool)
