@@ -230,6 +230,31 @@ async fn users_passwords_and_roles_are_audited_without_the_password() {
         ),
         "{refused}"
     );
+    let no_permissions = ops.create_role(&jane(), "empty", &[]).await.unwrap_err();
+    assert!(matches!(
+        no_permissions,
+        OpsError::Invalid {
+            field: "permissions",
+            ..
+        }
+    ));
+    let bad_name = ops
+        .create_role(&jane(), "two words", &["tasks:read".into()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(bad_name, OpsError::Invalid { field: "name", .. }),
+        "{bad_name}"
+    );
+    let unnamed = CreateApp {
+        name: " ".into(),
+        ..app(AppMode::ApiKey)
+    };
+    let refused = ops.create_app(&jane(), unnamed).await.unwrap_err();
+    assert!(
+        matches!(refused, OpsError::Invalid { field: "name", .. }),
+        "{refused}"
+    );
 
     let entries = log(&ops).await;
     let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();

@@ -136,7 +136,17 @@ impl Operations {
         name: &str,
         permissions: &[String],
     ) -> Result<Role, OpsError> {
-        let permissions = crate::permissions("permissions", permissions)?;
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        {
+            return Err(OpsError::invalid(
+                "name",
+                format!("`{name}` is not a role name (letters, digits, - _ .)"),
+            ));
+        }
+        let permissions = role_permissions(permissions)?;
         let audit = entry(
             actor,
             "create",
@@ -155,7 +165,7 @@ impl Operations {
         name: &str,
         permissions: &[String],
     ) -> Result<Role, OpsError> {
-        let permissions = crate::permissions("permissions", permissions)?;
+        let permissions = role_permissions(permissions)?;
         let audit = entry(
             actor,
             "set_permissions",
@@ -172,6 +182,17 @@ impl Operations {
         let audit = entry(actor, "delete", "role", name, json!({}));
         self.commit(self.store.delete_role(name, &audit)).await
     }
+}
+
+/// A custom role's permissions: at least one, each `resource:action`.
+fn role_permissions(permissions: &[String]) -> Result<Vec<String>, OpsError> {
+    if permissions.is_empty() {
+        return Err(OpsError::invalid(
+            "permissions",
+            "a role needs at least one permission",
+        ));
+    }
+    crate::permissions("permissions", permissions)
 }
 
 fn hash(password: &str) -> Result<String, OpsError> {

@@ -506,9 +506,6 @@ impl DirectoryStore for SqliteStore {
         name: &str,
         audit: &AuditEntry,
     ) -> Result<Tenant, StoreError> {
-        if name.trim().is_empty() {
-            return Err(StoreError::Invalid("a tenant needs a name".into()));
-        }
         let mut tx = self.write().await?;
         let inserted = sqlx::query(
             "INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT(name) DO NOTHING",
@@ -579,9 +576,6 @@ impl DirectoryStore for SqliteStore {
     }
 
     async fn create_user(&self, new: NewUser, audit: &AuditEntry) -> Result<User, StoreError> {
-        if new.name.trim().is_empty() {
-            return Err(StoreError::Invalid("a user needs a name".into()));
-        }
         let mut tx = self.write().await?;
         let tenant_id = ensure_tenant(&mut tx, &new.tenant).await?;
         let id = &new.id;
@@ -643,9 +637,6 @@ impl DirectoryStore for SqliteStore {
     }
 
     async fn create_app(&self, new: NewApp, audit: &AuditEntry) -> Result<App, StoreError> {
-        if new.name.trim().is_empty() {
-            return Err(StoreError::Invalid("an application needs a name".into()));
-        }
         let mut tx = self.write().await?;
         let tenant_id = ensure_tenant(&mut tx, &new.tenant).await?;
         let owner_id = match &new.owner {
@@ -702,9 +693,6 @@ impl DirectoryStore for SqliteStore {
             return Err(StoreError::NotFound(format!("application {id}")));
         }
         if let Some(name) = &changes.name {
-            if name.trim().is_empty() {
-                return Err(StoreError::Invalid("an application needs a name".into()));
-            }
             sqlx::query("UPDATE applications SET name = ? WHERE id = ?")
                 .bind(name)
                 .bind(id)
@@ -891,23 +879,7 @@ impl DirectoryStore for SqliteStore {
         permissions: &[String],
         audit: &AuditEntry,
     ) -> Result<Role, StoreError> {
-        if BUILTIN_ROLES.contains(&name) {
-            return Err(StoreError::Conflict(format!("`{name}` is a built-in role")));
-        }
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        {
-            return Err(StoreError::Invalid(format!(
-                "`{name}` is not a role name (letters, digits, - _ .)"
-            )));
-        }
-        if permissions.is_empty() {
-            return Err(StoreError::Invalid(
-                "a role needs at least one permission".into(),
-            ));
-        }
+        custom_role_only(name, "is a built-in role")?;
         let mut tx = self.write().await?;
         let inserted = sqlx::query("INSERT INTO roles (name, permissions, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
             .bind(name)
@@ -933,16 +905,7 @@ impl DirectoryStore for SqliteStore {
         permissions: &[String],
         audit: &AuditEntry,
     ) -> Result<Role, StoreError> {
-        if BUILTIN_ROLES.contains(&name) {
-            return Err(StoreError::Conflict(format!(
-                "`{name}` is a built-in role; its permissions are fixed"
-            )));
-        }
-        if permissions.is_empty() {
-            return Err(StoreError::Invalid(
-                "a role needs at least one permission".into(),
-            ));
-        }
+        custom_role_only(name, "is a built-in role; its permissions are fixed")?;
         let mut tx = self.write().await?;
         let update = sqlx::query("UPDATE roles SET permissions = ? WHERE name = ?")
             .bind(permissions.join(","))
@@ -962,11 +925,7 @@ impl DirectoryStore for SqliteStore {
     }
 
     async fn delete_role(&self, name: &str, audit: &AuditEntry) -> Result<(), StoreError> {
-        if BUILTIN_ROLES.contains(&name) {
-            return Err(StoreError::Conflict(format!(
-                "`{name}` is a built-in role and cannot be deleted"
-            )));
-        }
+        custom_role_only(name, "is a built-in role and cannot be deleted")?;
         let mut tx = self.write().await?;
         let delete = sqlx::query("DELETE FROM roles WHERE name = ?").bind(name);
         change_one(&mut tx, delete, &format!("role `{name}`")).await?;
@@ -1346,6 +1305,15 @@ async fn add_redirect_uris(
         .bind(uri)
         .execute(&mut **tx)
         .await?;
+    }
+    Ok(())
+}
+
+/// Refuses to create, change or delete a built-in role (`why` completes the sentence): the
+/// store holds custom roles only, and none may shadow a built-in one.
+fn custom_role_only(name: &str, why: &str) -> Result<(), StoreError> {
+    if BUILTIN_ROLES.contains(&name) {
+        return Err(StoreError::Conflict(format!("`{name}` {why}")));
     }
     Ok(())
 }
