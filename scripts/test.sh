@@ -15,6 +15,11 @@ missing=()
 # schemathesis checks the admin API against its OpenAPI document; it comes from PyPI, into a
 # virtual environment of the tests' own.
 /usr/bin/python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
+# The web UI's test drives headless Chromium through chromedriver (WebDriver), and checks its
+# pages with axe-core, which comes from npm.
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq
@@ -30,6 +35,13 @@ venv=target/test-venv
 if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
   /usr/bin/python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+AXE_VERSION=4.14.1
+node_dir=target/test-node
+if ! grep -qs "\"version\": \"$AXE_VERSION\"" "$node_dir/node_modules/axe-core/package.json"; then
+  mkdir -p "$node_dir"
+  npm install --silent --no-audit --no-fund --prefix "$node_dir" "axe-core@$AXE_VERSION"
 fi
 
 cargo test --workspace --all-targets "$@"

@@ -51,6 +51,8 @@ pub struct Config {
     pub idempotency: IdempotencyConfig,
     /// authgate's own token service (OAuth 2.0 / OpenID Connect).
     pub oidc: OidcConfig,
+    /// The web admin UI on the admin listener.
+    pub admin: AdminConfig,
     pub log: LogConfig,
     /// Exporting traces to an OpenTelemetry collector.
     pub telemetry: TelemetryConfig,
@@ -425,6 +427,25 @@ impl Default for OidcConfig {
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             signing_alg: SigningAlg::Es256,
             id_token_signing_alg: SigningAlg::Rs256,
+        }
+    }
+}
+
+/// The web admin UI's sessions.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// A session unused this long ends.
+    pub session_idle_timeout: Duration,
+    /// A session ends this long after sign-in, however much it is used.
+    pub session_lifetime: Duration,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            session_idle_timeout: Duration::from_secs(30 * 60),
+            session_lifetime: Duration::from_secs(12 * 3600),
         }
     }
 }

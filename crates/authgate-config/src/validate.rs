@@ -78,6 +78,18 @@ pub(crate) fn validate(config: &Config, source_name: &str) -> Result<(), ConfigE
             "must be at least 1m".into(),
         ));
     }
+    if config.admin.session_idle_timeout.0.as_secs() < 60 {
+        return Err(invalid(
+            "admin.session_idle_timeout".into(),
+            "must be at least 1m".into(),
+        ));
+    }
+    if config.admin.session_lifetime.0 < config.admin.session_idle_timeout.0 {
+        return Err(invalid(
+            "admin.session_lifetime".into(),
+            "must be at least admin.session_idle_timeout".into(),
+        ));
+    }
     for (i, issuer) in config.auth.oidc.iter().enumerate() {
         let key = |field: &str| format!("auth.oidc[{i}].{field}");
         if url::Url::parse(&issuer.issuer).is_err() {

@@ -9,6 +9,22 @@ pub fn now_unix() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// Where time comes from: the system's clock, or one a test moves itself.
+pub trait Clock: Send + Sync + 'static {
+    /// Seconds since the Unix epoch.
+    fn now_unix(&self) -> i64;
+}
+
+/// The system's clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_unix(&self) -> i64 {
+        now_unix()
+    }
+}
+
 /// A moment given by a person: an RFC 3339 time (`2026-11-23T10:00:00Z`), Unix seconds, or a
 /// span before `now` (`90m`, `2d`: that long ago).
 pub fn parse_moment(text: &str, now: i64) -> Result<i64, String> {

@@ -26,7 +26,7 @@ use authgate_config::Config;
 use authgate_core::{AuthMethod, ErrorCode, Identity, KeyDigest};
 use authgate_state::{IdempotencyStore, RateLimiter};
 use authgate_store::{CredentialStore, StoreError};
-use authgate_token::{ExternalIssuer, KeyRing, TokenService, Verifier};
+use authgate_token::{ExternalIssuer, KeyRing, PasswordSignIn, TokenService, Verifier};
 use axum::Router;
 use axum::middleware::map_response;
 use axum::routing::future::RouteFuture;
@@ -52,6 +52,8 @@ pub struct Gateway {
     cors: Option<tower_http::cors::CorsLayer>,
     /// The token service and its signing keys, when `[oidc]` is enabled.
     tokens: Option<(Arc<TokenService>, KeyRing)>,
+    /// Checks passwords, throttling failures per name: the token service's and the web UI's.
+    pub sign_in: PasswordSignIn,
     /// Cleared by [`Gateway::watch_changes`] when the store changes.
     pub cache: CredentialCache,
     /// Flushed by [`KeyUseRecorder::run`] and once more at shutdown.
@@ -85,6 +87,7 @@ impl Gateway {
             skip_authentication: config.auth.skip,
         };
         let issuer = config.server.public_url.as_str();
+        let sign_in = PasswordSignIn::new(store.clone(), rate_limiter.clone());
         let own = if config.oidc.enabled {
             let ring = KeyRing::load(store.clone())
                 .await
@@ -94,7 +97,7 @@ impl Gateway {
                 config,
                 store.clone(),
                 ring.clone(),
-                rate_limiter.clone(),
+                sign_in.clone(),
                 Arc::new(move || revoked.clear()),
             );
             let verifier = Verifier::new(ring.clone(), issuer, &config.oidc.audience);
@@ -141,6 +144,7 @@ impl Gateway {
                 &config.idempotency,
                 uploads,
             )),
+            sign_in,
             cache,
             key_use,
             usage,

@@ -15,6 +15,7 @@ mod audit;
 mod keys;
 mod lists;
 mod page;
+mod sessions;
 mod signing_keys;
 mod tokens;
 mod usage;
@@ -24,11 +25,13 @@ pub use apps::CreateApp;
 pub use audit::AuditQuery;
 pub use keys::{CreateKey, WithSecret};
 pub use page::{DEFAULT_PAGE, MAX_PAGE, Page, PageRequest};
+pub use sessions::{Session, StartedSession};
 pub use tokens::AppToken;
 pub use usage::{ApplicationUsage, UsageOverview};
 pub use users::CreateUser;
 
-use authgate_config::Config;
+use authgate_config::{AdminConfig, Config};
+use authgate_core::time::{Clock, SystemClock};
 use authgate_store::{Actor, AuditEntry, Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,6 +75,10 @@ pub struct Operations {
     issuer: Option<authgate_token::Issuer>,
     /// Told of every change this process commits.
     on_change: Option<OnChange>,
+    /// How long web UI sessions last.
+    sessions: AdminConfig,
+    /// When sessions expire; tests move it.
+    clock: Arc<dyn Clock>,
 }
 
 /// Called after each change this process commits, so that its own caches forget at once: the
@@ -87,7 +94,15 @@ impl Operations {
             oidc: config.oidc.clone(),
             issuer: None,
             on_change: None,
+            sessions: config.admin.clone(),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Reads time from `clock` instead of the system's.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Calls `hook` after every change committed through these operations.

@@ -444,3 +444,115 @@ async fn a_signed_in_admin_cannot_lock_themselves_out() {
         .await
         .unwrap();
 }
+
+/// A clock the test moves.
+#[derive(Default)]
+struct TestClock(std::sync::atomic::AtomicI64);
+
+impl authgate_core::time::Clock for TestClock {
+    fn now_unix(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl TestClock {
+    fn set(&self, at: i64) {
+        self.0.store(at, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+async fn admin_user(ops: &Operations) -> authgate_store::User {
+    ops.create_user(
+        &jane(),
+        CreateUser {
+            name: "ann".into(),
+            tenant: None,
+            kind: UserKind::Person,
+            roles: vec!["admin".into()],
+            password: None,
+        },
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_session_ends_when_idle_or_too_old_and_each_use_keeps_it_alive() {
+    let (_dir, ops) = operations().await;
+    let clock = Arc::new(TestClock::default());
+    let start = 1_900_000_000;
+    clock.set(start);
+    let ops = ops.with_clock(clock.clone());
+    let ann = admin_user(&ops).await;
+
+    let started = ops.start_session(&ann, "192.0.2.7").await.unwrap();
+    assert_eq!(started.max_age, 12 * 3600);
+    let session = ops.session(&started.secret).await.unwrap().unwrap();
+    assert_eq!(session.user, "ann");
+    assert!(session.is_admin());
+    assert!(session.csrf_matches(&started.session.csrf_token));
+    assert!(!session.csrf_matches("0000"));
+    assert_ne!(session.csrf_token, started.secret);
+
+    // Used every 20 minutes, it outlives the 30-minute idle timeout...
+    for step in 1..=40 {
+        clock.set(start + step * 20 * 60);
+        let alive = ops.session(&started.secret).await.unwrap();
+        assert_eq!(alive.is_some(), step * 20 * 60 < 12 * 3600, "step {step}");
+    }
+    // ...but not its 12-hour lifetime (checked above), and an idle one ends after 30 minutes.
+    let again = ops.start_session(&ann, "192.0.2.7").await.unwrap();
+    let now = authgate_core::time::Clock::now_unix(clock.as_ref());
+    clock.set(now + 29 * 60);
+    assert!(ops.session(&again.secret).await.unwrap().is_some());
+    clock.set(now + 29 * 60 + 31 * 60);
+    assert!(ops.session(&again.secret).await.unwrap().is_none());
+
+    // Junk, a forged secret of the right shape, and another session's secret find nothing.
+    assert!(ops.session("junk").await.unwrap().is_none());
+    let forged = authgate_core::key::generate("session").secret;
+    assert!(ops.session(&forged).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session_and_both_are_audited_without_the_secret() {
+    let (_dir, ops) = operations().await;
+    let ann = admin_user(&ops).await;
+    let started = ops.start_session(&ann, "192.0.2.7").await.unwrap();
+    ops.end_session(&started.secret, "192.0.2.7").await.unwrap();
+    assert!(ops.session(&started.secret).await.unwrap().is_none());
+    // Signing out twice changes nothing and writes nothing.
+    ops.end_session(&started.secret, "192.0.2.7").await.unwrap();
+
+    let log = ops
+        .audit(AuditQuery {
+            target_type: Some("session".into()),
+            target_id: Some(started.session.id.clone()),
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    let actions: Vec<_> = log.items.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["session.sign_out", "session.sign_in"]);
+    assert!(
+        log.items
+            .iter()
+            .all(|e| e.actor == "ann" && e.source == "192.0.2.7")
+    );
+    let text = serde_json::to_string(&log.items).unwrap();
+    assert!(!text.contains(&started.secret) && !text.contains(&started.session.csrf_token));
+}
+
+#[tokio::test]
+async fn a_deleted_user_s_session_ends_and_a_demoted_one_is_no_longer_admin() {
+    let (_dir, ops) = operations().await;
+    let ann = admin_user(&ops).await;
+    let started = ops.start_session(&ann, "192.0.2.7").await.unwrap();
+    ops.set_user_roles(&jane(), "ann", &["viewer".into()])
+        .await
+        .unwrap();
+    let session = ops.session(&started.secret).await.unwrap().unwrap();
+    assert!(!session.is_admin());
+    ops.delete_user(&jane(), "ann").await.unwrap();
+    assert!(ops.session(&started.secret).await.unwrap().is_none());
+}

@@ -24,6 +24,11 @@ impl Operations {
         self
     }
 
+    /// Whether [`Operations::issue_app_token`] can issue tokens (the token service is on).
+    pub fn issues_tokens(&self) -> bool {
+        self.issuer.is_some()
+    }
+
     /// An access token for application `app_id`, acting with its roles, narrowed to `scopes`
     /// when given. Audited with its `jti`, never the token.
     pub async fn issue_app_token(

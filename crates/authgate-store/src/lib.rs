@@ -2,7 +2,7 @@
 //!
 //! Callers see only the traits here: [`CredentialStore`] is what the gateway's hot path needs
 //! (look a credential up, note its use, notice changes), [`DirectoryStore`] is what operators need
-//! (create, list, suspend, revoke). [`open`] picks the implementation from the store URL; SQLite is
+//! (create, list, suspend, revoke), [`SessionStore`] keeps the web UI's sessions. [`open`] picks the implementation from the store URL; SQLite is
 //! the embedded default and PostgreSQL slots in beside it without touching callers.
 //!
 //! **Invariant:** no secret ever reaches this crate. Keys arrive as [`KeyDigest`]s.
@@ -187,6 +187,8 @@ pub trait DirectoryStore: Send + Sync + 'static {
     -> Result<Vec<UsageMinute>, StoreError>;
     /// Every application's usage summed over minutes starting in `from..to` (each sum's
     /// `minute` is `from`), by application id; applications without requests are left out.
+    /// Every application's usage summed per minute, minutes from `from` up to `to`.
+    async fn usage_totals(&self, from: i64, to: i64) -> Result<Vec<UsageMinute>, StoreError>;
     async fn usage_by_application(
         &self,
         from: i64,
@@ -240,9 +242,35 @@ pub trait DirectoryStore: Send + Sync + 'static {
     ) -> Result<AdminToken, StoreError>;
 }
 
-/// Both halves: what `open` returns.
-pub trait Store: CredentialStore + DirectoryStore {}
-impl<T: CredentialStore + DirectoryStore> Store for T {}
+/// The web admin UI's sessions: kept in the store so that they survive a restart and hold
+/// across instances. Only the digest of a session cookie's secret is ever stored.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Starts a session, writing `audit` in the same transaction; sessions that have ended
+    /// (idle or absolute expiry before `now`) are deleted on the way.
+    async fn create_session(
+        &self,
+        session: &NewSession,
+        now: i64,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+    /// The session with this digest, ended or not, with its user's present roles.
+    async fn find_session(&self, digest: &KeyDigest) -> Result<Option<SessionRecord>, StoreError>;
+    /// Pushes the session's idle expiry forward to `idle_expires_at` (never past its absolute
+    /// expiry).
+    async fn touch_session(
+        &self,
+        digest: &KeyDigest,
+        idle_expires_at: i64,
+    ) -> Result<(), StoreError>;
+    /// Ends a session, writing `audit` in the same transaction; false when there was none.
+    async fn end_session(&self, digest: &KeyDigest, audit: &AuditEntry)
+    -> Result<bool, StoreError>;
+}
+
+/// Every part: what `open` returns.
+pub trait Store: CredentialStore + DirectoryStore + SessionStore {}
+impl<T: CredentialStore + DirectoryStore + SessionStore> Store for T {}
 
 /// Opens (creating and migrating if needed) the store named by `url`.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {

@@ -562,3 +562,28 @@ pub enum StoreError {
     #[error("store migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
 }
+
+/// A web UI session being started: the digest of its cookie's secret, never the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    pub id: String,
+    pub digest: KeyDigest,
+    /// The user (by id or name) who signed in.
+    pub user: String,
+    /// Ends when unused until then; each use pushes it forward.
+    pub idle_expires_at: i64,
+    /// Ends then whatever its use.
+    pub expires_at: i64,
+}
+
+/// A web UI session as the admin listener checks it, with its user's present roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id: String,
+    pub digest: KeyDigest,
+    pub user: String,
+    pub roles: Vec<String>,
+    pub created_at: i64,
+    pub idle_expires_at: i64,
+    pub expires_at: i64,
+}

@@ -236,6 +236,9 @@ pub(crate) enum UsersCommand {
     List,
     /// Delete a user who owns no application.
     Delete { name: String },
+    /// Set a person's password (read from the first line of standard input): how the
+    /// first-start `admin` gets one to sign in to the web UI.
+    SetPassword { name: String },
 }
 
 #[derive(Debug, Subcommand)]

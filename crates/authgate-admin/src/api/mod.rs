@@ -25,7 +25,7 @@ use utoipa_axum::routes;
 #[openapi(
     info(
         title = "authgate admin API",
-        description = "Applications, keys, users, roles, tenants, signing keys, admin tokens and the audit log. Every change is audited. Authenticate with an admin token as `Authorization: Bearer`."
+        description = "Applications, keys, users, roles, tenants, signing keys, admin tokens and the audit log. Every change is audited. Authenticate with an admin token as `Authorization: Bearer`, or with the web UI's session cookie (`authgate_session`), which must carry the session's CSRF token in `X-CSRF-Token` on every change."
     ),
     servers((url = "/admin/api/v1")),
     modifiers(&AdminToken),

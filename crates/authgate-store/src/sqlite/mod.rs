@@ -20,6 +20,8 @@ use sqlx::{Row, Sqlite, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 
+mod sessions;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// A store in one SQLite file.
@@ -972,22 +974,19 @@ impl DirectoryStore for SqliteStore {
         .bind(to)
         .fetch_all(&self.pool)
         .await?;
-        let mut minutes: Vec<UsageMinute> = Vec::new();
-        for row in rows {
-            let minute: i64 = row.try_get("minute")?;
-            let outcome: String = row.try_get("outcome")?;
-            let count = u64::try_from(row.try_get::<i64, _>("count")?).unwrap_or(0);
-            if minutes.last().is_none_or(|last| last.minute != minute) {
-                minutes.push(UsageMinute {
-                    minute,
-                    ..UsageMinute::default()
-                });
-            }
-            if let Some(current) = minutes.last_mut() {
-                add_outcome(current, &outcome, count);
-            }
-        }
-        Ok(minutes)
+        usage_minutes(rows)
+    }
+
+    async fn usage_totals(&self, from: i64, to: i64) -> Result<Vec<UsageMinute>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT minute, outcome, sum(count) AS count FROM usage_counts \
+             WHERE minute >= ? AND minute < ? GROUP BY minute, outcome ORDER BY minute",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        usage_minutes(rows)
     }
 
     async fn usage_by_application(
@@ -1462,6 +1461,26 @@ fn digest_from_row(row: &SqliteRow) -> Result<KeyDigest, StoreError> {
         .try_into()
         .map(KeyDigest)
         .map_err(|_| StoreError::Invalid("stored digest is not 32 bytes".into()))
+}
+
+/// Usage rows (`minute`, `outcome`, `count`, in minute order) folded into one entry per minute.
+fn usage_minutes(rows: Vec<SqliteRow>) -> Result<Vec<UsageMinute>, StoreError> {
+    let mut minutes: Vec<UsageMinute> = Vec::new();
+    for row in rows {
+        let minute: i64 = row.try_get("minute")?;
+        let outcome: String = row.try_get("outcome")?;
+        let count = u64::try_from(row.try_get::<i64, _>("count")?).unwrap_or(0);
+        if minutes.last().is_none_or(|last| last.minute != minute) {
+            minutes.push(UsageMinute {
+                minute,
+                ..UsageMinute::default()
+            });
+        }
+        if let Some(current) = minutes.last_mut() {
+            add_outcome(current, &outcome, count);
+        }
+    }
+    Ok(minutes)
 }
 
 fn split_list(joined: Option<String>) -> Vec<String> {

@@ -8,10 +8,10 @@
 //! cookie and in the form, compared in constant time), and failed sign-ins count against the
 //! same per-user throttle as the password grant.
 
-use super::sign_in::SignInError;
 use super::token::requested_scopes;
 use super::{FormBody, OAuthError, TokenService, form};
 use crate::issue::Grant;
+use crate::sign_in::SignInError;
 use authgate_core::id::new_id;
 use authgate_core::time::now_unix;
 use authgate_core::{ErrorCode, KeyDigest};
@@ -234,7 +234,7 @@ pub(super) async fn submit(
         .get("password")
         .map(String::as_str)
         .unwrap_or_default();
-    let user = match service.sign_in(username, password).await {
+    let user = match service.sign_in.check(username, password).await {
         Ok(user) => user,
         Err(SignInError::LockedOut(_)) => {
             return sign_in_page(

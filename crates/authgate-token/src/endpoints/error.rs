@@ -1,5 +1,7 @@
 //! Errors of the OAuth endpoints, per RFC 6749 §5.2: `{"error", "error_description"}`.
 
+use crate::sign_in::SignInError;
+use authgate_core::password::{MAX_PASSWORD_BYTES, MAX_USERNAME_BYTES};
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::header::{CACHE_CONTROL, RETRY_AFTER, WWW_AUTHENTICATE};
@@ -119,5 +121,18 @@ impl IntoResponse for OAuthError {
             headers.insert(RETRY_AFTER, HeaderValue::from(after.as_secs().max(1)));
         }
         response
+    }
+}
+
+impl From<SignInError> for OAuthError {
+    fn from(error: SignInError) -> Self {
+        match error {
+            SignInError::LockedOut(wait) => Self::locked_out(wait),
+            SignInError::WrongCredentials => Self::invalid_grant("wrong username or password"),
+            SignInError::TooLong => Self::invalid_request(format!(
+                "username is limited to {MAX_USERNAME_BYTES} bytes and password to {MAX_PASSWORD_BYTES}"
+            )),
+            SignInError::StoreUnavailable => Self::temporarily_unavailable(),
+        }
     }
 }

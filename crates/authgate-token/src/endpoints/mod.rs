@@ -7,16 +7,15 @@ mod error;
 mod fuzz;
 mod introspect;
 mod revoke;
-mod sign_in;
 mod token;
 
 pub use error::OAuthError;
 
 use crate::issue::Issuer;
 use crate::keys::KeyRing;
+use crate::sign_in::PasswordSignIn;
 use crate::verify::Verifier;
 use authgate_config::Config;
-use authgate_state::RateLimiter;
 use authgate_store::CredentialStore;
 use axum::Router;
 use axum::extract::FromRequest;
@@ -25,7 +24,6 @@ use bytes::Bytes;
 use http::HeaderMap;
 use http::header::CONTENT_TYPE;
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
-use sign_in::LoginThrottle;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -55,7 +53,8 @@ pub struct TokenService {
     public_redirect_uris: Vec<String>,
     /// Lifetime of refresh tokens, in seconds.
     refresh_ttl: i64,
-    throttle: LoginThrottle,
+    /// Checks passwords for the password grant and the sign-in page.
+    sign_in: PasswordSignIn,
     /// Called once a token is revoked here, before the revocation is answered: the gateway on
     /// this instance forgets what it cached, so the token fails from its next request.
     on_revoke: OnRevoke,
@@ -74,7 +73,7 @@ impl TokenService {
         config: &Config,
         store: Arc<dyn CredentialStore>,
         ring: KeyRing,
-        limiter: Arc<dyn RateLimiter>,
+        sign_in: PasswordSignIn,
         on_revoke: OnRevoke,
     ) -> Self {
         let issuer_url = config.server.public_url.trim_end_matches('/');
@@ -88,7 +87,7 @@ impl TokenService {
             public_redirect_uris: config.oidc.redirect_uris.clone(),
             refresh_ttl: i64::try_from(config.oidc.refresh_token_ttl.0.as_secs())
                 .unwrap_or(i64::MAX),
-            throttle: LoginThrottle::new(limiter),
+            sign_in,
             on_revoke,
         }
     }

@@ -342,7 +342,7 @@ async fn password(
             "the password grant needs username and password",
         ));
     };
-    let user = service.sign_in(username, password).await?;
+    let user = service.sign_in.check(username, password).await?;
     Ok(Grant {
         subject: user.name,
         client_id: client.id().to_owned(),

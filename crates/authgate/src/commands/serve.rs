@@ -59,8 +59,13 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
         Some(issuer) => ops.with_token_issuer(issuer),
         None => ops,
     };
+    let ui = authgate_admin::UiOptions {
+        sign_in: gateway.sign_in.clone(),
+        secure_cookies: config.server.public_url.starts_with("https://"),
+    };
     let admin_router = authgate_admin::router(
         ops,
+        ui,
         metrics_renderer(metrics.clone(), gateway.cache.lookups()),
     )
     .merge(health::routes(store.clone()))

@@ -20,15 +20,7 @@ pub(super) async fn run(
             password_stdin,
             service,
         } => {
-            let password = if password_stdin {
-                let mut line = String::new();
-                std::io::stdin()
-                    .read_line(&mut line)
-                    .context("cannot read the password from standard input")?;
-                Some(line.trim_end_matches(['\r', '\n']).to_owned())
-            } else {
-                None
-            };
+            let password = password_stdin.then(read_password).transpose()?;
             let kind = if service {
                 UserKind::Service
             } else {
@@ -69,6 +61,15 @@ pub(super) async fn run(
                 )
             })
         }
+        UsersCommand::SetPassword { name } => {
+            let password = read_password()?;
+            let user = ops.set_password(&actor, &name, Some(&password)).await?;
+            print(
+                output,
+                &serde_json::json!({ "name": user.name, "password_set": true }),
+                || format!("password of {} set", user.name),
+            )
+        }
         UsersCommand::Delete { name } => {
             ops.delete_user(&actor, &name).await?;
             print(
@@ -78,4 +79,13 @@ pub(super) async fn run(
             )
         }
     }
+}
+
+/// The first line of standard input, without its line ending.
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }

@@ -939,6 +939,9 @@ async fn schemathesis_finds_no_server_error_and_no_answer_the_document_does_not_
         // can fail without anything being wrong with the API.
         .args(["--suppress-health-check", "all"])
         .env("SCHEMATHESIS_TELEMETRY", "false")
+        // Its cache of earlier failures (`.schemathesis/`) stays in the run's own directory:
+        // each run starts from the seed alone.
+        .current_dir(&gateway.dir)
         .output()
         .await
         .unwrap();

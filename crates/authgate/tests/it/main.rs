@@ -7,9 +7,11 @@
 mod harness;
 
 mod admin_api;
+mod admin_ui;
 mod anonymous;
 mod authorization;
 mod authorize;
+mod browser;
 mod cli;
 mod connections;
 mod cors;

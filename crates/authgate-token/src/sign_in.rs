@@ -1,4 +1,5 @@
-//! Signing in with a user name and password, for the password grant and the sign-in page.
+//! Signing in with a user name and password: the one check behind the password grant, the
+//! authorization endpoint's sign-in page and the web admin UI, which share its throttle.
 //!
 //! Failed sign-ins are throttled per user name: the failures count against a GCRA quota through
 //! the shared rate limiter; past it, the name is locked out until the quota allows another
@@ -10,12 +11,11 @@
 //! longer than any real one are refused before they are looked up, counted or logged, and the
 //! lockouts held are capped (past the cap, the one ending soonest makes room).
 
-use super::{OAuthError, TokenService};
 use authgate_core::password::{
     MAX_PASSWORD_BYTES, MAX_USERNAME_BYTES, hash_password, verify_password,
 };
 use authgate_state::{Quota, RateLimiter};
-use authgate_store::User;
+use authgate_store::{CredentialStore, User};
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -27,13 +27,13 @@ const FAILURES_PER_MINUTE: u32 = 5;
 /// Lockouts held at most.
 const MAX_LOCKED: usize = 10_000;
 
-pub(crate) struct LoginThrottle {
+struct LoginThrottle {
     limiter: Arc<dyn RateLimiter>,
     locked: Mutex<HashMap<String, Instant>>,
 }
 
 impl LoginThrottle {
-    pub(crate) fn new(limiter: Arc<dyn RateLimiter>) -> Self {
+    fn new(limiter: Arc<dyn RateLimiter>) -> Self {
         Self {
             limiter,
             locked: Mutex::default(),
@@ -41,14 +41,14 @@ impl LoginThrottle {
     }
 
     /// How long `user` must still wait, if locked out.
-    pub(crate) fn locked_for(&self, user: &str) -> Option<Duration> {
+    fn locked_for(&self, user: &str) -> Option<Duration> {
         let locked = self.locked.lock().ok()?;
         let until = *locked.get(user)?;
         until.checked_duration_since(Instant::now())
     }
 
     /// Counts a failed sign-in of `user`; locks the name out when it is one too many.
-    pub(crate) async fn failed(&self, user: &str) {
+    async fn failed(&self, user: &str) {
         let quota = Quota {
             per_minute: NonZeroU32::new(FAILURES_PER_MINUTE).unwrap_or(NonZeroU32::MIN),
             burst: NonZeroU32::new(FAILURES_BURST).unwrap_or(NonZeroU32::MIN),
@@ -87,7 +87,8 @@ fn make_room(locked: &mut HashMap<String, Instant>, user: &str) {
 }
 
 /// Why a sign-in failed.
-pub(crate) enum SignInError {
+#[derive(Debug)]
+pub enum SignInError {
     /// Too many failures for this name: wait this long.
     LockedOut(Duration),
     WrongCredentials,
@@ -96,26 +97,25 @@ pub(crate) enum SignInError {
     StoreUnavailable,
 }
 
-impl From<SignInError> for OAuthError {
-    fn from(error: SignInError) -> Self {
-        match error {
-            SignInError::LockedOut(wait) => Self::locked_out(wait),
-            SignInError::WrongCredentials => Self::invalid_grant("wrong username or password"),
-            SignInError::TooLong => Self::invalid_request(format!(
-                "username is limited to {MAX_USERNAME_BYTES} bytes and password to {MAX_PASSWORD_BYTES}"
-            )),
-            SignInError::StoreUnavailable => Self::temporarily_unavailable(),
-        }
-    }
+/// Checks user names and passwords against the store, throttling failures per name. Clones
+/// share one throttle.
+#[derive(Clone)]
+pub struct PasswordSignIn {
+    store: Arc<dyn CredentialStore>,
+    throttle: Arc<LoginThrottle>,
 }
 
-impl TokenService {
+impl PasswordSignIn {
+    /// Failures count against `limiter`, the gateway's shared rate limiter.
+    pub fn new(store: Arc<dyn CredentialStore>, limiter: Arc<dyn RateLimiter>) -> Self {
+        Self {
+            store,
+            throttle: Arc::new(LoginThrottle::new(limiter)),
+        }
+    }
+
     /// The user `username` if `password` is theirs; failures count toward a lockout.
-    pub(crate) async fn sign_in(
-        &self,
-        username: &str,
-        password: &str,
-    ) -> Result<User, SignInError> {
+    pub async fn check(&self, username: &str, password: &str) -> Result<User, SignInError> {
         if username.len() > MAX_USERNAME_BYTES || password.len() > MAX_PASSWORD_BYTES {
             return Err(SignInError::TooLong);
         }

@@ -1,0 +1,353 @@
+//! The web admin UI in a real browser: headless Chromium (Debian's `chromium`) driven through
+//! chromedriver by fantoccini (WebDriver). An operator signs in, creates an application, makes a
+//! key and reads it from the page, calls the gateway with it, suspends and resumes the
+//! application, issues an access token, finds all of it in the audit log; a form posted without
+//! its CSRF token is refused. Each main page is saved as a screenshot under
+//! `target/ui-screenshots/` and checked by axe-core for serious or critical accessibility
+//! violations, at desktop and at phone width.
+
+use crate::harness::{Gateway, eventually, reserve_port};
+use fantoccini::{Client, ClientBuilder, Locator};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// chromedriver on a port of its own, killed with the test.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+async fn start_driver() -> Driver {
+    let reserved = reserve_port();
+    let port = reserved.port;
+    drop(reserved);
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver (Debian's chromium-driver; scripts/test.sh installs it)");
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let status = format!("{}/status", driver.url);
+    let ready = eventually(Duration::from_secs(20), || {
+        let status = status.clone();
+        async move {
+            reqwest::get(&status)
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        }
+    })
+    .await;
+    assert!(ready.is_some(), "chromedriver did not start");
+    driver
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let capabilities = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            // No sandbox: CI runs as root, where Chromium's sandbox cannot start.
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900"]
+        }
+    });
+    let Value::Object(capabilities) = capabilities else {
+        unreachable!()
+    };
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session")
+}
+
+/// Saves a screenshot of what the browser shows as `target/ui-screenshots/NAME.png`.
+async fn screenshot(browser: &Client, name: &str) {
+    let png = browser.screenshot().await.unwrap();
+    let dir = workspace().join("target/ui-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+/// Runs axe-core on the page; returns its serious and critical violations, described.
+async fn accessibility_violations(browser: &Client) -> Vec<String> {
+    let axe = workspace().join("target/test-node/node_modules/axe-core/axe.min.js");
+    let source = std::fs::read_to_string(&axe)
+        .unwrap_or_else(|_| panic!("{} (scripts/test.sh installs it from npm)", axe.display()));
+    browser.execute(&source, Vec::new()).await.unwrap();
+    let found = browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { resultTypes: ['violations'] }).then(results => done(
+               results.violations
+                 .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                 .map(v => `${v.impact} ${v.id}: ${v.help} at ${v.nodes.map(n => n.target.join(' ')).join(', ')}`)));",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(found).unwrap()
+}
+
+/// Screenshot and accessibility check of the page the browser is on.
+async fn check_page(browser: &Client, name: &str) {
+    screenshot(browser, name).await;
+    let violations = accessibility_violations(browser).await;
+    assert!(violations.is_empty(), "{name}: {violations:#?}");
+}
+
+async fn fill(browser: &Client, css: &str, text: &str) {
+    let field = browser.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+async fn click(browser: &Client, css: &str) {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn text_of(browser: &Client, css: &str) -> String {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn status_with_key(gateway: &Gateway, key: &str) -> StatusCode {
+    gateway.get_with_key("/browser-test", key).await.status()
+}
+
+#[tokio::test]
+async fn an_operator_runs_an_application_s_whole_life_in_chromium() {
+    let gateway = Gateway::start_public("");
+    gateway.user("ann", "correct horse battery staple", "admin");
+    let driver = start_driver().await;
+    let browser = browser(&driver).await;
+    let console = |path: &str| gateway.admin_url(path);
+
+    // Sign in.
+    browser.goto(&console("/")).await.unwrap();
+    assert_eq!(browser.current_url().await.unwrap().path(), "/sign-in");
+    check_page(&browser, "sign-in").await;
+    fill(&browser, "#username", "ann").await;
+    fill(&browser, "#password", "correct horse battery staple").await;
+    click(&browser, "main form button[type=submit]").await;
+    assert_eq!(browser.current_url().await.unwrap().path(), "/");
+    assert_eq!(text_of(&browser, "h1").await, "Dashboard");
+
+    // Create an application.
+    click(&browser, "nav a[href='/applications']").await;
+    assert!(
+        text_of(&browser, "main")
+            .await
+            .contains("No applications yet")
+    );
+    fill(&browser, "#name", "billing").await;
+    fill(&browser, "#roles", "viewer").await;
+    click(
+        &browser,
+        "form[method=post][action='/applications'] button[type=submit]",
+    )
+    .await;
+    let app_path = browser.current_url().await.unwrap().path().to_owned();
+    assert!(app_path.starts_with("/applications/app_"), "{app_path}");
+    assert!(
+        text_of(&browser, ".notice")
+            .await
+            .contains("Application billing created.")
+    );
+
+    // Generate a key and read it from the page.
+    fill(&browser, "#key-name", "ci").await;
+    click(&browser, "form[action$='/keys'] button[type=submit]").await;
+    assert_eq!(text_of(&browser, "h1").await, "Key created");
+    assert!(
+        text_of(&browser, ".warning")
+            .await
+            .contains("only time the key is shown")
+    );
+    check_page(&browser, "key-created").await;
+    let key = browser
+        .find(Locator::Id("secret"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(key.starts_with("sk_live_"), "{key}");
+    assert_eq!(status_with_key(&gateway, &key).await, StatusCode::OK);
+
+    // Suspend: the gateway refuses the key within a second.
+    browser.goto(&console(&app_path)).await.unwrap();
+    check_page(&browser, "application").await;
+    click(&browser, "a[href$='/confirm/suspend']").await;
+    assert!(
+        text_of(&browser, "h1")
+            .await
+            .contains("Suspend application billing?")
+    );
+    check_page(&browser, "confirm-suspend").await;
+    click(&browser, "main form button[type=submit].danger").await;
+    let refused = eventually(Duration::from_secs(1), || async {
+        status_with_key(&gateway, &key).await == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert!(
+        refused.is_some(),
+        "the key still works a second after the suspension"
+    );
+    assert!(
+        text_of(&browser, ".notice")
+            .await
+            .contains("suspended: its 1 key are refused")
+            || text_of(&browser, ".notice").await.contains("suspended")
+    );
+    assert_eq!(text_of(&browser, "h1 .badge").await, "suspended");
+
+    // Resume: it works again.
+    click(&browser, "a[href$='/confirm/resume']").await;
+    click(&browser, "main form button[type=submit]").await;
+    let allowed = eventually(Duration::from_secs(1), || async {
+        status_with_key(&gateway, &key).await == StatusCode::OK
+    })
+    .await;
+    assert!(allowed.is_some());
+    assert_eq!(text_of(&browser, "h1 .badge").await, "active");
+
+    // Issue an access token and call the gateway with it.
+    click(&browser, "form[action$='/tokens'] button[type=submit]").await;
+    assert_eq!(text_of(&browser, "h1").await, "Access token issued");
+    let token = browser
+        .find(Locator::Id("secret"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    let with_token = gateway
+        .with_bearer(reqwest::Method::GET, "/browser-test", &token)
+        .await;
+    assert_eq!(with_token.status(), StatusCode::OK);
+
+    // The audit log has every one of these, by ann, from the browser's address.
+    browser.goto(&console("/audit")).await.unwrap();
+    let log = text_of(&browser, "main table").await;
+    for action in [
+        "session.sign_in",
+        "application.create",
+        "key.create",
+        "application.suspend",
+        "application.resume",
+        "application.issue_token",
+    ] {
+        assert!(log.contains(action), "{action} missing from:\n{log}");
+    }
+    assert!(
+        !log.contains(&key) && !log.contains(&token),
+        "no secret in the log"
+    );
+    check_page(&browser, "audit").await;
+    fill(&browser, "#action", "application.suspend").await;
+    click(&browser, "form.filters button[type=submit]").await;
+    let filtered = text_of(&browser, "main table tbody").await;
+    assert_eq!(filtered.lines().count(), 1, "{filtered}");
+
+    // The other main pages.
+    for (path, name) in [
+        ("/", "dashboard"),
+        ("/applications", "applications"),
+        ("/users", "users"),
+        ("/roles", "roles"),
+        ("/signing-keys", "signing-keys"),
+    ] {
+        browser.goto(&console(path)).await.unwrap();
+        check_page(&browser, name).await;
+    }
+
+    // A form posted without its CSRF token is refused, and changes nothing.
+    browser.goto(&console("/applications")).await.unwrap();
+    browser
+        .execute(
+            "document.querySelector(\"form[action='/applications'] input[name=csrf]\").remove()",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    fill(&browser, "#name", "forged").await;
+    click(
+        &browser,
+        "form[method=post][action='/applications'] button[type=submit]",
+    )
+    .await;
+    assert!(
+        text_of(&browser, "main")
+            .await
+            .contains("could not be verified")
+    );
+    let apps = gateway.json(&["apps", "list"]);
+    assert_eq!(
+        apps.as_array().unwrap().len(),
+        1,
+        "no application was created"
+    );
+
+    // At phone width the pages fit: nothing but a table's own box scrolls sideways.
+    browser.set_window_size(390, 844).await.unwrap();
+    for (path, name) in [
+        ("/", "dashboard-phone"),
+        (app_path.as_str(), "application-phone"),
+        ("/audit", "audit-phone"),
+    ] {
+        browser.goto(&console(path)).await.unwrap();
+        let overflow = browser
+            .execute(
+                "return document.documentElement.scrollWidth - window.innerWidth",
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        assert!(
+            overflow.as_i64().unwrap() <= 0,
+            "{name} scrolls sideways by {overflow} px"
+        );
+        check_page(&browser, name).await;
+    }
+
+    // Sign out: the console asks to sign in again.
+    click(&browser, "form.who button[type=submit]").await;
+    assert_eq!(browser.current_url().await.unwrap().path(), "/sign-in");
+    assert!(
+        text_of(&browser, ".notice")
+            .await
+            .contains("You have signed out.")
+    );
+    browser.close().await.unwrap();
+}
