@@ -1,13 +1,13 @@
 //! What the upstream sees: end-to-end headers, minus hop-by-hop ones, minus anything a client
 //! sent as `X-Authgate-*` (so identity headers cannot be spoofed), minus every credential the
-//! route accepts, used or not, when `hide_credentials` is on, plus `X-Forwarded-*` and
-//! authgate's identity headers.
+//! route accepts, used or not, when `hide_credentials` is on, minus authgate's own cookies,
+//! plus `X-Forwarded-*` and authgate's identity headers.
 
 use crate::authn::extract::CredentialLocations;
 use crate::caller::Caller;
 use authgate_core::bearer;
 use http::header::{
-    AUTHORIZATION, CONNECTION, HOST, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER,
+    AUTHORIZATION, CONNECTION, COOKIE, HOST, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER,
     TRANSFER_ENCODING, UPGRADE,
 };
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -31,6 +31,11 @@ static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-prot
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 static FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+
+/// The names of authgate's own cookies (the admin console's session, its notices) start so. A
+/// browser sends a host's cookies to every port of it, so to the gateway too when the admin
+/// listener shares its host: they are none of the upstream's business.
+const OWN_COOKIE_PREFIX: &str = "authgate_";
 
 /// What the request headers are rewritten from.
 pub struct ForwardContext<'a> {
@@ -63,6 +68,7 @@ pub fn prepare_request(headers: &mut HeaderMap, context: &ForwardContext<'_>) {
             || (bearer_sent && name == AUTHORIZATION)
             || (!trusted && is_forwarding_header(name))
     });
+    remove_own_cookies(headers);
 
     // X-Forwarded-* (3), identity (5) and trace context (2): one growth of the map, not several.
     headers.reserve(10);
@@ -115,6 +121,40 @@ pub fn forwarded_query<'a>(
         )
         .finish();
     (!kept.is_empty()).then_some(kept.into())
+}
+
+/// Removes authgate's own cookies from the `Cookie` headers, and a header left empty.
+fn remove_own_cookies(headers: &mut HeaderMap) {
+    let ours = |value: &HeaderValue| {
+        value.to_str().is_ok_and(|text| {
+            text.split(';')
+                .any(|pair| pair.trim_start().starts_with(OWN_COOKIE_PREFIX))
+        })
+    };
+    if !headers.get_all(COOKIE).iter().any(ours) {
+        return;
+    }
+    let kept: Vec<HeaderValue> = headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| {
+            let Ok(text) = value.to_str() else {
+                return Some(value.clone());
+            };
+            let pairs: Vec<&str> = text
+                .split(';')
+                .map(str::trim)
+                .filter(|pair| !pair.is_empty() && !pair.starts_with(OWN_COOKIE_PREFIX))
+                .collect();
+            (!pairs.is_empty())
+                .then(|| HeaderValue::from_str(&pairs.join("; ")).ok())
+                .flatten()
+        })
+        .collect();
+    headers.remove(COOKIE);
+    for value in kept {
+        headers.append(COOKIE, value);
+    }
 }
 
 /// What a proxy says about the client before it: believed only from a trusted proxy.

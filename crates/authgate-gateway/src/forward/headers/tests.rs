@@ -114,3 +114,42 @@ fn an_untrusted_client_s_forwarding_headers_are_replaced() {
         "an unused bearer credential"
     );
 }
+
+/// A browser sends the admin console's cookies to every port of the host, so to the gateway
+/// too when both share one: the upstream must not receive an operator's session.
+#[test]
+fn authgate_s_own_cookies_never_reach_the_upstream() {
+    let forward = |cookies: &[&'static str]| {
+        let mut headers = HeaderMap::new();
+        for cookie in cookies {
+            headers.append("cookie", HeaderValue::from_static(cookie));
+        }
+        prepare_request(
+            &mut headers,
+            &ForwardContext {
+                caller: None,
+                peer: None,
+                peer_trusted: false,
+                hidden: &CredentialLocations::default(),
+                upstream_host: None,
+                original_host: None,
+            },
+        );
+        headers
+            .get_all("cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        forward(&["theme=dark; authgate_session=sk_session_abc; lang=en"]),
+        ["theme=dark; lang=en"]
+    );
+    assert!(forward(&["authgate_session=sk_session_abc", "authgate_notice=x"]).is_empty());
+    assert_eq!(forward(&["a=1", "authgate_notice=x; b=2"]), ["a=1", "b=2"]);
+    assert_eq!(
+        forward(&["session=1; not_authgate_session=2"]),
+        ["session=1; not_authgate_session=2"],
+        "only cookies named authgate_* are ours"
+    );
+}
