@@ -27,7 +27,7 @@ pub use keys::{CreateKey, WithSecret};
 pub use page::{DEFAULT_PAGE, MAX_PAGE, Page, PageRequest};
 pub use sessions::{Session, StartedSession};
 pub use tokens::AppToken;
-pub use usage::{ApplicationUsage, UsageOverview};
+pub use usage::{ApplicationUsage, RouteUsage, UsageOverview};
 pub use users::CreateUser;
 
 use authgate_config::{AdminConfig, Config};

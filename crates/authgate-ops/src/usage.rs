@@ -6,7 +6,8 @@ use authgate_store::UsageMinute;
 use serde::Serialize;
 use std::collections::HashMap;
 
-/// Every application's requests over a window: the totals, and the applications busiest first.
+/// Every application's requests over a window: the totals, the applications busiest first, and
+/// each route's requests (every request it matched, anonymous and unauthenticated ones too).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UsageOverview {
     /// The window, Unix seconds: minutes starting at or after `from` and before `to`.
@@ -15,6 +16,18 @@ pub struct UsageOverview {
     /// Sums over every application (allowed, denied by reason, by status class).
     pub total: UsageMinute,
     pub applications: Vec<ApplicationUsage>,
+    /// Totals per route and decision, busiest first.
+    pub routes: Vec<RouteUsage>,
+}
+
+/// One route's sums over the window.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RouteUsage {
+    /// The route's configured name.
+    pub route: String,
+    /// Allowed and denied together.
+    pub requests: u64,
+    pub usage: UsageMinute,
 }
 
 /// One application's sums over the window.
@@ -67,7 +80,7 @@ impl Operations {
                 total.add(&usage);
                 ApplicationUsage {
                     name: names.get(&application).cloned(),
-                    requests: usage.allowed + usage.denied.values().sum::<u64>(),
+                    requests: requests(&usage),
                     application,
                     usage,
                 }
@@ -78,11 +91,33 @@ impl Operations {
                 .cmp(&a.requests)
                 .then_with(|| a.application.cmp(&b.application))
         });
+        let mut routes: Vec<RouteUsage> = self
+            .store
+            .usage_by_route(from, to)
+            .await?
+            .into_iter()
+            .map(|(route, usage)| RouteUsage {
+                requests: requests(&usage),
+                route,
+                usage,
+            })
+            .collect();
+        routes.sort_by(|a, b| {
+            b.requests
+                .cmp(&a.requests)
+                .then_with(|| a.route.cmp(&b.route))
+        });
         Ok(UsageOverview {
             from,
             to,
             total,
             applications,
+            routes,
         })
     }
+}
+
+/// Allowed and denied requests together.
+fn requests(usage: &UsageMinute) -> u64 {
+    usage.allowed + usage.denied.values().sum::<u64>()
 }

@@ -187,6 +187,12 @@ pub trait DirectoryStore: Send + Sync + 'static {
     -> Result<Vec<UsageMinute>, StoreError>;
     /// Every application's usage summed over minutes starting in `from..to` (each sum's
     /// `minute` is `from`), by application id; applications without requests are left out.
+    /// Each route's usage over the window, summed (`minute` is `from`), ordered by name.
+    async fn usage_by_route(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, UsageMinute)>, StoreError>;
     /// Every application's usage summed per minute, minutes from `from` up to `to`.
     async fn usage_totals(&self, from: i64, to: i64) -> Result<Vec<UsageMinute>, StoreError>;
     async fn usage_by_application(

@@ -243,10 +243,20 @@ impl UsageOutcome {
     }
 }
 
-/// One counter of usage: an application's requests in one minute with one outcome.
+/// Whose requests a usage counter counts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum UsageOf {
+    /// An application's: requests with its credentials, allowed or refused.
+    Application(String),
+    /// A route's (by name): every request it matched, with a credential or without.
+    Route(String),
+}
+
+/// One counter of usage: an application's or a route's requests in one minute with one
+/// outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageCount {
-    pub application: String,
+    pub of: UsageOf,
     /// Unix seconds at the start of the minute.
     pub minute: i64,
     pub outcome: UsageOutcome,

@@ -20,7 +20,7 @@ pub(crate) struct Window {
 }
 
 #[utoipa::path(get, path = "/usage", tag = "usage", params(Window),
-    responses((status = 200, description = "Totals (allowed, denied by reason, by status class) and each application's, busiest first", body = UsageOverview), Refusals))]
+    responses((status = 200, description = "Totals (allowed, denied by reason, by status class), each application's and each route's, busiest first", body = UsageOverview), Refusals))]
 pub(crate) async fn overview(
     State(state): State<AdminState>,
     Params(window): Params<Window>,

@@ -91,6 +91,17 @@ pub(crate) async fn page(
             )
         })
         .collect();
+    let routes = overview
+        .routes
+        .iter()
+        .map(|route| {
+            (
+                route.route.clone(),
+                route.usage.allowed,
+                route.requests - route.usage.allowed,
+            )
+        })
+        .collect();
     let page = DashboardPage {
         layout: Layout::new(&signed_in, "dashboard"),
         hour: totals(&hour),
@@ -99,6 +110,7 @@ pub(crate) async fn page(
         day_chart: Chart::new("Last 24 hours, per hour", &usage, day_from, 3600, 24),
         refusals: refusals(&usage),
         busiest,
+        routes,
         expiring_keys,
         old_signing_keys,
     };

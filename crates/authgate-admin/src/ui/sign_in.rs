@@ -38,6 +38,11 @@ pub(crate) async fn page(State(state): State<AdminState>, jar: CookieJar) -> Res
     let notice = jar
         .get(super::NOTICE_COOKIE)
         .map(|cookie| super::decode_notice(cookie.value()));
+    // Said once: the notice is forgotten as it is shown.
+    let jar = match notice {
+        Some(_) => jar.remove(state.ui.cookie(super::NOTICE_COOKIE, String::new(), 0)),
+        None => jar,
+    };
     form(&state, jar, String::new(), None, notice, StatusCode::OK)
 }
 

@@ -138,6 +138,8 @@ pub(crate) struct DashboardPage {
     pub(crate) day_chart: Chart,
     pub(crate) refusals: Vec<(String, u64)>,
     pub(crate) busiest: Vec<(String, String, u64, u64)>,
+    /// Each route's allowed and denied requests over the last day, busiest first.
+    pub(crate) routes: Vec<(String, u64, u64)>,
     pub(crate) expiring_keys: Vec<(String, String, String, When)>,
     pub(crate) old_signing_keys: Vec<(String, String, When)>,
 }

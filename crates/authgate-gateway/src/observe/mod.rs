@@ -1,4 +1,5 @@
-//! The observe stage: what became of each request, for usage per application and for metrics.
+//! The observe stage: what became of each request, for usage per application and per route,
+//! and for metrics.
 //!
 //! It wraps the whole pipeline and reads the outcome from the response's extensions, where the
 //! stages left it: the route, the caller or the application a refused credential belongs to
@@ -52,12 +53,8 @@ async fn run(usage: &UsageRecorder, request: Request, next: Next<'_>) -> Respons
     let decision = Decision::of(&response);
     let status = response.status().as_u16();
     let outcome = Outcome::of(&response);
-    handles::record(
-        outcome.and_then(|o| o.route.as_ref()),
-        status,
-        decision,
-        started.elapsed().as_secs_f64(),
-    );
+    let route = outcome.and_then(|o| o.route.as_ref());
+    handles::record(route, status, decision, started.elapsed().as_secs_f64());
 
     let application = outcome.and_then(|outcome| match &outcome.caller {
         Some(caller) => matches!(
@@ -67,8 +64,9 @@ async fn run(usage: &UsageRecorder, request: Request, next: Next<'_>) -> Respons
         .then_some(caller.identity.application.as_str()),
         None => outcome.refused_application.as_deref(),
     });
-    if let Some(application) = application {
-        usage.record(application, decision, status);
+    let route = route.map(|route| route.name.as_str());
+    if application.is_some() || route.is_some() {
+        usage.record(application, route, decision, status);
     }
     response
 }

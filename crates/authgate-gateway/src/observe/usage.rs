@@ -1,15 +1,16 @@
-//! Usage per application per minute, counted in memory and written to the store in batches.
+//! Usage per application and per route per minute, counted in memory and written to the store
+//! in batches.
 
 use super::Decision;
 use authgate_core::ErrorCode;
 use authgate_core::per_thread::PerThread;
 use authgate_core::time::now_unix;
-use authgate_store::{UsageCount, UsageOutcome, UsageSink};
+use authgate_store::{UsageCount, UsageOf, UsageOutcome, UsageSink};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// One application's counters for one minute.
+/// One application's or route's counters for one minute.
 #[derive(Debug, Default)]
 struct MinuteCounts {
     allowed: u64,
@@ -18,11 +19,19 @@ struct MinuteCounts {
     status_classes: [u64; 6],
 }
 
-/// Pending counters: application → minute → counts.
-type Pending = foldhash::HashMap<String, BTreeMap<i64, MinuteCounts>>;
+/// Counters of one kind of owner: application id or route name → minute → counts.
+type Counters = foldhash::HashMap<String, BTreeMap<i64, MinuteCounts>>;
 
-/// Counts requests per application per minute until the next flush. Each thread counts into
-/// its own map, so workers never wait on (or share a cache line with) each other's counts.
+/// Counters not yet written.
+#[derive(Debug, Default)]
+struct Pending {
+    applications: Counters,
+    routes: Counters,
+}
+
+/// Counts requests per application and per route per minute until the next flush. Each thread
+/// counts into its own maps, so workers never wait on (or share a cache line with) each
+/// other's counts.
 #[derive(Clone)]
 pub struct UsageRecorder {
     pending: Arc<PerThread<Mutex<Pending>>>,
@@ -37,23 +46,27 @@ impl UsageRecorder {
         }
     }
 
-    /// Counts one request of `application` that came to `decision` with response `status`.
-    pub fn record(&self, application: &str, decision: Decision, status: u16) {
+    /// Counts one request, of `application` and on `route` where it had them, that came to
+    /// `decision` with response `status`.
+    pub fn record(
+        &self,
+        application: Option<&str>,
+        route: Option<&str>,
+        decision: Decision,
+        status: u16,
+    ) {
         let minute = now_unix() / 60 * 60;
         let Ok(mut pending) = self.pending.local().lock() else {
             return;
         };
-        let minutes = match pending.get_mut(application) {
-            Some(minutes) => minutes,
-            None => pending.entry(application.to_owned()).or_default(),
-        };
-        let counts = minutes.entry(minute).or_default();
-        match decision {
-            Decision::Allowed => counts.allowed += 1,
-            Decision::Denied(code) => *counts.denied.entry(code).or_default() += 1,
-        }
-        if let Some(class) = counts.status_classes.get_mut(usize::from(status / 100)) {
-            *class += 1;
+        let Pending {
+            applications,
+            routes,
+        } = &mut *pending;
+        for (counters, owner) in [(applications, application), (routes, route)] {
+            if let Some(owner) = owner {
+                count(counters, owner, minute, decision, status);
+            }
         }
     }
 
@@ -66,7 +79,8 @@ impl UsageRecorder {
                 merge(&mut pending, std::mem::take(&mut *shard));
             }
         }
-        let batch = to_counts(&pending);
+        let mut batch = to_counts(&pending.applications, UsageOf::Application);
+        batch.extend(to_counts(&pending.routes, UsageOf::Route));
         if batch.is_empty() {
             return;
         }
@@ -88,14 +102,29 @@ impl UsageRecorder {
     }
 }
 
-fn to_counts(pending: &Pending) -> Vec<UsageCount> {
+fn count(counters: &mut Counters, owner: &str, minute: i64, decision: Decision, status: u16) {
+    let minutes = match counters.get_mut(owner) {
+        Some(minutes) => minutes,
+        None => counters.entry(owner.to_owned()).or_default(),
+    };
+    let counts = minutes.entry(minute).or_default();
+    match decision {
+        Decision::Allowed => counts.allowed += 1,
+        Decision::Denied(code) => *counts.denied.entry(code).or_default() += 1,
+    }
+    if let Some(class) = counts.status_classes.get_mut(usize::from(status / 100)) {
+        *class += 1;
+    }
+}
+
+fn to_counts(counters: &Counters, of: fn(String) -> UsageOf) -> Vec<UsageCount> {
     let mut batch = Vec::new();
-    for (application, minutes) in pending {
+    for (owner, minutes) in counters {
         for (&minute, counts) in minutes {
             let mut push = |outcome, count| {
                 if count > 0 {
                     batch.push(UsageCount {
-                        application: application.clone(),
+                        of: of(owner.clone()),
                         minute,
                         outcome,
                         count,
@@ -115,8 +144,13 @@ fn to_counts(pending: &Pending) -> Vec<UsageCount> {
 }
 
 fn merge(into: &mut Pending, from: Pending) {
-    for (application, minutes) in from {
-        let target = into.entry(application).or_default();
+    merge_counters(&mut into.applications, from.applications);
+    merge_counters(&mut into.routes, from.routes);
+}
+
+fn merge_counters(into: &mut Counters, from: Counters) {
+    for (owner, minutes) in from {
+        let target = into.entry(owner).or_default();
         for (minute, counts) in minutes {
             let slot = target.entry(minute).or_default();
             slot.allowed += counts.allowed;
@@ -167,17 +201,39 @@ mod tests {
     async fn counts_survive_a_failed_flush_and_are_written_once() {
         let store = Arc::new(FlakyStore::default());
         let usage = UsageRecorder::new(store.clone());
-        usage.record("app_a", Decision::Allowed, 200);
-        usage.record("app_a", Decision::Denied(ErrorCode::RateLimited), 429);
+        usage.record(Some("app_a"), Some("tasks"), Decision::Allowed, 200);
+        usage.record(
+            Some("app_a"),
+            Some("tasks"),
+            Decision::Denied(ErrorCode::RateLimited),
+            429,
+        );
+        // No credential: the route counts it, no application does.
+        usage.record(
+            None,
+            Some("tasks"),
+            Decision::Denied(ErrorCode::MissingCredentials),
+            401,
+        );
 
         store.down.store(true, Ordering::Relaxed);
         usage.flush().await;
-        usage.record("app_a", Decision::Allowed, 503);
+        usage.record(Some("app_a"), None, Decision::Allowed, 503);
         store.down.store(false, Ordering::Relaxed);
         usage.flush().await;
         usage.flush().await;
 
         let written = store.written.lock().unwrap();
+        let of = |owner: &UsageOf| -> Vec<UsageCount> {
+            written.iter().filter(|c| &c.of == owner).cloned().collect()
+        };
+        let route = of(&UsageOf::Route("tasks".into()));
+        assert_eq!(total(&route, &UsageOutcome::Allowed), 1);
+        assert_eq!(
+            total(&route, &UsageOutcome::Denied("missing_credentials".into())),
+            1
+        );
+        let written = of(&UsageOf::Application("app_a".into()));
         assert_eq!(total(&written, &UsageOutcome::Allowed), 2);
         assert_eq!(
             total(&written, &UsageOutcome::Denied("rate_limited".into())),
@@ -186,6 +242,5 @@ mod tests {
         assert_eq!(total(&written, &UsageOutcome::StatusClass(2)), 1);
         assert_eq!(total(&written, &UsageOutcome::StatusClass(4)), 1);
         assert_eq!(total(&written, &UsageOutcome::StatusClass(5)), 1);
-        assert!(written.iter().all(|c| c.application == "app_a"));
     }
 }

@@ -5,7 +5,7 @@ use crate::{
     AuditRecord, AuthorizationCode, CodeUse, CredentialStore, DEFAULT_TENANT, DirectoryStore, Key,
     KeyRecord, MAX_APP_KEYS, NewApp, NewCredential, NewKey, NewUser, PasswordRecord,
     RefreshTokenRecord, RefreshUse, Role, SigningKey, SigningKeyRecord, SigningPurpose, StoreError,
-    Tenant, UsageCount, UsageMinute, UsageOutcome, UsageSink, User, UserKind,
+    Tenant, UsageCount, UsageMinute, UsageOf, UsageOutcome, UsageSink, User, UserKind,
 };
 use async_trait::async_trait;
 use authgate_core::KeyDigest;
@@ -92,16 +92,25 @@ impl UsageSink for SqliteStore {
         for count in counts {
             let added = i64::try_from(count.count)
                 .map_err(|_| StoreError::Invalid("usage count out of range".into()))?;
-            sqlx::query(
-                "INSERT INTO usage_counts (application_id, minute, outcome, count) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (application_id, minute, outcome) DO UPDATE SET count = count + excluded.count",
-            )
-            .bind(&count.application)
-            .bind(count.minute)
-            .bind(count.outcome.encode())
-            .bind(added)
-            .execute(&mut *tx)
-            .await?;
+            let (statement, of) = match &count.of {
+                UsageOf::Application(id) => (
+                    "INSERT INTO usage_counts (application_id, minute, outcome, count) VALUES (?, ?, ?, ?) \
+                     ON CONFLICT (application_id, minute, outcome) DO UPDATE SET count = count + excluded.count",
+                    id,
+                ),
+                UsageOf::Route(name) => (
+                    "INSERT INTO route_usage_counts (route, minute, outcome, count) VALUES (?, ?, ?, ?) \
+                     ON CONFLICT (route, minute, outcome) DO UPDATE SET count = count + excluded.count",
+                    name,
+                ),
+            };
+            sqlx::query(statement)
+                .bind(of)
+                .bind(count.minute)
+                .bind(count.outcome.encode())
+                .bind(added)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -995,33 +1004,30 @@ impl DirectoryStore for SqliteStore {
         to: i64,
     ) -> Result<Vec<(String, UsageMinute)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT application_id, outcome, sum(count) AS count FROM usage_counts \
+            "SELECT application_id AS owner, outcome, sum(count) AS count FROM usage_counts \
              WHERE minute >= ? AND minute < ? GROUP BY application_id, outcome ORDER BY application_id",
         )
         .bind(from)
         .bind(to)
         .fetch_all(&self.pool)
         .await?;
-        let mut applications: Vec<(String, UsageMinute)> = Vec::new();
-        for row in rows {
-            let application: String = row.try_get("application_id")?;
-            let outcome: String = row.try_get("outcome")?;
-            let count = u64::try_from(row.try_get::<i64, _>("count")?).unwrap_or(0);
-            if applications
-                .last()
-                .is_none_or(|(last, _)| *last != application)
-            {
-                let usage = UsageMinute {
-                    minute: from,
-                    ..UsageMinute::default()
-                };
-                applications.push((application, usage));
-            }
-            if let Some((_, usage)) = applications.last_mut() {
-                add_outcome(usage, &outcome, count);
-            }
-        }
-        Ok(applications)
+        usage_sums(rows, from)
+    }
+
+    async fn usage_by_route(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, UsageMinute)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT route AS owner, outcome, sum(count) AS count FROM route_usage_counts \
+             WHERE minute >= ? AND minute < ? GROUP BY route, outcome ORDER BY route",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        usage_sums(rows, from)
     }
 
     async fn rotate_signing_key(
@@ -1461,6 +1467,28 @@ fn digest_from_row(row: &SqliteRow) -> Result<KeyDigest, StoreError> {
         .try_into()
         .map(KeyDigest)
         .map_err(|_| StoreError::Invalid("stored digest is not 32 bytes".into()))
+}
+
+/// Usage sums (`owner`, `outcome`, `count`, in owner order) folded into one entry per owner,
+/// dated `from`.
+fn usage_sums(rows: Vec<SqliteRow>, from: i64) -> Result<Vec<(String, UsageMinute)>, StoreError> {
+    let mut owners: Vec<(String, UsageMinute)> = Vec::new();
+    for row in rows {
+        let owner: String = row.try_get("owner")?;
+        let outcome: String = row.try_get("outcome")?;
+        let count = u64::try_from(row.try_get::<i64, _>("count")?).unwrap_or(0);
+        if owners.last().is_none_or(|(last, _)| *last != owner) {
+            let usage = UsageMinute {
+                minute: from,
+                ..UsageMinute::default()
+            };
+            owners.push((owner, usage));
+        }
+        if let Some((_, usage)) = owners.last_mut() {
+            add_outcome(usage, &outcome, count);
+        }
+    }
+    Ok(owners)
 }
 
 /// Usage rows (`minute`, `outcome`, `count`, in minute order) folded into one entry per minute.

@@ -412,7 +412,7 @@ async fn usage_batches_add_up_per_minute_and_outcome() {
     let (_dir, store) = store().await;
     let demo = app(&store, AppMode::ApiKey).await;
     let count = |minute, outcome, count| UsageCount {
-        application: demo.id.clone(),
+        of: UsageOf::Application(demo.id.clone()),
         minute,
         outcome,
         count,
@@ -443,6 +443,12 @@ async fn usage_batches_add_up_per_minute_and_outcome() {
         store.usage("app_missing", 0, 600).await,
         Err(StoreError::NotFound(_))
     ));
+
+    let totals = store.usage_totals(0, 600).await.unwrap();
+    assert_eq!(
+        totals, minutes,
+        "one application: its minutes are the totals"
+    );
 
     store.delete_app(&demo.id, &audit()).await.unwrap();
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM usage_counts")
@@ -702,4 +708,53 @@ async fn a_refresh_token_works_once_and_its_reuse_revokes_the_family() {
             .unwrap(),
         RefreshUse::Refused
     );
+}
+
+#[tokio::test]
+async fn route_usage_adds_up_per_route_beside_the_applications() {
+    let (_dir, store) = store().await;
+    let demo = app(&store, AppMode::ApiKey).await;
+    let on = |of: UsageOf, minute, outcome, count| UsageCount {
+        of,
+        minute,
+        outcome,
+        count,
+    };
+    let tasks = || UsageOf::Route("tasks".into());
+    store
+        .record_usage(&[
+            on(tasks(), 60, UsageOutcome::Allowed, 2),
+            on(
+                tasks(),
+                120,
+                UsageOutcome::Denied("missing_credentials".into()),
+                5,
+            ),
+            on(UsageOf::Route("files".into()), 60, UsageOutcome::Allowed, 1),
+            on(
+                UsageOf::Application(demo.id.clone()),
+                60,
+                UsageOutcome::Allowed,
+                2,
+            ),
+        ])
+        .await
+        .unwrap();
+    store
+        .record_usage(&[on(tasks(), 60, UsageOutcome::Allowed, 1)])
+        .await
+        .unwrap();
+    let routes = store.usage_by_route(0, 600).await.unwrap();
+    let names: Vec<&str> = routes.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["files", "tasks"]);
+    assert_eq!(routes[1].1.allowed, 3);
+    assert_eq!(routes[1].1.denied["missing_credentials"], 5);
+    assert!(store.usage_by_route(120, 600).await.unwrap()[0].1.allowed == 0);
+    let applications = store.usage_by_application(0, 600).await.unwrap();
+    assert_eq!(
+        applications.len(),
+        1,
+        "route counters are not an application's"
+    );
+    assert_eq!(applications[0].1.allowed, 2);
 }

@@ -695,6 +695,31 @@ async fn usage_across_applications_comes_busiest_first_with_refusals_by_reason()
     assert_eq!(overview["applications"][0]["name"], "busy");
     assert_eq!(overview["applications"][1]["requests"], 2);
     assert_eq!(overview["total"]["status"]["2xx"], 4);
+    // Totals per route and decision count what no application does too.
+    let anonymous = reqwest::get(gateway.url("/api/tasks")).await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let routed = crate::harness::eventually(std::time::Duration::from_secs(5), || async {
+        let overview = admin
+            .expect(Method::GET, "/usage", None, StatusCode::OK)
+            .await;
+        overview["routes"][0]["usage"]["denied"]["missing_credentials"] == 1
+    })
+    .await;
+    let overview = admin
+        .expect(Method::GET, "/usage", None, StatusCode::OK)
+        .await;
+    assert!(routed.is_some(), "{overview:#}");
+    assert_eq!(overview["routes"][0]["route"], "tasks");
+    assert_eq!(overview["routes"][0]["usage"]["allowed"], 4);
+    assert_eq!(
+        overview["routes"][0]["usage"]["denied"]["revoked_credentials"],
+        1
+    );
+    assert_eq!(overview["routes"][0]["requests"], 6);
+    assert_eq!(
+        overview["total"]["allowed"], 4,
+        "application totals are unchanged"
+    );
 
     let empty = admin
         .expect(
