@@ -443,13 +443,18 @@ async fn set_suspended(
     {
         Ok(app) => {
             let keys = plural(live_keys, "key");
+            let (are, work) = if live_keys == 1 {
+                ("is", "works")
+            } else {
+                ("are", "work")
+            };
             let notice = if suspended {
                 format!(
-                    "Application {} suspended: its {keys} are refused from now on.",
+                    "Application {} suspended: its {keys} {are} refused from now on.",
                     app.name
                 )
             } else {
-                format!("Application {} resumed: its {keys} work again.", app.name)
+                format!("Application {} resumed: its {keys} {work} again.", app.name)
             };
             done(state, &format!("/applications/{id}"), &notice)
         }

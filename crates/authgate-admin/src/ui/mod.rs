@@ -106,6 +106,7 @@ pub(crate) fn routes(state: AdminState) -> Router {
         .route("/sign-in", get(sign_in::page).post(sign_in::submit))
         .route("/assets/{file}", get(asset))
         .merge(pages)
+        .fallback(|| async { error_page(StatusCode::NOT_FOUND, "There is no such page.") })
         .layer(map_response(security_headers))
         .with_state(state)
 }

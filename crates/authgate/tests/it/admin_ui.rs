@@ -155,6 +155,10 @@ async fn only_a_signed_in_admin_gets_the_console_and_every_page_is_locked_down()
     ] {
         assert_eq!(sign_in.headers[header], value, "{header}");
     }
+    let nowhere = console.get("/no-such-page").await;
+    assert_eq!(nowhere.status, StatusCode::NOT_FOUND);
+    assert!(nowhere.body.contains("There is no such page."));
+    assert_eq!(nowhere.headers["x-frame-options"], "DENY");
     let policy = sign_in.headers["content-security-policy"].to_str().unwrap();
     assert!(policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"));
     assert!(!policy.contains("unsafe-inline"));

@@ -223,11 +223,9 @@ async fn an_operator_runs_an_application_s_whole_life_in_chromium() {
         refused.is_some(),
         "the key still works a second after the suspension"
     );
-    assert!(
-        text_of(&browser, ".notice")
-            .await
-            .contains("suspended: its 1 key are refused")
-            || text_of(&browser, ".notice").await.contains("suspended")
+    assert_eq!(
+        text_of(&browser, ".notice").await,
+        "Application billing suspended: its 1 key is refused from now on."
     );
     assert_eq!(text_of(&browser, "h1 .badge").await, "suspended");
 
@@ -239,6 +237,10 @@ async fn an_operator_runs_an_application_s_whole_life_in_chromium() {
     })
     .await;
     assert!(allowed.is_some());
+    assert_eq!(
+        text_of(&browser, ".notice").await,
+        "Application billing resumed: its 1 key works again."
+    );
     assert_eq!(text_of(&browser, "h1 .badge").await, "active");
 
     // Issue an access token and call the gateway with it.
