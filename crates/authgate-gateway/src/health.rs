@@ -1,5 +1,6 @@
 //! `/healthz` (the process is up) and `/readyz` (the store answers), on both listeners.
 
+use crate::mount::{Claim, Mount};
 use authgate_store::CredentialStore;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -10,6 +11,11 @@ use std::sync::Arc;
 
 pub const HEALTHZ: &str = "/healthz";
 pub const READYZ: &str = "/readyz";
+
+/// The health routes mounted on the gateway listener, with the paths they claim.
+pub fn mount(store: Arc<dyn CredentialStore>) -> Mount {
+    Mount::new([Claim::Exact(HEALTHZ), Claim::Exact(READYZ)], routes(store))
+}
 
 /// The health routes, for merging into a listener's router.
 pub fn routes(store: Arc<dyn CredentialStore>) -> Router {

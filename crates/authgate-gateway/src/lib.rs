@@ -24,6 +24,7 @@ pub mod health;
 pub mod idempotency;
 pub mod limit;
 pub mod listener;
+pub mod mount;
 pub mod observe;
 pub mod respond;
 pub mod route;

@@ -13,15 +13,16 @@ use crate::context::RequestContext;
 use crate::forward::Forward;
 use crate::idempotency::IdempotencyPolicy;
 use crate::limit::RateLimit;
+use crate::mount::{Claim, Mount, claimed};
 use crate::observe::UsageRecorder;
 use crate::respond::Rejection;
 use crate::route::RouteTable;
 use crate::trace::Trace;
 use crate::trail::{Trail, TrailRecord};
 use crate::upload::UploadLimits;
-use crate::verify::{VERIFY_PATH, Verdict, original_request};
+use crate::verify::{Verdict, original_request};
 use crate::{Request, Response};
-use crate::{cors, health};
+use crate::{cors, health, verify};
 use authgate_config::Config;
 use authgate_core::{AuthMethod, ErrorCode, Identity, KeyDigest};
 use authgate_state::{IdempotencyStore, RateLimiter};
@@ -181,23 +182,12 @@ impl Gateway {
     /// are observed (usage, metrics); `authgate check` is not.
     pub fn service(&self) -> WorkerService {
         let proxy = Chain::new(self.stages(true), Forward::new(self.uploads));
-        let verify = self.verifier();
-        let mut router = health::routes(self.store.clone())
-            .route_service(VERIFY_PATH, verify.clone())
-            .route_service(&format!("{VERIFY_PATH}/{{*original}}"), verify);
-        match &self.tokens {
-            Some((service, _)) => router = router.merge(authgate_token::routes(service.clone())),
-            // Clients written for Weaviate learn from a 404 here that OIDC is off (SPEC §5).
-            None => {
-                router = router.route(
-                    authgate_token::endpoints::WEAVIATE_DISCOVERY,
-                    axum::routing::any(|| async {
-                        Rejection::new(ErrorCode::RouteNotFound).into_response()
-                    }),
-                );
-            }
-        }
-        let router = router.fallback_service(proxy.clone());
+        let mounts = self.mounts();
+        let claims: Vec<Claim> = mounts.iter().flat_map(|m| m.claims.clone()).collect();
+        let router = mounts
+            .into_iter()
+            .fold(Router::new(), |router, mount| router.merge(mount.router))
+            .fallback_service(proxy.clone());
         let layered = self.cors.is_some() || self.skip_authentication;
         let router = match &self.cors {
             Some(cors) => router.layer(cors.clone()),
@@ -210,8 +200,34 @@ impl Gateway {
         };
         WorkerService {
             own: router,
+            claims,
             upstream: (!layered).then_some(proxy),
         }
+    }
+
+    /// What the gateway listener answers itself, each with the paths it claims.
+    fn mounts(&self) -> Vec<Mount> {
+        let tokens = match &self.tokens {
+            Some((service, _)) => Mount::new(
+                authgate_token::endpoints::PATH_PREFIXES.map(Claim::Prefix),
+                authgate_token::routes(service.clone()),
+            ),
+            // Clients written for Weaviate learn from a 404 here that OIDC is off (SPEC §5).
+            None => Mount::new(
+                [Claim::Exact(authgate_token::endpoints::WEAVIATE_DISCOVERY)],
+                Router::new().route(
+                    authgate_token::endpoints::WEAVIATE_DISCOVERY,
+                    axum::routing::any(|| async {
+                        Rejection::new(ErrorCode::RouteNotFound).into_response()
+                    }),
+                ),
+            ),
+        };
+        vec![
+            health::mount(self.store.clone()),
+            verify::mount(self.verifier()),
+            tokens,
+        ]
     }
 
     /// Forward-auth: the decision for the request a verify request stands for.
@@ -301,7 +317,10 @@ async fn static_callers(
 /// route lookup and a few allocations per request.
 #[derive(Clone)]
 pub struct WorkerService {
+    /// The mounts' routes, with the proxy chain as fallback.
     own: Router,
+    /// The paths the mounts claim: only these are looked up in `own`.
+    claims: Vec<Claim>,
     /// The proxy chain, also the router's fallback; `None` when layers around the router (CORS,
     /// the skip-auth mark) must see every request.
     upstream: Option<Chain>,
@@ -318,21 +337,12 @@ impl tower::Service<Request> for WorkerService {
 
     fn call(&mut self, request: Request) -> Self::Future {
         match &mut self.upstream {
-            Some(proxy) if !is_own_path(request.uri().path()) => Either::Right(proxy.call(request)),
+            Some(proxy) if !claimed(&self.claims, request.uri().path()) => {
+                Either::Right(proxy.call(request))
+            }
             _ => Either::Left(self.own.call(request)),
         }
     }
-}
-
-/// Whether `path` may be one the gateway answers itself. A path under these prefixes that the
-/// router does not know still reaches the upstream, through the router's fallback.
-fn is_own_path(path: &str) -> bool {
-    path == health::HEALTHZ
-        || path == health::READYZ
-        || path.starts_with(VERIFY_PATH)
-        || authgate_token::endpoints::PATH_PREFIXES
-            .iter()
-            .any(|prefix| path.starts_with(prefix))
 }
 
 /// With authentication off, every response tells the client so.

@@ -10,6 +10,7 @@
 
 use crate::chain::Terminal;
 use crate::context::RequestContext;
+use crate::mount::{Claim, Mount};
 use crate::respond::Rejection;
 use crate::{Body, Request, Response};
 use authgate_core::ErrorCode;
@@ -18,6 +19,15 @@ use http::{Method, Uri};
 
 /// The path of the forward-auth endpoint on the gateway listener.
 pub const VERIFY_PATH: &str = "/_authgate/verify";
+
+/// Forward-auth mounted on the gateway listener: `verifier` answers `/_authgate/verify` and
+/// every path below it (Envoy's form).
+pub fn mount(verifier: impl crate::stack::PipelineService) -> Mount {
+    let router = axum::Router::new()
+        .route_service(VERIFY_PATH, verifier.clone())
+        .route_service(&format!("{VERIFY_PATH}/{{*original}}"), verifier);
+    Mount::new([Claim::Prefix(VERIFY_PATH)], router)
+}
 
 static X_ORIGINAL_METHOD: http::HeaderName = http::HeaderName::from_static("x-original-method");
 static X_ORIGINAL_URI: http::HeaderName = http::HeaderName::from_static("x-original-uri");

@@ -17,6 +17,7 @@ pub(crate) fn words(text: &str) -> Vec<String> {
 
 /// Puts a refusal beside the field it names (or above the form, `other`), to show the form
 /// again; a failure that no input caused is answered with its own page instead, returned here.
+/// Something the form named that does not exist (a role, an owner) is the input's fault.
 pub(crate) fn refusal(
     error: OpsError,
     fields: &mut [(&str, &mut Field)],
@@ -28,6 +29,7 @@ pub(crate) fn refusal(
         | OpsError::Store(StoreError::Conflict(message) | StoreError::Invalid(message)) => {
             (None, message)
         }
+        OpsError::Store(StoreError::NotFound(what)) => (None, format!("there is no {what}")),
         error => return Some(failure(error)),
     };
     let message = sentence(&message);

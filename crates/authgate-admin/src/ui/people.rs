@@ -20,13 +20,21 @@ pub(crate) async fn users(
     State(state): State<AdminState>,
     Extension(signed_in): Extension<SignedIn>,
 ) -> Response {
-    users_page(&state, &signed_in, NewUserForm::default(), StatusCode::OK).await
+    users_page(
+        &state,
+        &signed_in,
+        NewUserForm::default(),
+        None,
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn users_page(
     state: &AdminState,
     signed_in: &SignedIn,
     form: NewUserForm,
+    roles_error: Option<(String, String, String)>,
     status: StatusCode,
 ) -> Response {
     let users = match state.ops.store().list_users().await {
@@ -52,6 +60,7 @@ async fn users_page(
     let page = UsersPage {
         layout: Layout::new(signed_in, "users"),
         rows,
+        roles_error,
         roles,
         form,
     };
@@ -109,7 +118,7 @@ pub(crate) async fn create_user(
             if let Some(response) = refusal(error, &mut fields, other) {
                 return response;
             }
-            users_page(&state, &signed_in, form, StatusCode::BAD_REQUEST).await
+            users_page(&state, &signed_in, form, None, StatusCode::BAD_REQUEST).await
         }
     }
 }
@@ -136,7 +145,23 @@ pub(crate) async fn set_roles(
             "/users",
             &format!("Roles of {} set to: {}.", user.name, role_list(&user.roles)),
         ),
-        Err(error) => failure(error),
+        Err(error) => {
+            let mut field = Field::of(&input.roles);
+            let mut other = None;
+            if let Some(response) = refusal(error, &mut [("roles", &mut field)], &mut other) {
+                return response;
+            }
+            let message = field.error.or(other).unwrap_or_default();
+            let refused = Some((id, input.roles, message));
+            users_page(
+                &state,
+                &signed_in,
+                NewUserForm::default(),
+                refused,
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
     }
 }
 

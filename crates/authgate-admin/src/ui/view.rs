@@ -233,6 +233,8 @@ pub(crate) struct UserRow {
 pub(crate) struct UsersPage {
     pub(crate) layout: Layout,
     pub(crate) rows: Vec<UserRow>,
+    /// A refused change of one user's roles: the user's id, the roles typed, and why.
+    pub(crate) roles_error: Option<(String, String, String)>,
     pub(crate) roles: Vec<String>,
     pub(crate) form: NewUserForm,
 }

@@ -456,6 +456,35 @@ async fn refused_input_is_shown_beside_its_field_with_the_input_kept_and_names_a
     );
     assert!(!list.body.contains(script), "never rendered as markup");
 
+    let users = gateway.json(&["users", "list"]);
+    let ann = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|user| user["name"] == "ann")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let unknown_role = console
+        .submit(
+            "/users",
+            &format!("/users/{ann}/roles"),
+            &[("roles", "admin nosuchrole")],
+        )
+        .await;
+    assert_eq!(unknown_role.status, StatusCode::BAD_REQUEST);
+    assert!(
+        unknown_role.body.contains(&format!(r#"<p class="field-error" id="roles-{ann}-error">There is no role `nosuchrole` (built-in"#)),
+        "{}",
+        unknown_role.body
+    );
+    assert!(
+        unknown_role
+            .body
+            .contains(r#"value="admin nosuchrole" aria-invalid="true""#)
+    );
+
     let bad_expiry = console
         .submit(
             &app_page,
