@@ -119,14 +119,33 @@ async fn fill(browser: &Client, css: &str, text: &str) {
     field.send_keys(text).await.unwrap();
 }
 
+/// Clicks what `css` finds and waits until the browser has loaded the page that follows (every
+/// click here is a link or a form's button): chromedriver may answer a click that submits a form
+/// before the next page replaces this one, and what is read next must come from the new page.
 async fn click(browser: &Client, css: &str) {
-    browser
-        .find(Locator::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    let element = browser.find(Locator::Css(css)).await.unwrap();
+    element.click().await.unwrap();
+    let left = eventually(Duration::from_secs(10), || {
+        let element = element.clone();
+        // Once the page is replaced, the clicked element is stale and every call on it fails.
+        async move { element.tag_name().await.is_err() }
+    })
+    .await;
+    assert!(
+        left.is_some(),
+        "clicking {css} did not lead to another page"
+    );
+    let loaded = eventually(Duration::from_secs(10), || async {
+        browser
+            .execute("return document.readyState", Vec::new())
+            .await
+            .is_ok_and(|state| state == "complete")
+    })
+    .await;
+    assert!(
+        loaded.is_some(),
+        "the page after clicking {css} did not load"
+    );
 }
 
 async fn text_of(browser: &Client, css: &str) -> String {
