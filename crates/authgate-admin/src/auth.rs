@@ -11,6 +11,7 @@
 use crate::AdminState;
 use crate::error::ApiError;
 use crate::ui::SESSION_COOKIE;
+use authgate_core::permission::is_admin;
 use authgate_core::{KeyDigest, bearer, key};
 use authgate_store::Actor;
 use axum::extract::{ConnectInfo, Request, State};
@@ -89,7 +90,7 @@ async fn token_user(state: &AdminState, token: &str) -> Result<String, ApiError>
             "The admin token has been revoked.",
         ));
     }
-    if !record.roles.iter().any(|role| role == "admin") {
+    if !is_admin(&record.roles) {
         return Err(not_admin());
     }
     Ok(record.user)

@@ -72,7 +72,15 @@ impl Serialize for Permission {
 
 /// The roles every authgate has: `admin` may do everything (and use the admin API), `viewer`
 /// may read every resource. Their names cannot be taken by custom roles.
-pub const BUILTIN_ROLES: [&str; 2] = ["admin", "viewer"];
+pub const BUILTIN_ROLES: [&str; 2] = [ADMIN_ROLE, "viewer"];
+
+/// The role that may use the admin API and the web UI.
+pub const ADMIN_ROLE: &str = "admin";
+
+/// Whether `roles` include [`ADMIN_ROLE`].
+pub fn is_admin(roles: &[String]) -> bool {
+    roles.iter().any(|role| role == ADMIN_ROLE)
+}
 
 /// The permissions of a built-in role.
 pub fn builtin_role(name: &str) -> Option<Permission> {

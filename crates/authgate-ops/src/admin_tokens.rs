@@ -5,6 +5,7 @@ use crate::keys::WithSecret;
 use crate::{Operations, OpsError, entry};
 use authgate_core::id::new_id;
 use authgate_core::key;
+use authgate_core::permission::is_admin;
 use authgate_store::{Actor, AdminToken, NewCredential};
 use serde_json::json;
 
@@ -17,7 +18,7 @@ impl Operations {
         user: &str,
     ) -> Result<WithSecret<AdminToken>, OpsError> {
         let holder = self.store.get_user(user).await?;
-        if !holder.roles.iter().any(|role| role == "admin") {
+        if !is_admin(&holder.roles) {
             return Err(OpsError::invalid(
                 "user",
                 format!(

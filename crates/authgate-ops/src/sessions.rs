@@ -33,7 +33,7 @@ impl Session {
     }
 
     pub fn is_admin(&self) -> bool {
-        self.roles.iter().any(|role| role == "admin")
+        authgate_core::permission::is_admin(&self.roles)
     }
 }
 

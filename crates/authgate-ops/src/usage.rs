@@ -86,11 +86,7 @@ impl Operations {
                 }
             })
             .collect();
-        applications.sort_by(|a, b| {
-            b.requests
-                .cmp(&a.requests)
-                .then_with(|| a.application.cmp(&b.application))
-        });
+        busiest_first(&mut applications, |a| (a.requests, &a.application));
         let mut routes: Vec<RouteUsage> = self
             .store
             .usage_by_route(from, to)
@@ -102,11 +98,7 @@ impl Operations {
                 usage,
             })
             .collect();
-        routes.sort_by(|a, b| {
-            b.requests
-                .cmp(&a.requests)
-                .then_with(|| a.route.cmp(&b.route))
-        });
+        busiest_first(&mut routes, |r| (r.requests, &r.route));
         Ok(UsageOverview {
             from,
             to,
@@ -115,6 +107,14 @@ impl Operations {
             routes,
         })
     }
+}
+
+/// Sorts by requests, most first; equal ones by name, so the order is stable.
+fn busiest_first<T>(items: &mut [T], key: impl Fn(&T) -> (u64, &String)) {
+    items.sort_by(|a, b| {
+        let ((a_requests, a_name), (b_requests, b_name)) = (key(a), key(b));
+        b_requests.cmp(&a_requests).then_with(|| a_name.cmp(b_name))
+    });
 }
 
 /// Allowed and denied requests together.

@@ -89,7 +89,7 @@ impl Operations {
         user: &str,
         roles: &[String],
     ) -> Result<User, OpsError> {
-        if !roles.iter().any(|role| role == "admin") && self.is_self(actor, user).await? {
+        if !authgate_core::permission::is_admin(roles) && self.is_self(actor, user).await? {
             return Err(OpsError::Conflict(
                 "you cannot take the admin role from the user you are signed in as".into(),
             ));

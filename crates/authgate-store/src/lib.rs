@@ -146,6 +146,7 @@ pub trait DirectoryStore: Send + Sync + 'static {
 
     /// Adds a key to an application; `app-id-key` applications hold at most [`MAX_APP_KEYS`].
     async fn create_key(&self, new: NewKey, audit: &AuditEntry) -> Result<Key, StoreError>;
+    async fn get_key(&self, id: &str) -> Result<Key, StoreError>;
     async fn list_keys(&self, app_id: Option<&str>) -> Result<Vec<Key>, StoreError>;
     async fn revoke_key(&self, id: &str, audit: &AuditEntry) -> Result<Key, StoreError>;
     /// Replaces a key's secret; the old one fails from the next request on.

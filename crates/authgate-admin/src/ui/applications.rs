@@ -647,13 +647,7 @@ pub(crate) async fn issue_token(
 /// A key and its application, found by the key's id.
 async fn key_and_app(state: &AdminState, id: &str) -> Result<(Key, App), Response> {
     let store = state.ops.store();
-    let key = store
-        .list_keys(None)
-        .await
-        .map_err(|e| failure(e.into()))?
-        .into_iter()
-        .find(|key| key.id == id)
-        .ok_or_else(|| error_page(StatusCode::NOT_FOUND, "There is no such key."))?;
+    let key = store.get_key(id).await.map_err(|e| failure(e.into()))?;
     let app = store
         .get_app(&key.app_id)
         .await

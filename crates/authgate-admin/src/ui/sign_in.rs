@@ -8,6 +8,7 @@ use super::{SESSION_COOKIE, SignedIn, done, failure, render};
 use crate::AdminState;
 use crate::auth::client_address;
 use authgate_core::key;
+use authgate_core::permission::is_admin;
 use authgate_token::sign_in::SignInError;
 use axum::Form;
 use axum::extract::{Request, State};
@@ -136,7 +137,7 @@ pub(crate) async fn submit(
             );
         }
     };
-    if !user.roles.iter().any(|role| role == "admin") {
+    if !is_admin(&user.roles) {
         return refused(
             "Only admins may use this console. Ask an admin to give you the admin role.".into(),
             StatusCode::FORBIDDEN,

@@ -53,16 +53,6 @@ impl SqliteStore {
     async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
-
-    async fn key_by_id(&self, id: &str) -> Result<Key, StoreError> {
-        sqlx::query(&format!("{KEY_COLUMNS} WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|row| key_from_row(&row))
-            .transpose()?
-            .ok_or_else(|| StoreError::NotFound(format!("key {id}")))
-    }
 }
 
 const APP_RECORD_COLUMNS: &str = "a.id AS app_id, a.mode AS app_mode, a.suspended_at AS app_suspended_at, \
@@ -823,7 +813,17 @@ impl DirectoryStore for SqliteStore {
         record_change(&mut tx, "key", id).await?;
         record_audit(&mut tx, audit).await?;
         tx.commit().await?;
-        self.key_by_id(id).await
+        self.get_key(id).await
+    }
+
+    async fn get_key(&self, id: &str) -> Result<Key, StoreError> {
+        sqlx::query(&format!("{KEY_COLUMNS} WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| key_from_row(&row))
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound(format!("key {id}")))
     }
 
     async fn list_keys(&self, app_id: Option<&str>) -> Result<Vec<Key>, StoreError> {
@@ -856,7 +856,7 @@ impl DirectoryStore for SqliteStore {
         record_change(&mut tx, "key", id).await?;
         record_audit(&mut tx, audit).await?;
         tx.commit().await?;
-        self.key_by_id(id).await
+        self.get_key(id).await
     }
 
     async fn regenerate_key(
@@ -865,7 +865,7 @@ impl DirectoryStore for SqliteStore {
         secret: &NewCredential,
         audit: &AuditEntry,
     ) -> Result<Key, StoreError> {
-        let key = self.key_by_id(id).await?;
+        let key = self.get_key(id).await?;
         if key.revoked_at.is_some() {
             return Err(StoreError::Conflict(format!(
                 "key {id} is revoked; create a new key instead"
@@ -881,7 +881,7 @@ impl DirectoryStore for SqliteStore {
         record_change(&mut tx, "key", id).await?;
         record_audit(&mut tx, audit).await?;
         tx.commit().await?;
-        self.key_by_id(id).await
+        self.get_key(id).await
     }
 
     async fn create_role(

@@ -633,6 +633,23 @@ async fn lists_come_a_page_at_a_time_in_a_stable_order() {
     assert_eq!(tokens["items"].as_array().unwrap().len(), 1);
 }
 
+/// `GET /usage` once `flushed` holds for it (usage is written in batches); fails after 5 s.
+async fn usage_when(admin: &Admin<'_>, flushed: impl Fn(&Value) -> bool) -> Value {
+    let counted = crate::harness::eventually(std::time::Duration::from_secs(5), || async {
+        flushed(
+            &admin
+                .expect(Method::GET, "/usage", None, StatusCode::OK)
+                .await,
+        )
+    })
+    .await;
+    let overview = admin
+        .expect(Method::GET, "/usage", None, StatusCode::OK)
+        .await;
+    assert!(counted.is_some(), "usage not flushed: {overview:#}");
+    overview
+}
+
 #[tokio::test]
 async fn usage_across_applications_comes_busiest_first_with_refusals_by_reason() {
     let upstream = Upstream::start();
@@ -673,17 +690,10 @@ async fn usage_across_applications_comes_busiest_first_with_refusals_by_reason()
         StatusCode::UNAUTHORIZED
     );
 
-    let counted = crate::harness::eventually(std::time::Duration::from_secs(5), || async {
-        let overview = admin
-            .expect(Method::GET, "/usage", None, StatusCode::OK)
-            .await;
+    let overview = usage_when(&admin, |overview| {
         overview["total"]["allowed"] == 4 && overview["total"]["denied"]["revoked_credentials"] == 1
     })
     .await;
-    let overview = admin
-        .expect(Method::GET, "/usage", None, StatusCode::OK)
-        .await;
-    assert!(counted.is_some(), "usage flushed: {overview:#}");
     let order: Vec<&str> = overview["applications"]
         .as_array()
         .unwrap()
@@ -698,17 +708,10 @@ async fn usage_across_applications_comes_busiest_first_with_refusals_by_reason()
     // Totals per route and decision count what no application does too.
     let anonymous = reqwest::get(gateway.url("/api/tasks")).await.unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
-    let routed = crate::harness::eventually(std::time::Duration::from_secs(5), || async {
-        let overview = admin
-            .expect(Method::GET, "/usage", None, StatusCode::OK)
-            .await;
+    let overview = usage_when(&admin, |overview| {
         overview["routes"][0]["usage"]["denied"]["missing_credentials"] == 1
     })
     .await;
-    let overview = admin
-        .expect(Method::GET, "/usage", None, StatusCode::OK)
-        .await;
-    assert!(routed.is_some(), "{overview:#}");
     assert_eq!(overview["routes"][0]["route"], "tasks");
     assert_eq!(overview["routes"][0]["usage"]["allowed"], 4);
     assert_eq!(

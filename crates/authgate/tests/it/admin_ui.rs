@@ -531,6 +531,35 @@ async fn refused_input_is_shown_beside_its_field_with_the_input_kept_and_names_a
     assert!(!detail.body.contains(&secret), "only the prefix afterwards");
     let audit = gateway.cli(&["audit", "list", "--output", "json"]);
     assert!(!String::from_utf8_lossy(&audit.stdout).contains(&secret));
+
+    // Revoking asks first, naming the key and its application, then refuses it.
+    let key_id = gateway.json(&["keys", "list"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let confirm = console.get(&format!("/keys/{key_id}/confirm/revoke")).await;
+    assert_eq!(confirm.status, StatusCode::OK);
+    assert!(
+        confirm.body.contains("Revoke key sk_live_"),
+        "{}",
+        confirm.body
+    );
+    let revoked = console
+        .submit(
+            &format!("/keys/{key_id}/confirm/revoke"),
+            &format!("/keys/{key_id}/revoke"),
+            &[],
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER);
+    assert_eq!(revoked.location.as_deref(), Some(app_page.as_str()));
+    let refused = crate::harness::eventually(std::time::Duration::from_secs(2), || async {
+        gateway.get_with_key("/anything", &secret).await.status() == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert!(refused.is_some(), "the revoked key still works");
+    let missing = console.get("/keys/key_missing/confirm/revoke").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
