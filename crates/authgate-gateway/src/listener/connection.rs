@@ -101,6 +101,9 @@ pub(super) struct Activity {
     started: AtomicBool,
     /// A request has been handed to the service on this connection.
     served: AtomicBool,
+    /// Bytes arrived that no request handed to the service accounts for yet: a request (or an
+    /// HTTP/2 frame) is on its way in.
+    receiving: AtomicBool,
     /// Nothing of a response is under way: no request reached the service since the last flush
     /// that found nothing owed. A response head written now can only be hyper's own.
     quiet: AtomicBool,
@@ -112,6 +115,7 @@ impl Activity {
             owed: AtomicUsize::new(0),
             started: AtomicBool::new(false),
             served: AtomicBool::new(false),
+            receiving: AtomicBool::new(false),
             quiet: AtomicBool::new(true),
         })
     }
@@ -123,6 +127,7 @@ impl Activity {
         self.quiet.store(false, Ordering::Relaxed);
         self.started.store(true, Ordering::Relaxed);
         self.served.store(true, Ordering::Relaxed);
+        self.receiving.store(false, Ordering::Relaxed);
         Debt(self.clone())
     }
 
@@ -130,6 +135,12 @@ impl Activity {
     pub(super) fn idle_since_last_look(&self) -> bool {
         let started = self.started.swap(false, Ordering::Relaxed);
         !started && self.owes_nothing()
+    }
+
+    /// Whether the connection could close without cutting anything short: it owes no response
+    /// and no request is arriving.
+    pub(super) fn may_make_room(&self) -> bool {
+        self.owes_nothing() && !self.receiving.load(Ordering::Relaxed)
     }
 
     pub(super) fn owes_nothing(&self) -> bool {
@@ -259,7 +270,12 @@ impl<S: AsyncRead + Unpin> AsyncRead for WatchedIo<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let read = Pin::new(&mut self.io).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.receiving.store(true, Ordering::Relaxed);
+        }
+        read
     }
 }
 

@@ -9,7 +9,8 @@
 //! within `header_read_timeout` of the connection's first moment and fit in 64 KiB; a
 //! connection that owes no response and starts no request for `idle_timeout` is closed; a listener
 //! keeps at most `max_connections` (a worker its share), and when full it first closes its idle
-//! connections, so a health check still gets in while silent sockets pile up. Errors hyper
+//! connections (never one just accepted, nor one whose request is arriving), so a health check
+//! still gets in while silent sockets pile up. Errors hyper
 //! answers itself get the JSON body of every other error (`connection.rs`). On shutdown the
 //! listener stops accepting, lets in-flight requests finish (up to the drain timeout), then
 //! closes what remains.
@@ -34,6 +35,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
 use tower::ServiceExt;
 
 /// The client's address, in every request's context.
@@ -233,6 +235,11 @@ enum Closing {
 /// How long a connection asked to close gracefully may take before it is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
+/// How long a connection just accepted is spared when the listener needs room: long enough for
+/// its task to run and read the request a real client sends with its handshake. Without it the
+/// listener, full again the moment it accepts a newcomer, would close that newcomer first.
+const NEWCOMER_GRACE: Duration = Duration::from_millis(100);
+
 /// The periods a connection's watchdog works with.
 #[derive(Debug, Clone, Copy)]
 struct Timeouts {
@@ -264,22 +271,27 @@ async fn watch_connection(watch: Watch, draining: impl Future<Output = ()>) {
         timeouts,
     } = watch;
     tokio::pin!(draining);
-    let mut period = timeouts.header_read;
+    let accepted = Instant::now();
+    let settled_at = accepted + NEWCOMER_GRACE.min(timeouts.header_read);
+    let mut settled = false;
+    let mut next_look = accepted + timeouts.header_read;
     let reason = loop {
         tokio::select! {
             () = signal.ended.notified() => return,
-            () = tokio::time::sleep(period) => {
+            () = tokio::time::sleep_until(next_look) => {
                 if activity.idle_since_last_look() {
                     break Closing::Idle;
                 }
-                period = if activity.served_any() {
+                next_look += if activity.served_any() {
                     timeouts.idle
                 } else {
                     timeouts.header_read
                 };
             }
-            Ok(()) = pressure.changed() => {
-                if activity.owes_nothing() {
+            // Room asked for while the connection was new is looked at once it has settled.
+            () = tokio::time::sleep_until(settled_at), if !settled => settled = true,
+            Ok(()) = pressure.changed(), if settled => {
+                if activity.may_make_room() {
                     break Closing::Room;
                 }
             }

@@ -118,6 +118,35 @@ async fn silent_connections_are_closed_and_health_checks_still_answer() {
 }
 
 #[tokio::test]
+async fn a_newcomer_is_answered_even_when_the_listener_is_full() {
+    // One slot: every newcomer finds it taken by a silent socket, and the listener asks idle
+    // connections to make room the moment it accepts the newcomer. The newcomer, whose request
+    // is on its way but not read yet, must not be taken for one of them.
+    let gateway = Gateway::start_with_env(
+        "",
+        &[
+            ("AUTHGATE_SERVER__HEADER_READ_TIMEOUT", "2s"),
+            ("AUTHGATE_SERVER__MAX_CONNECTIONS", "1"),
+            ("AUTHGATE_SERVER__WORKERS", "1"),
+        ],
+    );
+    let mut silent = Vec::new();
+    for attempt in 0..10 {
+        silent.push(TcpStream::connect(gateway.addr).await.unwrap());
+        let answer = raw(
+            &gateway,
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            false,
+        )
+        .await;
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "attempt {attempt}: {answer:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn idle_keep_alive_and_http2_connections_are_closed() {
     let gateway = Gateway::start_with_env(
         "",
