@@ -32,6 +32,12 @@ const LEGACY_ENV: [(&str, &str); 2] = [
 const SKIP_AUTH_ENV: &str = "GATEWAY_SKIP_AUTH";
 /// The upstream that answers with a description of the request it received.
 pub const ECHO_UPSTREAM: &str = "builtin:echo";
+/// The demo's IIIF Image API service, built in.
+pub const IIIF_DEMO_UPSTREAM: &str = "builtin:iiif-demo";
+/// The name of the demo's route.
+pub const IIIF_DEMO_ROUTE: &str = "iiif-demo";
+/// Where the demo's protected images are.
+pub const IIIF_DEMO_PREFIX: &str = "/iiif/demo/images/";
 
 /// The whole configuration.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -53,6 +59,8 @@ pub struct Config {
     pub oidc: OidcConfig,
     /// The web admin UI on the admin listener.
     pub admin: AdminConfig,
+    /// IIIF Authorization Flow 2.0 for routes with `iiif = true` (SPEC §6).
+    pub iiif: IiifConfig,
     pub log: LogConfig,
     /// Exporting traces to an OpenTelemetry collector.
     pub telemetry: TelemetryConfig,
@@ -431,6 +439,144 @@ impl Default for OidcConfig {
     }
 }
 
+/// IIIF Authorization Flow 2.0: the texts viewers show, who may receive tokens, how long a
+/// sign-in and a token last, and the demo.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct IiifConfig {
+    /// `/iiif/demo`: a protected sample image and a client page that opens it.
+    pub demo: bool,
+    /// Origins (`scheme://host[:port]`) token messages may be posted to. Empty: the origin of
+    /// `server.public_url` alone.
+    pub allowed_origins: Vec<String>,
+    /// How long an access token is valid (the probe refuses it after).
+    pub token_lifetime: Duration,
+    /// How long a sign-in at the access service (the access cookie) lasts.
+    pub session_lifetime: Duration,
+    /// The language of the texts below in the JSON viewers read.
+    pub language: String,
+    /// The access service's profile. Only `active` (a sign-in page) is provided.
+    pub profile: IiifProfile,
+    /// Names the institution signed in to (required by the IIIF spec).
+    pub label: String,
+    /// Shown by the viewer before it opens the access service.
+    pub heading: String,
+    pub note: String,
+    /// The button that opens the access service.
+    pub confirm_label: String,
+    /// Names the institution signed out of.
+    pub logout_label: String,
+    /// What the probe says when the viewer is not signed in (status 401).
+    pub denied: IiifText,
+    /// What the probe says when the signed-in user may not see the resource (status 403).
+    pub forbidden: IiifText,
+    /// What the token service says with each error profile.
+    pub errors: IiifErrorTexts,
+}
+
+/// A heading and a note, as viewers show them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IiifText {
+    pub heading: String,
+    pub note: String,
+}
+
+impl IiifText {
+    fn new(heading: &str, note: &str) -> Self {
+        Self {
+            heading: heading.into(),
+            note: note.into(),
+        }
+    }
+}
+
+/// The token service's texts, one per error profile of the spec (§4.5).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct IiifErrorTexts {
+    pub invalid_request: IiifText,
+    pub invalid_origin: IiifText,
+    pub missing_aspect: IiifText,
+    pub expired_aspect: IiifText,
+    pub invalid_aspect: IiifText,
+    pub unavailable: IiifText,
+}
+
+impl Default for IiifErrorTexts {
+    fn default() -> Self {
+        Self {
+            invalid_request: IiifText::new(
+                "Invalid request",
+                "The viewer's request for access was incomplete.",
+            ),
+            invalid_origin: IiifText::new(
+                "Not allowed here",
+                "This viewer's site may not receive access to these resources.",
+            ),
+            missing_aspect: IiifText::new("Not signed in", "Sign in to see this resource."),
+            expired_aspect: IiifText::new(
+                "Signed out",
+                "Your sign-in has expired. Sign in again to see this resource.",
+            ),
+            invalid_aspect: IiifText::new(
+                "Not signed in",
+                "Your sign-in is not valid. Sign in again to see this resource.",
+            ),
+            unavailable: IiifText::new(
+                "Unavailable",
+                "Access cannot be given right now. Try again later.",
+            ),
+        }
+    }
+}
+
+/// The profile of the access service (IIIF Auth 2.0 §3.3).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum IiifProfile {
+    /// The user signs in on a page the viewer opens.
+    Active,
+}
+
+impl Default for IiifConfig {
+    fn default() -> Self {
+        Self {
+            demo: true,
+            allowed_origins: Vec::new(),
+            token_lifetime: Duration::from_secs(3600),
+            session_lifetime: Duration::from_secs(12 * 3600),
+            language: "en".into(),
+            profile: IiifProfile::Active,
+            label: "Sign in to authgate".into(),
+            heading: "Please sign in".into(),
+            note: "These images are available to signed-in users.".into(),
+            confirm_label: "Sign in".into(),
+            logout_label: "Sign out of authgate".into(),
+            denied: IiifText::new("Sign in required", "Sign in to see this resource."),
+            forbidden: IiifText::new("Not allowed", "Your account may not see this resource."),
+            errors: IiifErrorTexts::default(),
+        }
+    }
+}
+
+impl IiifConfig {
+    /// The origins token messages may be posted to, with the default filled in from the
+    /// gateway's public URL.
+    pub fn effective_origins(&self, public_url: &str) -> Vec<String> {
+        if !self.allowed_origins.is_empty() {
+            return self
+                .allowed_origins
+                .iter()
+                .map(|origin| origin.trim_end_matches('/').to_owned())
+                .collect();
+        }
+        url::Url::parse(public_url)
+            .map(|url| vec![url.origin().ascii_serialization()])
+            .unwrap_or_default()
+    }
+}
+
 /// The web admin UI's sessions.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -615,6 +761,10 @@ pub struct RouteConfig {
     /// Method → action overrides (`DELETE = "delete"` makes DELETE need `<permission>:delete`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub actions: BTreeMap<String, String>,
+    /// IIIF Authorization Flow 2.0 protects this route: the access cookie and IIIF access
+    /// tokens are accepted, a refusal carries the probe service, and `info.json` gets it too.
+    #[serde(default)]
+    pub iiif: bool,
 }
 
 /// A kind of credential a route accepts.
@@ -630,6 +780,29 @@ pub enum AuthKind {
     Jwt,
     /// No credential at all: the request passes as `anonymous`.
     Anonymous,
+    /// IIIF Authorization Flow 2.0: the access cookie, or an IIIF access token as
+    /// `Authorization: Bearer`. Added to every route with `iiif = true`.
+    Iiif,
+}
+
+impl RouteConfig {
+    /// A route to one of the gateway's own upstreams, with every default.
+    fn builtin(path_prefix: &str, upstream: &str) -> Self {
+        Self {
+            name: String::new(),
+            path_prefix: path_prefix.into(),
+            methods: Vec::new(),
+            upstream: upstream.into(),
+            strip_prefix: false,
+            auth: default_route_auth(),
+            timeout: default_upstream_timeout(),
+            rate_limit: None,
+            permission: None,
+            idempotency: true,
+            actions: BTreeMap::new(),
+            iiif: false,
+        }
+    }
 }
 
 fn default_route_auth() -> Vec<AuthKind> {
@@ -647,22 +820,30 @@ fn default_upstream_timeout() -> Duration {
 impl Config {
     /// The routes in force: the configured ones, or `/` to the built-in echo.
     pub fn effective_routes(&self) -> Vec<RouteConfig> {
-        if !self.routes.is_empty() {
-            return self.routes.clone();
+        let mut routes = if self.routes.is_empty() {
+            vec![RouteConfig {
+                name: "default".into(),
+                ..RouteConfig::builtin("/", ECHO_UPSTREAM)
+            }]
+        } else {
+            self.routes.clone()
+        };
+        if self.iiif.demo {
+            routes.push(RouteConfig {
+                name: IIIF_DEMO_ROUTE.into(),
+                iiif: true,
+                methods: vec!["GET".into(), "HEAD".into()],
+                strip_prefix: true,
+                ..RouteConfig::builtin(IIIF_DEMO_PREFIX, IIIF_DEMO_UPSTREAM)
+            });
         }
-        vec![RouteConfig {
-            name: "default".into(),
-            path_prefix: "/".into(),
-            methods: Vec::new(),
-            upstream: ECHO_UPSTREAM.into(),
-            strip_prefix: false,
-            auth: default_route_auth(),
-            timeout: default_upstream_timeout(),
-            rate_limit: None,
-            permission: None,
-            idempotency: true,
-            actions: BTreeMap::new(),
-        }]
+        for route in &mut routes {
+            if route.iiif && !route.auth.contains(&AuthKind::Iiif) {
+                route.auth.push(AuthKind::Iiif);
+            }
+            route.iiif |= route.auth.contains(&AuthKind::Iiif);
+        }
+        routes
     }
 
     /// The configuration as TOML, as `config check` prints it.

@@ -19,9 +19,51 @@ fn no_file_gives_the_embedded_defaults_and_the_echo_route() {
         assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(config.server.admin_listen.to_string(), "127.0.0.1:8081");
         let routes = config.effective_routes();
-        assert_eq!(routes.len(), 1);
+        assert_eq!(routes.len(), 2);
         assert_eq!(routes[0].path_prefix, "/");
         assert_eq!(routes[0].upstream, ECHO_UPSTREAM);
+        assert!(!routes[0].iiif);
+        // The IIIF demo's protected image, on by default.
+        assert_eq!(routes[1].path_prefix, IIIF_DEMO_PREFIX);
+        assert_eq!(routes[1].upstream, IIIF_DEMO_UPSTREAM);
+        assert!(routes[1].iiif && routes[1].auth.contains(&AuthKind::Iiif));
+        Ok(())
+    });
+}
+
+#[test]
+fn iiif_settings_are_checked() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "authgate.toml",
+            "[iiif]\ndemo = false\n[[routes]]\nname = \"images\"\npath_prefix = \"/iiif/\"\n\
+             upstream = \"http://127.0.0.1:8182\"\niiif = true\n",
+        )?;
+        let config = load_in_jail(jail, None).map_err(|e| e.to_string())?;
+        let routes = config.effective_routes();
+        assert_eq!(routes.len(), 1, "no demo route with the demo off");
+        assert!(routes[0].auth.contains(&AuthKind::Iiif));
+        assert_eq!(
+            config.iiif.effective_origins(&config.server.public_url),
+            ["http://127.0.0.1:8080"],
+            "the origin of the public URL by default"
+        );
+
+        for (text, key) in [
+            (
+                "[iiif]\nallowed_origins = [\"https://viewer.example/app\"]\n",
+                "iiif.allowed_origins[0]",
+            ),
+            ("[iiif]\ntoken_lifetime = \"10s\"\n", "iiif.token_lifetime"),
+            (
+                "[[routes]]\nname = \"iiif-demo\"\npath_prefix = \"/x/\"\nupstream = \"builtin:echo\"\n",
+                "routes[0].name",
+            ),
+        ] {
+            jail.create_file("authgate.toml", text)?;
+            let error = load_in_jail(jail, None).expect_err(text).to_string();
+            assert!(error.contains(key), "{text}: {error}");
+        }
         Ok(())
     });
 }

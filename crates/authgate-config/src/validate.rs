@@ -1,6 +1,6 @@
 //! Checks that serde's types cannot express.
 
-use crate::{Config, ConfigError, ECHO_UPSTREAM, RateLimitConfig};
+use crate::{Config, ConfigError, ECHO_UPSTREAM, IIIF_DEMO_ROUTE, RateLimitConfig};
 use std::collections::HashSet;
 
 pub(crate) fn validate(config: &Config, source_name: &str) -> Result<(), ConfigError> {
@@ -187,6 +187,7 @@ pub(crate) fn validate(config: &Config, source_name: &str) -> Result<(), ConfigE
             ));
         }
     }
+    check_iiif(config, source_name)?;
     let mut names = HashSet::new();
     for (i, route) in config.routes.iter().enumerate() {
         let key = |field: &str| format!("routes[{i}].{field}");
@@ -209,6 +210,14 @@ pub(crate) fn validate(config: &Config, source_name: &str) -> Result<(), ConfigE
                     format!("`{method}` is not an HTTP method"),
                 ));
             }
+        }
+        if config.iiif.demo && route.name == IIIF_DEMO_ROUTE {
+            return Err(invalid(
+                key("name"),
+                format!(
+                    "`{IIIF_DEMO_ROUTE}` is the IIIF demo's route (iiif.demo = false frees it)"
+                ),
+            ));
         }
         if route.upstream != ECHO_UPSTREAM {
             match url::Url::parse(&route.upstream) {
@@ -268,6 +277,55 @@ pub(crate) fn validate(config: &Config, source_name: &str) -> Result<(), ConfigE
                 "must name at least one credential kind".into(),
             ));
         }
+    }
+    Ok(())
+}
+
+/// `[iiif]`: origins that are origins, lifetimes that leave time to use them, and a public URL
+/// to build the services' ids from when anything is protected.
+fn check_iiif(config: &Config, source_name: &str) -> Result<(), ConfigError> {
+    let invalid = |key: String, problem: String| ConfigError::Invalid {
+        source_name: source_name.to_owned(),
+        key,
+        problem,
+    };
+    let iiif = &config.iiif;
+    for (i, origin) in iiif.allowed_origins.iter().enumerate() {
+        let trimmed = origin.trim_end_matches('/');
+        let is_origin = url::Url::parse(trimmed).is_ok_and(|url| {
+            matches!(url.scheme(), "http" | "https")
+                && url.origin().ascii_serialization() == trimmed
+        });
+        if !is_origin {
+            return Err(invalid(
+                format!("iiif.allowed_origins[{i}]"),
+                format!("`{origin}` is not an origin (scheme://host[:port], no path)"),
+            ));
+        }
+    }
+    for (key, lifetime) in [
+        ("iiif.token_lifetime", iiif.token_lifetime),
+        ("iiif.session_lifetime", iiif.session_lifetime),
+    ] {
+        if lifetime.0.as_secs() < 60 {
+            return Err(invalid(key.into(), "must be at least 1m".into()));
+        }
+    }
+    if iiif.language.is_empty() {
+        return Err(invalid(
+            "iiif.language".into(),
+            "must name a language (`en`)".into(),
+        ));
+    }
+    let protects = iiif.demo || config.routes.iter().any(|route| route.iiif);
+    if protects && url::Url::parse(&config.server.public_url).is_err() {
+        return Err(invalid(
+            "server.public_url".into(),
+            format!(
+                "`{}` is not a URL; the IIIF services' ids are built from it",
+                config.server.public_url
+            ),
+        ));
     }
     Ok(())
 }

@@ -1,8 +1,38 @@
 //! The machine-readable codes of the HTTP contract (SPEC §4), with the status each one carries.
 //!
-//! Deep code returns one of these; only the gateway's `respond` module turns it into a response.
+//! Deep code returns one of these; the gateway's `respond` module turns it into a response, and
+//! every JSON error anywhere on the gateway listener has the body [`ErrorBody`] writes.
 
 use serde::Serialize;
+
+/// The JSON error body, fields in the order SPEC §4 shows them.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody<'a> {
+    pub error: &'static str,
+    pub message: &'static str,
+    pub code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required: Option<&'a str>,
+}
+
+impl ErrorBody<'_> {
+    /// The body for `code`.
+    pub fn new(code: ErrorCode) -> Self {
+        let status = http::StatusCode::from_u16(code.status())
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        Self {
+            error: status.canonical_reason().unwrap_or("Error"),
+            message: code.message(),
+            code: code.as_str(),
+            required: None,
+        }
+    }
+
+    /// The body as JSON bytes.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
 
 /// A failure a client can see. The string form is the `code` field of the JSON error body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -15,6 +15,8 @@ pub enum AuthMethod {
     Anonymous,
     /// Authentication is switched off (`GATEWAY_SKIP_AUTH`).
     Skipped,
+    /// An IIIF viewer's sign-in: the access cookie, or an access token issued from it.
+    Iiif,
 }
 
 impl AuthMethod {
@@ -26,6 +28,7 @@ impl AuthMethod {
             Self::Jwt => "jwt",
             Self::Anonymous => "anonymous",
             Self::Skipped => "skipped",
+            Self::Iiif => "iiif",
         }
     }
 }

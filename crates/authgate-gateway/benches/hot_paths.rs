@@ -66,6 +66,7 @@ fn key_verification(c: &mut Criterion) {
             AnonymousPolicy::default(),
             Default::default(),
             Some(tokens),
+            None,
         );
         (authenticator, cache, secret, token)
     });
@@ -80,7 +81,7 @@ fn key_verification(c: &mut Criterion) {
     group.bench_function("cached", |b| {
         b.iter(|| {
             runtime
-                .block_on(authenticator.verify(black_box(&valid)))
+                .block_on(authenticator.verify(black_box(&valid), None))
                 .expect("valid")
         })
     });
@@ -88,14 +89,14 @@ fn key_verification(c: &mut Criterion) {
         b.iter(|| {
             cache.clear();
             runtime
-                .block_on(authenticator.verify(black_box(&valid)))
+                .block_on(authenticator.verify(black_box(&valid), None))
                 .expect("valid")
         })
     });
     group.bench_function("malformed_refused", |b| {
         b.iter(|| {
             runtime
-                .block_on(authenticator.verify(black_box(&malformed)))
+                .block_on(authenticator.verify(black_box(&malformed), None))
                 .expect_err("refused")
         })
     });
@@ -106,7 +107,7 @@ fn key_verification(c: &mut Criterion) {
     group.bench_function("cached", |b| {
         b.iter(|| {
             runtime
-                .block_on(authenticator.verify(black_box(&jwt)))
+                .block_on(authenticator.verify(black_box(&jwt), None))
                 .expect("valid")
         })
     });
@@ -114,7 +115,7 @@ fn key_verification(c: &mut Criterion) {
         b.iter(|| {
             cache.clear();
             runtime
-                .block_on(authenticator.verify(black_box(&jwt)))
+                .block_on(authenticator.verify(black_box(&jwt), None))
                 .expect("valid")
         })
     });
@@ -134,6 +135,7 @@ fn route_matching(c: &mut Criterion) {
         permission: None,
         idempotency: true,
         actions: Default::default(),
+        iiif: false,
     };
     let routes: Vec<RouteConfig> = (0..20)
         .map(|i| {
@@ -177,6 +179,7 @@ fn whole_pipeline(c: &mut Criterion) {
         config.rate_limit.rpm = Some(60_000_000);
         let gateway = Gateway::new(
             &config,
+            store.clone(),
             store,
             Arc::new(MemoryRateLimiter::new()),
             Arc::new(MemoryIdempotencyStore::default()),

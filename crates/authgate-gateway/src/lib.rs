@@ -22,6 +22,7 @@ pub mod cors;
 pub mod forward;
 pub mod health;
 pub mod idempotency;
+pub mod iiif;
 pub mod limit;
 pub mod listener;
 pub mod mount;

@@ -1,5 +1,5 @@
-//! What the gateway listener answers itself (health, forward-auth, the token service; IIIF
-//! next), mounted the same way: each [`Mount`] brings its routes and says which paths it
+//! What the gateway listener answers itself (health, forward-auth, the token service, IIIF's
+//! services), mounted the same way: each [`Mount`] brings its routes and says which paths it
 //! answers. A worker hands a request to the mounts' router only when a mount claims its path;
 //! every other request goes straight to the proxy chain, without a router lookup.
 

@@ -8,6 +8,7 @@
 
 use crate::{Body, Response};
 use authgate_core::ErrorCode;
+use authgate_core::error::ErrorBody;
 use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderName, HeaderValue, StatusCode};
 
@@ -43,13 +44,11 @@ impl Rejection {
     pub fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = ErrorBody {
-            error: status.canonical_reason().unwrap_or("Error"),
-            message: self.code.message(),
-            code: self.code.as_str(),
+        let json = ErrorBody {
             required: self.required.as_deref(),
-        };
-        let json = serde_json::to_vec(&body).unwrap_or_default();
+            ..ErrorBody::new(self.code)
+        }
+        .to_json();
         let mut response = Response::new(Body::from(json));
         *response.status_mut() = status;
         let headers = response.headers_mut();
@@ -87,13 +86,7 @@ pub fn protocol_error(status: u16) -> Vec<u8> {
         _ => ErrorCode::MalformedRequest,
     };
     let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    let body = serde_json::to_vec(&ErrorBody {
-        error: status.canonical_reason().unwrap_or("Error"),
-        message: code.message(),
-        code: code.as_str(),
-        required: None,
-    })
-    .unwrap_or_default();
+    let body = ErrorBody::new(code).to_json();
     let mut answer = format!(
         "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         status.as_str(),
@@ -103,16 +96,6 @@ pub fn protocol_error(status: u16) -> Vec<u8> {
     .into_bytes();
     answer.extend_from_slice(&body);
     answer
-}
-
-/// The JSON error body, fields in the order SPEC §4 shows them.
-#[derive(serde::Serialize)]
-struct ErrorBody<'a> {
-    error: &'static str,
-    message: &'static str,
-    code: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    required: Option<&'a str>,
 }
 
 impl From<ErrorCode> for Rejection {

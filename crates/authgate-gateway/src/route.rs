@@ -12,7 +12,7 @@ use crate::limit::RateBucket;
 use crate::respond::Rejection;
 use crate::thread_copy;
 use crate::{Request, Response};
-use authgate_config::{AuthKind, ECHO_UPSTREAM, RateLimitConfig, RouteConfig};
+use authgate_config::{AuthKind, ECHO_UPSTREAM, IIIF_DEMO_UPSTREAM, RateLimitConfig, RouteConfig};
 use authgate_core::{ErrorCode, Permission};
 use http::{HeaderValue, Method, uri::Authority};
 use std::sync::Arc;
@@ -35,6 +35,8 @@ pub struct Route {
     permission: Option<RoutePermission>,
     /// Honour `Idempotency-Key` here.
     pub idempotency: bool,
+    /// IIIF Authorization Flow 2.0 protects this route (the `iiif` stage shapes its answers).
+    pub iiif: bool,
     /// Where credentials this route accepts may be, removed before forwarding (empty when
     /// `hide_credentials` is off).
     pub hidden: CredentialLocations,
@@ -54,6 +56,8 @@ struct RoutePermission {
 pub enum Upstream {
     /// The built-in echo, answered in-process.
     Echo,
+    /// The IIIF demo's built-in image service, answered in-process.
+    IiifDemo,
     /// An HTTP server: its authority, the `Host` header naming it, and the base path prepended
     /// to forwarded paths.
     Http {
@@ -123,6 +127,7 @@ impl RouteTable {
                     rate_limit: route.rate_limit.as_ref().map(&mut own_bucket),
                     upstream: match &route.upstream {
                         Upstream::Echo => Upstream::Echo,
+                        Upstream::IiifDemo => Upstream::IiifDemo,
                         Upstream::Http {
                             authority,
                             host,
@@ -171,6 +176,8 @@ impl Route {
     ) -> Result<Self, String> {
         let upstream = if config.upstream == ECHO_UPSTREAM {
             Upstream::Echo
+        } else if config.upstream == IIIF_DEMO_UPSTREAM {
+            Upstream::IiifDemo
         } else {
             let url = url::Url::parse(&config.upstream)
                 .map_err(|e| format!("route {}: {e}", config.name))?;
@@ -217,6 +224,7 @@ impl Route {
             auth: config.auth.clone(),
             timeout: config.timeout.0,
             idempotency: config.idempotency,
+            iiif: config.iiif,
             hidden: CredentialLocations::default(),
             rate_limit: match &config.rate_limit {
                 Some(own) => RateBucket::new(&format!("route:{}", config.name), own).map(Arc::new),

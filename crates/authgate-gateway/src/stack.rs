@@ -3,7 +3,8 @@
 
 use crate::authn::extract::Extractor;
 use crate::authn::{
-    AnonymousPolicy, Authenticator, CredentialCache, KeyUseRecorder, TokenAuthenticator,
+    AnonymousPolicy, Authenticator, CredentialCache, IiifAuthenticator, KeyUseRecorder,
+    TokenAuthenticator,
 };
 use crate::authz::Authorize;
 use crate::authz::GrantPolicy;
@@ -12,6 +13,7 @@ use crate::chain::{Chain, Stage};
 use crate::context::RequestContext;
 use crate::forward::Forward;
 use crate::idempotency::IdempotencyPolicy;
+use crate::iiif::{GatewayProbe, IiifAnswers};
 use crate::limit::RateLimit;
 use crate::mount::{Claim, Mount, claimed};
 use crate::observe::UsageRecorder;
@@ -24,9 +26,12 @@ use crate::verify::{Verdict, original_request};
 use crate::{Request, Response};
 use crate::{cors, health, verify};
 use authgate_config::Config;
+use authgate_core::time::SystemClock;
 use authgate_core::{AuthMethod, ErrorCode, Identity, KeyDigest};
+use authgate_iiif::IiifService;
+use authgate_iiif::demo::Images;
 use authgate_state::{IdempotencyStore, RateLimiter};
-use authgate_store::{CredentialStore, StoreError};
+use authgate_store::{AccessStore, CredentialStore, StoreError};
 use authgate_token::{ExternalIssuer, KeyRing, PasswordSignIn, TokenService, Verifier};
 use axum::Router;
 use axum::middleware::map_response;
@@ -53,6 +58,10 @@ pub struct Gateway {
     cors: Option<tower_http::cors::CorsLayer>,
     /// The token service and its signing keys, when `[oidc]` is enabled.
     tokens: Option<(Arc<TokenService>, KeyRing)>,
+    /// The IIIF services, when a route is protected by IIIF (the demo's is, by default).
+    iiif: Option<IiifService>,
+    /// The IIIF demo's images, served by the demo route's built-in upstream.
+    demo_images: Option<Arc<Images>>,
     /// Checks passwords, throttling failures per name: the token service's and the web UI's.
     pub sign_in: PasswordSignIn,
     /// Cleared by [`Gateway::watch_changes`] when the store changes.
@@ -68,11 +77,13 @@ impl Gateway {
     pub async fn new(
         config: &Config,
         store: Arc<dyn CredentialStore>,
+        access: Arc<dyn AccessStore>,
         rate_limiter: Arc<dyn RateLimiter>,
         idempotency: Arc<dyn IdempotencyStore>,
     ) -> Result<Self, String> {
         let extractor = Extractor::new(&config.auth);
-        let mut routes = RouteTable::new(&config.effective_routes(), &config.rate_limit)?;
+        let effective_routes = config.effective_routes();
+        let mut routes = RouteTable::new(&effective_routes, &config.rate_limit)?;
         if config.auth.hide_credentials {
             routes = routes.hiding_credentials(&extractor);
         }
@@ -119,6 +130,16 @@ impl Gateway {
                 external,
             )
         });
+        let iiif = effective_routes.iter().any(|route| route.iiif).then(|| {
+            let signed_out = cache.clone();
+            IiifService::new(
+                config,
+                access.clone(),
+                sign_in.clone(),
+                Arc::new(SystemClock),
+                Arc::new(move || signed_out.clear()),
+            )
+        });
         let authenticator = Authenticator::new(
             extractor,
             cache.clone(),
@@ -126,6 +147,7 @@ impl Gateway {
             anonymous,
             static_keys,
             token_authenticator,
+            iiif.is_some().then(|| IiifAuthenticator::new(access)),
         );
         let uploads = UploadLimits {
             max_body_size: config.server.max_body_size,
@@ -140,6 +162,11 @@ impl Gateway {
             skip_authentication: config.auth.skip,
             cors: cors::layer(&config.cors, &config.auth),
             tokens: own.map(|(service, ring, _)| (service, ring)),
+            iiif,
+            demo_images: config
+                .iiif
+                .demo
+                .then(|| Arc::new(Images::new(&config.server.public_url))),
             idempotency: Arc::new(IdempotencyPolicy::new(
                 idempotency,
                 &config.idempotency,
@@ -152,16 +179,20 @@ impl Gateway {
         })
     }
 
-    /// The stages of SPEC §4 in order; `observed` puts the observe stage (usage, metrics) first.
+    /// The stages of SPEC §4 in order, with IIIF's after routing on gateways that protect a
+    /// route with it; `observed` puts the observe stage (usage, metrics) first.
     /// Each call makes its own copies of what requests clone (routes, the authenticator's header
     /// names and callers): a worker's requests then share no reference count with another's.
     fn stages(&self, observed: bool) -> Vec<Box<dyn Stage>> {
-        let mut stages: Vec<Box<dyn Stage>> = Vec::with_capacity(7);
+        let mut stages: Vec<Box<dyn Stage>> = Vec::with_capacity(8);
         if observed {
             stages.push(Box::new(self.usage.clone()));
         }
         stages.push(Box::new(Trace));
         stages.push(Box::new(self.routes.for_worker()));
+        if let Some(iiif) = &self.iiif {
+            stages.push(Box::new(IiifAnswers(iiif.clone())));
+        }
         stages.push(Box::new(self.authenticator.for_worker()));
         stages.push(Box::new(Authorize));
         stages.push(Box::new(RateLimit(self.rate_limiter.clone())));
@@ -181,7 +212,10 @@ impl Gateway {
     /// a worker thread never waits on another's connections. Proxied and forward-auth requests
     /// are observed (usage, metrics); `authgate check` is not.
     pub fn service(&self) -> WorkerService {
-        let proxy = Chain::new(self.stages(true), Forward::new(self.uploads));
+        let proxy = Chain::new(
+            self.stages(true),
+            Forward::new(self.uploads, self.demo_images.clone()),
+        );
         let mounts = self.mounts();
         let claims: Vec<Claim> = mounts.iter().flat_map(|m| m.claims.clone()).collect();
         let router = mounts
@@ -223,11 +257,25 @@ impl Gateway {
                 ),
             ),
         };
-        vec![
+        let mut mounts = vec![
             health::mount(self.store.clone()),
             verify::mount(self.verifier()),
             tokens,
-        ]
+        ];
+        if let Some(iiif) = &self.iiif {
+            let probe = GatewayProbe {
+                routes: self.routes.clone(),
+                authenticator: self.authenticator.clone(),
+            };
+            mounts.push(Mount::new(
+                authgate_iiif::EXACT_PATHS
+                    .map(Claim::Exact)
+                    .into_iter()
+                    .chain(authgate_iiif::PREFIXES.map(Claim::Prefix)),
+                iiif.router(Arc::new(probe)),
+            ));
+        }
+        mounts
     }
 
     /// Forward-auth: the decision for the request a verify request stands for.

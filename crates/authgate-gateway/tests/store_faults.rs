@@ -157,6 +157,7 @@ async fn serve() -> (
     let gateway = Gateway::new(
         &config,
         store.clone(),
+        Arc::new(store.inner.clone()),
         Arc::new(MemoryRateLimiter::new()),
         Arc::new(MemoryIdempotencyStore::default()),
     )

@@ -2,7 +2,8 @@
 //!
 //! Callers see only the traits here: [`CredentialStore`] is what the gateway's hot path needs
 //! (look a credential up, note its use, notice changes), [`DirectoryStore`] is what operators need
-//! (create, list, suspend, revoke), [`SessionStore`] keeps the web UI's sessions. [`open`] picks the implementation from the store URL; SQLite is
+//! (create, list, suspend, revoke), [`SessionStore`] keeps the web UI's sessions, [`AccessStore`] the IIIF viewers' sign-ins and
+//! tokens. [`open`] picks the implementation from the store URL; SQLite is
 //! the embedded default and PostgreSQL slots in beside it without touching callers.
 //!
 //! **Invariant:** no secret ever reaches this crate. Keys arrive as [`KeyDigest`]s.
@@ -275,9 +276,38 @@ pub trait SessionStore: Send + Sync + 'static {
     -> Result<bool, StoreError>;
 }
 
+/// IIIF Authorization Flow sessions (the access cookie) and the access tokens issued from them.
+/// Only digests of their secrets are stored.
+#[async_trait]
+pub trait AccessStore: Send + Sync + 'static {
+    /// Starts a session; expired sessions (and their tokens) are deleted on the way.
+    async fn create_access_session(
+        &self,
+        session: &NewAccessSession,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// The session whose cookie has this digest, expired or not.
+    async fn find_access_session(
+        &self,
+        digest: &KeyDigest,
+    ) -> Result<Option<AccessGrant>, StoreError>;
+    /// Stores a token issued from a session; expired tokens are deleted on the way. Fails with
+    /// `NotFound` when the session has ended meanwhile.
+    async fn create_access_token(&self, token: &NewAccessToken, now: i64)
+    -> Result<(), StoreError>;
+    /// The token with this digest, expired or not, with its session's user.
+    async fn find_access_token(
+        &self,
+        digest: &KeyDigest,
+    ) -> Result<Option<AccessGrant>, StoreError>;
+    /// Ends the session with this id and every token issued from it, and records the change so
+    /// that every instance drops what it cached; false when there was none.
+    async fn end_access_session(&self, session_id: &str) -> Result<bool, StoreError>;
+}
+
 /// Every part: what `open` returns.
-pub trait Store: CredentialStore + DirectoryStore + SessionStore {}
-impl<T: CredentialStore + DirectoryStore + SessionStore> Store for T {}
+pub trait Store: CredentialStore + DirectoryStore + SessionStore + AccessStore {}
+impl<T: CredentialStore + DirectoryStore + SessionStore + AccessStore> Store for T {}
 
 /// Opens (creating and migrating if needed) the store named by `url`.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {

@@ -597,3 +597,39 @@ pub struct SessionRecord {
     pub idle_expires_at: i64,
     pub expires_at: i64,
 }
+
+/// A viewer's sign-in at the IIIF access service, to be stored.
+#[derive(Debug, Clone)]
+pub struct NewAccessSession {
+    pub id: String,
+    /// Of the access cookie's secret.
+    pub digest: KeyDigest,
+    /// The user (by id or name) who signed in.
+    pub user: String,
+    /// The client origin the access service was opened for, if it said.
+    pub origin: Option<String>,
+    pub expires_at: i64,
+}
+
+/// An IIIF access token issued from a session, to be stored.
+#[derive(Debug, Clone)]
+pub struct NewAccessToken {
+    pub digest: KeyDigest,
+    pub session_id: String,
+    /// The origin the token was issued for.
+    pub origin: Option<String>,
+    pub expires_at: i64,
+}
+
+/// What a presented IIIF access cookie or access token stands for: the session, its user as
+/// the store knows them now, and the origin and expiry of the cookie or token itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessGrant {
+    pub session_id: String,
+    pub digest: KeyDigest,
+    pub user: String,
+    pub tenant: String,
+    pub roles: Vec<String>,
+    pub origin: Option<String>,
+    pub expires_at: i64,
+}

@@ -76,6 +76,8 @@ pub struct CachedToken {
     pub expires_at: i64,
     /// `client_id`: the application whose suspension refuses the token.
     pub client_id: String,
+    /// The origin an IIIF access token was issued for: pages of other origins cannot use it.
+    pub origin: Option<String>,
 }
 
 /// The caches' hasher. Their keys are SHA-256 digests and stored application ids, which an

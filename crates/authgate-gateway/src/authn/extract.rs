@@ -4,7 +4,8 @@
 //! 1. `app_id` (+ `app_key`), as a header or a query parameter (names configurable; in headers
 //!    `_` and `-` are equivalent, as in 3scale);
 //! 2. the API-key headers (`X-API-Key`), then `Authorization: Bearer`, then the key parameters
-//!    (`user_key`) in the query string and then as headers.
+//!    (`user_key`) in the query string and then as headers;
+//! 3. on IIIF routes, an IIIF access token as `Authorization: Bearer`, and the access cookie.
 //!
 //! A value that is present but not UTF-8 is kept as an invalid credential rather than ignored, so
 //! the caller gets `invalid_credentials`, not `missing_credentials`. A location that carries two
@@ -27,6 +28,8 @@ pub enum Source {
     Header(HeaderName),
     Bearer,
     Query(String),
+    /// The IIIF access cookie (never forwarded: the upstream gets no `authgate_*` cookie).
+    Cookie,
 }
 
 /// What the caller presented.
@@ -49,6 +52,14 @@ pub enum Credential {
     Jwt {
         token: String,
     },
+    /// An IIIF access token (`Authorization: Bearer sk_iiif_...`).
+    IiifToken {
+        token: String,
+    },
+    /// The IIIF access cookie.
+    IiifCookie {
+        secret: String,
+    },
 }
 
 impl Credential {
@@ -59,7 +70,8 @@ impl Credential {
                 std::slice::from_ref(source)
             }
             Self::AppIdKey { sources, .. } => sources,
-            Self::Jwt { .. } => std::slice::from_ref(&Source::Bearer),
+            Self::Jwt { .. } | Self::IiifToken { .. } => std::slice::from_ref(&Source::Bearer),
+            Self::IiifCookie { .. } => std::slice::from_ref(&Source::Cookie),
         }
     }
 }
@@ -236,7 +248,7 @@ impl Extractor {
                 param.add_to(&mut locations);
             }
         }
-        locations.bearer |= accepted.contains(&AuthKind::Jwt);
+        locations.bearer |= accepted.contains(&AuthKind::Jwt) || accepted.contains(&AuthKind::Iiif);
         locations
     }
 
@@ -276,10 +288,15 @@ impl Extractor {
                 }
             }
         }
+        let iiif = accepted.contains(&AuthKind::Iiif);
         if let Some(token) = single_header(headers, &AUTHORIZATION)?.and_then(bearer_token) {
-            // The value's shape routes it: a JWT never looks like a key (`sk_...`, no dots).
+            // The value's shape routes it: a JWT never looks like a key (`sk_...`, no dots),
+            // and an IIIF token is a key of its own kind.
             if looks_like_jwt(&token) && accepted.contains(&AuthKind::Jwt) {
                 return Ok(Some(Credential::Jwt { token }));
+            }
+            if iiif && token.starts_with(authgate_iiif::TOKEN_PREFIX) {
+                return Ok(Some(Credential::IiifToken { token }));
             }
             if api_key && self.bearer {
                 return Ok(Some(Credential::ApiKey {
@@ -288,21 +305,37 @@ impl Extractor {
                 }));
             }
         }
-        if !api_key {
-            return Ok(None);
-        }
-        for param in &self.key_params {
-            if let Some((secret, source)) = param.in_query(&params)? {
-                return Ok(Some(Credential::ApiKey { secret, source }));
+        if api_key {
+            for param in &self.key_params {
+                if let Some((secret, source)) = param.in_query(&params)? {
+                    return Ok(Some(Credential::ApiKey { secret, source }));
+                }
+            }
+            for param in &self.key_params {
+                if let Some((secret, source)) = param.in_headers(headers)? {
+                    return Ok(Some(Credential::ApiKey { secret, source }));
+                }
             }
         }
-        for param in &self.key_params {
-            if let Some((secret, source)) = param.in_headers(headers)? {
-                return Ok(Some(Credential::ApiKey { secret, source }));
-            }
+        // Last: a browser sends the cookie with every request, whatever else it carries.
+        if iiif && let Some(secret) = access_cookie(headers) {
+            return Ok(Some(Credential::IiifCookie { secret }));
         }
         Ok(None)
     }
+}
+
+/// The IIIF access cookie's value, if the request carries one.
+fn access_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|text| text.split(';'))
+        .find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == authgate_iiif::ACCESS_COOKIE).then(|| value.to_owned())
+        })
 }
 
 /// Three non-empty base64url parts separated by dots, the first a JSON object (`eyJ`).

@@ -122,6 +122,7 @@ async fn cached_token(
         caller: Arc::new(Caller::new(identity, grants)),
         expires_at: caller.expires_at,
         client_id: caller.client_id,
+        origin: None,
     })
 }
 

@@ -11,10 +11,12 @@
 
 mod cache;
 pub mod extract;
+mod iiif;
 mod jwt;
 mod key_use;
 
 pub use cache::{CachedApp, CachedKey, CachedToken, CredentialCache, LookupCounts};
+pub use iiif::IiifAuthenticator;
 pub use jwt::TokenAuthenticator;
 pub use key_use::KeyUseRecorder;
 
@@ -26,6 +28,7 @@ use crate::route::Route;
 use crate::{Request, Response};
 use authgate_config::AuthKind;
 use authgate_core::{AuthMethod, ErrorCode, Grants, Identity, KeyDigest, key, time::now_unix};
+use authgate_iiif::grant::Presented;
 use authgate_store::AppMode;
 use extract::{Credential, Extractor, Source};
 use http::HeaderMap;
@@ -65,6 +68,8 @@ struct Inner {
     static_keys: foldhash::HashMap<KeyDigest, Arc<Caller>>,
     /// Bearer JWTs; `None` when no issuer is trusted (`[oidc] enabled = false`).
     tokens: Option<TokenAuthenticator>,
+    /// IIIF access cookies and tokens; `None` when no route is protected by IIIF.
+    iiif: Option<IiifAuthenticator>,
 }
 
 /// How the authenticator treats requests without a credential.
@@ -84,6 +89,7 @@ impl Authenticator {
         anonymous: AnonymousPolicy,
         static_keys: foldhash::HashMap<KeyDigest, Arc<Caller>>,
         tokens: Option<TokenAuthenticator>,
+        iiif: Option<IiifAuthenticator>,
     ) -> Self {
         let skipped = anonymous.skip_authentication.then(|| {
             let identity = Identity::anonymous(AuthMethod::Skipped, vec!["admin".into()]);
@@ -97,6 +103,7 @@ impl Authenticator {
             skipped,
             static_keys,
             tokens,
+            iiif,
         }))
     }
 
@@ -120,11 +127,12 @@ impl Authenticator {
                 .map(|(digest, caller)| (*digest, Arc::new(caller.thread_copy())))
                 .collect(),
             tokens: inner.tokens.clone(),
+            iiif: inner.iiif.clone(),
         }))
     }
 
     /// The anonymous caller, for a request without a credential on `route`, if allowed there.
-    async fn anonymous_on(&self, route: &Route) -> Option<Result<Arc<Caller>, Rejection>> {
+    pub async fn anonymous_on(&self, route: &Route) -> Option<Result<Arc<Caller>, Rejection>> {
         if !self.0.anonymous_everywhere && !route.auth.contains(&AuthKind::Anonymous) {
             return None;
         }
@@ -151,7 +159,10 @@ impl Authenticator {
             .map_err(|_| (Rejection::new(ErrorCode::AmbiguousCredentials), None))?
             .ok_or_else(|| (Rejection::new(ErrorCode::MissingCredentials), None))?;
         let bearer = credential.sources().contains(&Source::Bearer);
-        let caller = self.verify(&credential).await.map_err(|refusal| {
+        let origin = headers
+            .get(http::header::ORIGIN)
+            .and_then(|value| value.to_str().ok());
+        let caller = self.verify(&credential, origin).await.map_err(|refusal| {
             let rejection = Rejection {
                 bearer,
                 ..Rejection::new(refusal.code)
@@ -161,8 +172,12 @@ impl Authenticator {
         Ok((caller, credential.sources().to_vec()))
     }
 
-    /// Proves one credential.
-    pub async fn verify(&self, credential: &Credential) -> Result<Arc<Caller>, Refusal> {
+    /// Proves one credential, presented by a page on `origin` when a browser said so.
+    pub async fn verify(
+        &self,
+        credential: &Credential,
+        origin: Option<&str>,
+    ) -> Result<Arc<Caller>, Refusal> {
         match credential {
             Credential::ApiKey { secret, .. } => {
                 // With static keys configured the digest is needed first; it is computed once.
@@ -212,6 +227,25 @@ impl Authenticator {
                 Some(tokens) => Box::pin(tokens.verify(&self.0.cache, token)).await,
                 None => Err(ErrorCode::InvalidCredentials.into()),
             },
+            Credential::IiifToken { token } => {
+                self.verify_iiif(Presented::Token, token, origin).await
+            }
+            Credential::IiifCookie { secret } => {
+                self.verify_iiif(Presented::Cookie, secret, origin).await
+            }
+        }
+    }
+
+    /// Proves an IIIF access cookie or token. Boxed, as for JWTs: rare next to keys.
+    pub async fn verify_iiif(
+        &self,
+        presented: Presented,
+        secret: &str,
+        origin: Option<&str>,
+    ) -> Result<Arc<Caller>, Refusal> {
+        match &self.0.iiif {
+            Some(iiif) => Box::pin(iiif.verify(&self.0.cache, presented, secret, origin)).await,
+            None => Err(ErrorCode::InvalidCredentials.into()),
         }
     }
 

@@ -18,6 +18,7 @@ use crate::route::{Route, Upstream};
 use crate::upload::{Upload, UploadLimits, UploadProgress};
 use crate::{Body, Request, Response};
 use authgate_core::ErrorCode;
+use authgate_iiif::demo::Images;
 use client::UpstreamClient;
 use futures_util::future::BoxFuture;
 use http::HeaderValue;
@@ -32,13 +33,16 @@ use std::sync::Arc;
 pub struct Forward {
     client: UpstreamClient,
     limits: UploadLimits,
+    /// The IIIF demo's images, when the demo is on.
+    demo_images: Option<Arc<Images>>,
 }
 
 impl Forward {
-    pub fn new(limits: UploadLimits) -> Self {
+    pub fn new(limits: UploadLimits, demo_images: Option<Arc<Images>>) -> Self {
         Self {
             client: UpstreamClient::default(),
             limits,
+            demo_images,
         }
     }
 
@@ -67,6 +71,10 @@ impl Forward {
                 upload.as_deref(),
             ))
             .await),
+            Upstream::IiifDemo => Ok(match &self.demo_images {
+                Some(images) => images.respond(path_and_query.path()),
+                None => Rejection::new(ErrorCode::UpstreamUnavailable).into_response(),
+            }),
             Upstream::Http { authority, .. } => {
                 // Origin form on the wire; `Host` names the upstream (headers.rs).
                 parts.uri = Uri::from(path_and_query);
@@ -159,7 +167,7 @@ impl Forward {
             hidden: &route.hidden,
             upstream_host: match &route.upstream {
                 Upstream::Http { host, .. } => Some(host),
-                Upstream::Echo => None,
+                Upstream::Echo | Upstream::IiifDemo => None,
             },
             original_host: original_host(&parts)?,
         };

@@ -13,6 +13,7 @@ fn route(name: &str, prefix: &str, methods: &[&str], upstream: &str, strip: bool
         permission: None,
         idempotency: true,
         actions: Default::default(),
+        iiif: false,
     }
 }
 
@@ -191,7 +192,7 @@ fn a_worker_s_copy_has_routes_and_buckets_of_its_own() {
         Upstream::Http {
             authority, host, ..
         } => (authority.clone(), host.clone()),
-        Upstream::Echo => panic!("an HTTP upstream"),
+        Upstream::Echo | Upstream::IiifDemo => panic!("an HTTP upstream"),
     };
     let ((copied_authority, copied_host), (authority, host)) = (
         upstream(&find(&copy, "/files")),

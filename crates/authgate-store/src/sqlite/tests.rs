@@ -1,5 +1,5 @@
 use super::*;
-use crate::Actor;
+use crate::{AccessStore, Actor, NewAccessSession, NewAccessToken};
 use authgate_core::key;
 
 async fn store() -> (tempfile::TempDir, SqliteStore) {
@@ -757,4 +757,106 @@ async fn route_usage_adds_up_per_route_beside_the_applications() {
         "route counters are not an application's"
     );
     assert_eq!(applications[0].1.allowed, 2);
+}
+
+#[tokio::test]
+async fn iiif_tokens_belong_to_their_session_and_end_with_it() {
+    let (_dir, store) = store().await;
+    store
+        .create_user(
+            NewUser {
+                id: authgate_core::id::new_id("usr"),
+                name: "viewer".into(),
+                kind: UserKind::Person,
+                password_hash: None,
+                tenant: DEFAULT_TENANT.into(),
+                roles: vec!["viewer".into()],
+            },
+            &audit(),
+        )
+        .await
+        .unwrap();
+    let cookie = key::generate("iiifsession");
+    let session = NewAccessSession {
+        id: "iiif_1".into(),
+        digest: cookie.digest,
+        user: "viewer".into(),
+        origin: Some("https://viewer.example".into()),
+        expires_at: 2_000,
+    };
+    store.create_access_session(&session, 1_000).await.unwrap();
+    let token = key::generate("iiif");
+    let issued = NewAccessToken {
+        digest: token.digest,
+        session_id: "iiif_1".into(),
+        origin: Some("https://viewer.example".into()),
+        expires_at: 1_500,
+    };
+    store.create_access_token(&issued, 1_000).await.unwrap();
+
+    let found = store
+        .find_access_session(&cookie.digest)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.user, "viewer");
+    assert_eq!(found.roles, ["viewer"]);
+    assert_eq!(found.expires_at, 2_000);
+    let found = store
+        .find_access_token(&token.digest)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.session_id.as_str(), found.expires_at),
+        ("iiif_1", 1_500)
+    );
+    assert_eq!(found.origin.as_deref(), Some("https://viewer.example"));
+    assert!(
+        store
+            .find_access_token(&cookie.digest)
+            .await
+            .unwrap()
+            .is_none(),
+        "a cookie is no token"
+    );
+
+    // Expired tokens go when the next one is written.
+    let later = NewAccessToken {
+        digest: key::generate("iiif").digest,
+        ..issued.clone()
+    };
+    store.create_access_token(&later, 1_600).await.unwrap();
+    assert!(
+        store
+            .find_access_token(&token.digest)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Ending the session ends its tokens, moves the change sequence, and leaves nothing to
+    // issue more from.
+    let before = store.change_seq().await.unwrap();
+    assert!(store.end_access_session("iiif_1").await.unwrap());
+    assert!(store.change_seq().await.unwrap() > before);
+    assert!(
+        store
+            .find_access_session(&cookie.digest)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .find_access_token(&later.digest)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        store.create_access_token(&issued, 1_000).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(!store.end_access_session("iiif_1").await.unwrap());
 }

@@ -372,3 +372,163 @@ async fn an_operator_runs_an_application_s_whole_life_in_chromium() {
     );
     browser.close().await.unwrap();
 }
+
+/// Waits until the element `css` finds has attribute `name` equal to `value`.
+async fn wait_for_attribute(browser: &Client, css: &str, name: &str, value: &str) {
+    let seen = eventually(Duration::from_secs(15), || async {
+        match browser.find(Locator::Css(css)).await {
+            Ok(element) => element.attr(name).await.ok().flatten().as_deref() == Some(value),
+            Err(_) => false,
+        }
+    })
+    .await;
+    assert!(
+        seen.is_some(),
+        "{css} never had {name}={value}; the page says:\n{}",
+        text_of(browser, "main").await
+    );
+}
+
+/// Waits until the browser has `count` windows; returns their handles.
+async fn windows(browser: &Client, count: usize) -> Vec<fantoccini::wd::WindowHandle> {
+    let appeared = eventually(Duration::from_secs(15), || async {
+        browser.windows().await.is_ok_and(|w| w.len() == count)
+    })
+    .await;
+    assert!(appeared.is_some(), "the browser never had {count} windows");
+    browser.windows().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_viewer_opens_the_iiif_demo_image_after_signing_in() {
+    let gateway = Gateway::start_public("");
+    gateway.user("reader", "reading-room", "viewer");
+    let driver = start_driver().await;
+    let browser = browser(&driver).await;
+    let port = gateway.addr.port();
+
+    // The demo page runs the client: info.json and the probe say 401.
+    browser.goto(&gateway.url("/iiif/demo")).await.unwrap();
+    check_page(&browser, "iiif-demo").await;
+    let demo = browser.window().await.unwrap();
+    browser
+        .find(Locator::Css("#start"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_attribute(&browser, "#probe-status", "data-status", "401").await;
+    assert_eq!(text_of(&browser, "#sign-in").await, "Sign in");
+
+    // Its button opens the access service in a window of its own; signing in there closes it.
+    browser
+        .find(Locator::Css("#sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let opened = windows(&browser, 2).await;
+    let access = opened.into_iter().find(|w| *w != demo).unwrap();
+    browser.switch_to_window(access).await.unwrap();
+    let origin = format!("http://127.0.0.1:{port}");
+    let url = browser.current_url().await.unwrap();
+    assert_eq!(url.path(), "/iiif/access");
+    assert_eq!(
+        url.query_pairs()
+            .find(|(k, _)| k == "origin")
+            .map(|(_, v)| v.into_owned()),
+        Some(origin.clone())
+    );
+    check_page(&browser, "iiif-access").await;
+    fill(&browser, "#username", "reader").await;
+    fill(&browser, "#password", "reading-room").await;
+    browser
+        .find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let closed = eventually(Duration::from_secs(15), || async {
+        browser.windows().await.is_ok_and(|w| w.len() == 1)
+    })
+    .await;
+    assert!(
+        closed.is_some(),
+        "the access window stayed open, showing:\n{}",
+        text_of(&browser, "body").await
+    );
+    browser.switch_to_window(demo.clone()).await.unwrap();
+
+    // The token message arrives, the probe says 200, and the image loads with the cookie.
+    wait_for_attribute(&browser, "#probe-status", "data-status", "200").await;
+    let steps = text_of(&browser, "#steps").await;
+    assert!(steps.contains("Token service: a token for"), "{steps}");
+    let loaded = eventually(Duration::from_secs(10), || async {
+        browser
+            .execute(
+                "const image = document.getElementById('protected-image');
+                 return image !== null && image.complete && image.naturalWidth;",
+                Vec::new(),
+            )
+            .await
+            .is_ok_and(|width| width == json!(1024))
+    })
+    .await;
+    assert!(loaded.is_some(), "the image did not load: {steps}");
+    check_page(&browser, "iiif-demo-signed-in").await;
+
+    // A page of an origin that may not receive tokens gets invalidOrigin, posted to it.
+    // `localhost` is another origin (and site) than `127.0.0.1`.
+    browser
+        .goto(&format!("http://localhost:{port}/iiif/demo"))
+        .await
+        .unwrap();
+    let message = browser
+        .execute_async(
+            "const [tokenService, done] = arguments;
+             window.addEventListener('message', event => done(event.data));
+             const frame = document.createElement('iframe');
+             frame.hidden = true;
+             frame.src = tokenService + '?messageId=foreign&origin=' + encodeURIComponent(location.origin);
+             document.body.appendChild(frame);",
+            vec![json!(format!("{origin}/iiif/token"))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(message["type"], "AuthAccessTokenError2", "{message}");
+    assert_eq!(message["profile"], "invalidOrigin");
+    assert_eq!(message["messageId"], "foreign");
+
+    // Signing out (in its own window, which closes) makes the probe say 401 again.
+    browser.goto(&gateway.url("/iiif/demo")).await.unwrap();
+    browser
+        .find(Locator::Css("#start"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_attribute(&browser, "#probe-status", "data-status", "401").await;
+    browser
+        .find(Locator::Css("#sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    windows(&browser, 1).await;
+    wait_for_attribute(&browser, "#probe-status", "data-status", "200").await;
+    browser
+        .find(Locator::Css("#sign-out"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_attribute(&browser, "#probe-status", "data-status", "401").await;
+    let steps = text_of(&browser, "#steps").await;
+    assert!(steps.contains("Opening the logout service"), "{steps}");
+}

@@ -19,6 +19,7 @@ mod credentials;
 mod external_oidc;
 mod forward_auth;
 mod idempotency;
+mod iiif;
 mod lifecycle;
 mod limits;
 mod observe;

@@ -80,6 +80,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
         if url.path == "/delay":
             time.sleep(0.3)
+        if url.path.endswith("/info.json"):
+            # An IIIF image server's description, as Cantaloupe or IIPImage would answer it.
+            with hits_lock:
+                hits += 1
+            base = url.path[: -len("/info.json")]
+            return self.send_json(200, {
+                "@context": "http://iiif.io/api/image/3/context.json",
+                "id": "http://images.internal" + base,
+                "type": "ImageService3",
+                "protocol": "http://iiif.io/api/image",
+                "profile": "level1",
+                "width": 2000,
+                "height": 1500,
+                "cookie": self.headers.get("Cookie"),
+            })
         if url.path != "/hold":
             with hits_lock:
                 hits += 1
