@@ -17,7 +17,7 @@ use super::Refusal;
 use crate::authz::GrantPolicy;
 use crate::caller::Caller;
 use authgate_core::per_thread::PerThread;
-use authgate_core::{AuthMethod, Identity, KeyDigest};
+use authgate_core::{AuthMethod, ErrorCode, Identity, KeyDigest};
 use authgate_store::{AppMode, AppRecord, CredentialStore, KeyRecord, StoreError};
 use moka::future::Cache;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -317,6 +317,27 @@ impl CredentialCache {
         )
         .await
         .map_err(|refusal| refusal.as_ref().clone())
+    }
+
+    /// The cache entry of a proven token or IIIF credential: `identity` with its grants,
+    /// valid until `expires_at`, usable from pages of `origin` only when one is given.
+    pub async fn token_entry(
+        &self,
+        identity: Identity,
+        expires_at: i64,
+        origin: Option<String>,
+    ) -> Result<CachedToken, Refusal> {
+        let grants = self
+            .policy
+            .grants(&identity, self.store.as_ref())
+            .await
+            .map_err(|_| ErrorCode::StoreUnavailable)?;
+        Ok(CachedToken {
+            client_id: identity.application.clone(),
+            caller: Arc::new(Caller::new(identity, grants)),
+            expires_at,
+            origin,
+        })
     }
 
     /// The policy that turns identities into grants.

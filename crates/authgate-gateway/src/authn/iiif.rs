@@ -68,21 +68,12 @@ impl IiifAuthenticator {
             key_id: None,
             key_prefix: None,
         };
-        let grants = cache
-            .policy()
-            .grants(&identity, cache.store().as_ref())
-            .await
-            .map_err(|_| ErrorCode::StoreUnavailable)?;
-        Ok(CachedToken {
-            client_id: identity.application.clone(),
-            caller: Arc::new(Caller::new(identity, grants)),
-            expires_at: found.expires_at,
-            origin: match presented {
-                Presented::Token => found.origin,
-                // The cookie opens content on pages of any site (`<img>`): the browser's
-                // SameSite=None rules and the token's origin decide, not this.
-                Presented::Cookie => None,
-            },
-        })
+        // The cookie opens content on pages of any site (`<img>`): the browser's SameSite=None
+        // rules and the token's origin decide, not this.
+        let origin = match presented {
+            Presented::Token => found.origin,
+            Presented::Cookie => None,
+        };
+        cache.token_entry(identity, found.expires_at, origin).await
     }
 }

@@ -98,14 +98,14 @@ impl TokenAuthenticator {
     }
 }
 
-/// The cache entry of a verified token's caller, with its grants.
+/// The cache entry of a verified token's caller.
 async fn cached_token(
     cache: &CredentialCache,
     caller: TokenCaller,
 ) -> Result<CachedToken, Refusal> {
     let identity = Identity {
         subject: caller.subject,
-        application: caller.client_id.clone(),
+        application: caller.client_id,
         tenant: caller.tenant,
         roles: caller.roles,
         scopes: caller.scopes,
@@ -113,17 +113,7 @@ async fn cached_token(
         key_id: None,
         key_prefix: None,
     };
-    let grants = cache
-        .policy()
-        .grants(&identity, cache.store().as_ref())
-        .await
-        .map_err(|_| ErrorCode::StoreUnavailable)?;
-    Ok(CachedToken {
-        caller: Arc::new(Caller::new(identity, grants)),
-        expires_at: caller.expires_at,
-        client_id: caller.client_id,
-        origin: None,
-    })
+    cache.token_entry(identity, caller.expires_at, None).await
 }
 
 fn refused(error: TokenError) -> Refusal {

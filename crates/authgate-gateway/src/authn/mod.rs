@@ -31,7 +31,7 @@ use authgate_core::{AuthMethod, ErrorCode, Grants, Identity, KeyDigest, key, tim
 use authgate_iiif::grant::Presented;
 use authgate_store::AppMode;
 use extract::{Credential, Extractor, Source};
-use http::HeaderMap;
+use http::{HeaderMap, Method};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -148,6 +148,7 @@ impl Authenticator {
     /// Finds and proves the credential of a request on `route`.
     pub async fn authenticate(
         &self,
+        method: &Method,
         headers: &HeaderMap,
         query: Option<&str>,
         route: &Route,
@@ -157,6 +158,11 @@ impl Authenticator {
             .extractor
             .extract(headers, query, &route.auth)
             .map_err(|_| (Rejection::new(ErrorCode::AmbiguousCredentials), None))?
+            // A browser sends the IIIF cookie with requests any site makes it send: it may
+            // read, never change anything.
+            .filter(|credential| {
+                !matches!(credential, Credential::IiifCookie { .. }) || method.is_safe()
+            })
             .ok_or_else(|| (Rejection::new(ErrorCode::MissingCredentials), None))?;
         let bearer = credential.sources().contains(&Source::Bearer);
         let origin = headers
@@ -300,7 +306,12 @@ async fn run(authenticator: &Authenticator, mut request: Request, next: Next<'_>
         Some(skipped) => (skipped.clone(), Vec::new()),
         None => {
             let outcome = authenticator
-                .authenticate(request.headers(), request.uri().query(), &route)
+                .authenticate(
+                    request.method(),
+                    request.headers(),
+                    request.uri().query(),
+                    &route,
+                )
                 .await;
             match outcome {
                 Ok((caller, presented)) => (caller, presented),

@@ -33,6 +33,23 @@ fn audit() -> AuditEntry {
     }
 }
 
+/// A person of the default tenant with `roles`, as `create_user` answers.
+async fn person(store: &SqliteStore, name: &str, roles: &[&str]) -> Result<User, StoreError> {
+    store
+        .create_user(
+            NewUser {
+                id: authgate_core::id::new_id("usr"),
+                name: name.into(),
+                kind: UserKind::Person,
+                password_hash: None,
+                tenant: DEFAULT_TENANT.into(),
+                roles: roles.iter().map(|role| (*role).to_owned()).collect(),
+            },
+            &audit(),
+        )
+        .await
+}
+
 async fn app(store: &SqliteStore, mode: AppMode) -> App {
     store
         .create_app(
@@ -264,20 +281,7 @@ async fn bootstrap_happens_once() {
 #[tokio::test]
 async fn a_user_who_owns_applications_is_not_deleted() {
     let (_dir, store) = store().await;
-    store
-        .create_user(
-            NewUser {
-                id: authgate_core::id::new_id("usr"),
-                name: "ian".into(),
-                kind: UserKind::Person,
-                password_hash: None,
-                tenant: DEFAULT_TENANT.into(),
-                roles: vec![],
-            },
-            &audit(),
-        )
-        .await
-        .unwrap();
+    person(&store, "ian", &[]).await.unwrap();
     store
         .create_app(
             NewApp {
@@ -317,38 +321,13 @@ async fn roles_are_checked_bound_and_acted_with() {
             .await,
         Err(StoreError::Conflict(_))
     ));
-    let unknown = store
-        .create_user(
-            NewUser {
-                id: authgate_core::id::new_id("usr"),
-                name: "x".into(),
-                kind: UserKind::Person,
-                password_hash: None,
-                tenant: DEFAULT_TENANT.into(),
-                roles: vec!["nope".into()],
-            },
-            &audit(),
-        )
-        .await;
+    let unknown = person(&store, "x", &["nope"]).await;
     assert!(
         matches!(unknown, Err(StoreError::NotFound(_))),
         "{unknown:?}"
     );
 
-    store
-        .create_user(
-            NewUser {
-                id: authgate_core::id::new_id("usr"),
-                name: "ian".into(),
-                kind: UserKind::Person,
-                password_hash: None,
-                tenant: DEFAULT_TENANT.into(),
-                roles: vec!["viewer".into()],
-            },
-            &audit(),
-        )
-        .await
-        .unwrap();
+    person(&store, "ian", &["viewer"]).await.unwrap();
     let ian = store
         .bind_role("ian", "tasks-reader", &audit())
         .await
@@ -762,20 +741,7 @@ async fn route_usage_adds_up_per_route_beside_the_applications() {
 #[tokio::test]
 async fn iiif_tokens_belong_to_their_session_and_end_with_it() {
     let (_dir, store) = store().await;
-    store
-        .create_user(
-            NewUser {
-                id: authgate_core::id::new_id("usr"),
-                name: "viewer".into(),
-                kind: UserKind::Person,
-                password_hash: None,
-                tenant: DEFAULT_TENANT.into(),
-                roles: vec!["viewer".into()],
-            },
-            &audit(),
-        )
-        .await
-        .unwrap();
+    person(&store, "viewer", &["viewer"]).await.unwrap();
     let cookie = key::generate("iiifsession");
     let session = NewAccessSession {
         id: "iiif_1".into(),

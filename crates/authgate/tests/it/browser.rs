@@ -4,7 +4,9 @@
 //! application, issues an access token, finds all of it in the audit log; a form posted without
 //! its CSRF token is refused. Each main page is saved as a screenshot under
 //! `target/ui-screenshots/` and checked by axe-core for serious or critical accessibility
-//! violations, at desktop and at phone width.
+//! violations, at desktop and at phone width. A reader runs the IIIF demo: probe, sign-in
+//! window, token frame, probe, image; a page of an origin not allowed gets `invalidOrigin`; after
+//! logout the probe says 401 again.
 
 use crate::harness::{Gateway, eventually, reserve_port};
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -373,6 +375,12 @@ async fn an_operator_runs_an_application_s_whole_life_in_chromium() {
     browser.close().await.unwrap();
 }
 
+/// Clicks a button that runs a script rather than loading a page.
+async fn press(browser: &Client, css: &str) {
+    let button = browser.find(Locator::Css(css)).await.unwrap();
+    button.click().await.unwrap();
+}
+
 /// Waits until the element `css` finds has attribute `name` equal to `value`.
 async fn wait_for_attribute(browser: &Client, css: &str, name: &str, value: &str) {
     let seen = eventually(Duration::from_secs(15), || async {
@@ -411,24 +419,12 @@ async fn a_viewer_opens_the_iiif_demo_image_after_signing_in() {
     browser.goto(&gateway.url("/iiif/demo")).await.unwrap();
     check_page(&browser, "iiif-demo").await;
     let demo = browser.window().await.unwrap();
-    browser
-        .find(Locator::Css("#start"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    press(&browser, "#start").await;
     wait_for_attribute(&browser, "#probe-status", "data-status", "401").await;
     assert_eq!(text_of(&browser, "#sign-in").await, "Sign in");
 
     // Its button opens the access service in a window of its own; signing in there closes it.
-    browser
-        .find(Locator::Css("#sign-in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    press(&browser, "#sign-in").await;
     let opened = windows(&browser, 2).await;
     let access = opened.into_iter().find(|w| *w != demo).unwrap();
     browser.switch_to_window(access).await.unwrap();
@@ -444,13 +440,7 @@ async fn a_viewer_opens_the_iiif_demo_image_after_signing_in() {
     check_page(&browser, "iiif-access").await;
     fill(&browser, "#username", "reader").await;
     fill(&browser, "#password", "reading-room").await;
-    browser
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    press(&browser, "button[type=submit]").await;
     let closed = eventually(Duration::from_secs(15), || async {
         browser.windows().await.is_ok_and(|w| w.len() == 1)
     })
@@ -504,30 +494,12 @@ async fn a_viewer_opens_the_iiif_demo_image_after_signing_in() {
 
     // Signing out (in its own window, which closes) makes the probe say 401 again.
     browser.goto(&gateway.url("/iiif/demo")).await.unwrap();
-    browser
-        .find(Locator::Css("#start"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    press(&browser, "#start").await;
     wait_for_attribute(&browser, "#probe-status", "data-status", "401").await;
-    browser
-        .find(Locator::Css("#sign-in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    press(&browser, "#sign-in").await;
     windows(&browser, 1).await;
     wait_for_attribute(&browser, "#probe-status", "data-status", "200").await;
-    browser
-        .find(Locator::Css("#sign-out"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    press(&browser, "#sign-out").await;
     wait_for_attribute(&browser, "#probe-status", "data-status", "401").await;
     let steps = text_of(&browser, "#steps").await;
     assert!(steps.contains("Opening the logout service"), "{steps}");

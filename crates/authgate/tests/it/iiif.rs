@@ -313,6 +313,21 @@ async fn a_protected_resource_is_refused_with_the_probe_and_opened_by_the_access
     assert_eq!(echoed["headers"]["x-authgate-application"], "iiif:alice");
     assert_eq!(echoed["headers"]["x-authgate-auth-method"], "iiif");
 
+    // The cookie only reads: a change it would make (any site can make a browser send one)
+    // finds no credential.
+    let response = reqwest::Client::new()
+        .post(gateway.url("/images/abc/annotations"))
+        .header("cookie", browser.cookie_header())
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["code"],
+        "missing_credentials"
+    );
+
     // bob may sign in, but may not read images: 403, not the image.
     let mut bob = Browser::new(&gateway);
     assert_eq!(
