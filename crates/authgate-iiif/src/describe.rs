@@ -42,35 +42,42 @@ impl IiifService {
     /// and its token and logout services: what `info.json` and a refusal carry.
     pub fn probe_service(&self, path: &str) -> Value {
         let config = &self.0.config;
-        let base = &self.0.base;
         let resource = path.trim_start_matches('/');
         json!({
-            "id": format!("{base}{PROBE_PREFIX}{resource}"),
+            "id": format!("{}{PROBE_PREFIX}{resource}", self.0.base),
             "type": "AuthProbeService2",
             "errorHeading": self.text(&config.denied.heading),
             "errorNote": self.text(&config.denied.note),
-            "service": [{
-                "id": format!("{base}{ACCESS_PATH}"),
-                "type": "AuthAccessService2",
-                "profile": "active",
-                "label": self.text(&config.label),
-                "heading": self.text(&config.heading),
-                "note": self.text(&config.note),
-                "confirmLabel": self.text(&config.confirm_label),
-                "service": [
-                    {"id": format!("{base}{TOKEN_PATH}"), "type": "AuthAccessTokenService2"},
-                    {
-                        "id": format!("{base}{LOGOUT_PATH}"),
-                        "type": "AuthLogoutService2",
-                        "label": self.text(&config.logout_label),
-                    },
-                ],
-            }],
+            "service": [self.access_service()],
         })
     }
 
-    /// The probe's answer for a resource that would get `status` (§5.2): a heading and a note
-    /// unless it is a success.
+    /// The access service (profile `active`) with its token and logout services.
+    fn access_service(&self) -> Value {
+        let config = &self.0.config;
+        let base = &self.0.base;
+        json!({
+            "id": format!("{base}{ACCESS_PATH}"),
+            "type": "AuthAccessService2",
+            "profile": "active",
+            "label": self.text(&config.label),
+            "heading": self.text(&config.heading),
+            "note": self.text(&config.note),
+            "confirmLabel": self.text(&config.confirm_label),
+            "service": [
+                {"id": format!("{base}{TOKEN_PATH}"), "type": "AuthAccessTokenService2"},
+                {
+                    "id": format!("{base}{LOGOUT_PATH}"),
+                    "type": "AuthLogoutService2",
+                    "label": self.text(&config.logout_label),
+                },
+            ],
+        })
+    }
+
+    /// The probe's answer for a resource that would get `status` (§5.2): unless it is a
+    /// success, a heading and a note, and the access service to get in through (viewers that
+    /// reached the probe without the resource's description still find it).
     pub(crate) fn probe_result(&self, status: u16) -> Value {
         let mut result = json!({
             "@context": AUTH_CONTEXT,
@@ -85,6 +92,7 @@ impl IiifService {
         };
         if let Some(text) = text {
             self.add_text(&mut result, text);
+            result["service"] = json!([self.access_service()]);
         }
         result
     }

@@ -165,9 +165,13 @@ impl Authenticator {
             })
             .ok_or_else(|| (Rejection::new(ErrorCode::MissingCredentials), None))?;
         let bearer = credential.sources().contains(&Source::Bearer);
-        let origin = headers
-            .get(http::header::ORIGIN)
-            .and_then(|value| value.to_str().ok());
+        // Only an IIIF token is bound to a page's origin: other credentials skip the lookup.
+        let origin = match credential {
+            Credential::IiifToken { .. } | Credential::IiifCookie { .. } => headers
+                .get(http::header::ORIGIN)
+                .and_then(|value| value.to_str().ok()),
+            _ => None,
+        };
         let caller = self.verify(&credential, origin).await.map_err(|refusal| {
             let rejection = Rejection {
                 bearer,

@@ -352,6 +352,10 @@ async fn the_probe_answers_signed_out_signed_in_and_without_permission() {
     assert_eq!(result["status"], 401);
     assert_eq!(result["heading"]["en"][0], "Sign in required");
     assert!(result["note"]["en"][0].is_string());
+    let access = &result["service"][0];
+    assert_eq!(access["type"], "AuthAccessService2", "{result}");
+    assert_eq!(access["service"][0]["type"], "AuthAccessTokenService2");
+    assert_eq!(access["service"][1]["type"], "AuthLogoutService2");
     assert!(result.get("location").is_none() && result.get("substitute").is_none());
 
     // The preflight of a probe with a token.
@@ -392,7 +396,7 @@ async fn the_probe_answers_signed_out_signed_in_and_without_permission() {
     );
     let result = probe(&gateway, resource, Some(&token), Some(VIEWER)).await;
     assert_eq!(result["status"], 200, "{result}");
-    assert!(result.get("heading").is_none());
+    assert!(result.get("heading").is_none() && result.get("service").is_none());
 
     // The token is bound to the origin it was posted to.
     let result = probe(&gateway, resource, Some(&token), Some(OTHER_VIEWER)).await;
@@ -415,6 +419,7 @@ async fn the_probe_answers_signed_out_signed_in_and_without_permission() {
     let result = probe(&gateway, resource, Some(&token), Some(VIEWER)).await;
     assert_eq!(result["status"], 403, "{result}");
     assert_eq!(result["heading"]["en"][0], "Not allowed");
+    assert_eq!(result["service"][0]["type"], "AuthAccessService2");
 
     // A path no IIIF route protects has no probe.
     let response = reqwest::get(gateway.url("/iiif/probe/elsewhere/info.json"))
@@ -560,6 +565,14 @@ async fn the_access_service_refuses_forged_forms_wrong_passwords_and_foreign_vie
     let (status, set) = browser.sign_in(VIEWER, "alice", "wrong").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(set.iter().all(|c| !c.starts_with("authgate_iiif=")));
+
+    // Sign-in is throttled per name, with the rest of authgate's sign-ins.
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        statuses.push(browser.sign_in(VIEWER, "bob", "guess").await.0);
+    }
+    assert_eq!(statuses[..6], [StatusCode::UNAUTHORIZED; 6]);
+    assert_eq!(statuses[6], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
 
     // A viewer that may not receive tokens is told so before anyone signs in.
     let (status, _, page) = browser
