@@ -39,7 +39,9 @@ pub(crate) fn render(status: StatusCode, page: &impl Template, framing: Framing)
                 HeaderName::from_static("x-frame-options"),
                 HeaderValue::from_static("DENY"),
             );
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+            // The demo's client reaches the IIIF services and the image wherever the public
+            // URL puts them, which may be another origin than the page's.
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src *; \
              connect-src *; form-action 'self'; frame-src *; frame-ancestors 'none'; \
              base-uri 'none'"
         }

@@ -167,7 +167,7 @@ impl Authenticator {
         let bearer = credential.sources().contains(&Source::Bearer);
         // Only an IIIF token is bound to a page's origin: other credentials skip the lookup.
         let origin = match credential {
-            Credential::IiifToken { .. } | Credential::IiifCookie { .. } => headers
+            Credential::IiifToken { .. } => headers
                 .get(http::header::ORIGIN)
                 .and_then(|value| value.to_str().ok()),
             _ => None,

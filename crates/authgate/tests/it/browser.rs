@@ -6,7 +6,8 @@
 //! `target/ui-screenshots/` and checked by axe-core for serious or critical accessibility
 //! violations, at desktop and at phone width. A reader runs the IIIF demo: probe, sign-in
 //! window, token frame, probe, image; a page of an origin not allowed gets `invalidOrigin`; after
-//! logout the probe says 401 again.
+//! logout the probe says 401 again. And from a viewer on another site (`localhost` against
+//! `127.0.0.1`), where the cookie travels as a third-party cookie.
 
 use crate::harness::{Gateway, eventually, reserve_port};
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -62,13 +63,25 @@ async fn start_driver() -> Driver {
 }
 
 async fn browser(driver: &Driver) -> Client {
+    browser_with(driver, &[]).await
+}
+
+/// A browser started with `extra` arguments besides the usual ones.
+async fn browser_with(driver: &Driver, extra: &[String]) -> Client {
+    // No sandbox: CI runs as root, where Chromium's sandbox cannot start.
+    let mut args: Vec<String> = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    args.extend_from_slice(extra);
     let capabilities = json!({
         "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            // No sandbox: CI runs as root, where Chromium's sandbox cannot start.
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900"]
-        }
+        "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args }
     });
     let Value::Object(capabilities) = capabilities else {
         unreachable!()
@@ -407,6 +420,51 @@ async fn windows(browser: &Client, count: usize) -> Vec<fantoccini::wd::WindowHa
     browser.windows().await.unwrap()
 }
 
+/// On the demo page (window `demo`), after the probe said 401: presses its sign-in button,
+/// signs in as `user` in the access window it opens, and waits until that window has closed
+/// itself.
+async fn sign_in_through_the_demo(
+    browser: &Client,
+    demo: &fantoccini::wd::WindowHandle,
+    user: (&str, &str),
+) {
+    press(browser, "#sign-in").await;
+    let opened = windows(browser, 2).await;
+    let access = opened.into_iter().find(|w| w != demo).unwrap();
+    browser.switch_to_window(access).await.unwrap();
+    let url = browser.current_url().await.unwrap();
+    assert_eq!(url.path(), "/iiif/access");
+    fill(browser, "#username", user.0).await;
+    fill(browser, "#password", user.1).await;
+    press(browser, "button[type=submit]").await;
+    let closed = eventually(Duration::from_secs(15), || async {
+        browser.windows().await.is_ok_and(|w| w.len() == 1)
+    })
+    .await;
+    assert!(
+        closed.is_some(),
+        "the access window stayed open, showing:\n{}",
+        text_of(browser, "body").await
+    );
+    browser.switch_to_window(demo.clone()).await.unwrap();
+}
+
+/// Waits until the demo's protected image has loaded at its full width.
+async fn demo_image_loaded(browser: &Client) -> bool {
+    eventually(Duration::from_secs(10), || async {
+        browser
+            .execute(
+                "const image = document.getElementById('protected-image');
+                 return image !== null && image.complete && image.naturalWidth;",
+                Vec::new(),
+            )
+            .await
+            .is_ok_and(|width| width == json!(1024))
+    })
+    .await
+    .is_some()
+}
+
 #[tokio::test]
 async fn a_viewer_opens_the_iiif_demo_image_after_signing_in() {
     let gateway = Gateway::start_public("");
@@ -423,14 +481,14 @@ async fn a_viewer_opens_the_iiif_demo_image_after_signing_in() {
     wait_for_attribute(&browser, "#probe-status", "data-status", "401").await;
     assert_eq!(text_of(&browser, "#sign-in").await, "Sign in");
 
-    // Its button opens the access service in a window of its own; signing in there closes it.
+    // Its button opens the access service in a window of its own, for this page's origin;
+    // signing in there closes it.
+    let origin = format!("http://127.0.0.1:{port}");
     press(&browser, "#sign-in").await;
     let opened = windows(&browser, 2).await;
     let access = opened.into_iter().find(|w| *w != demo).unwrap();
     browser.switch_to_window(access).await.unwrap();
-    let origin = format!("http://127.0.0.1:{port}");
     let url = browser.current_url().await.unwrap();
-    assert_eq!(url.path(), "/iiif/access");
     assert_eq!(
         url.query_pairs()
             .find(|(k, _)| k == "origin")
@@ -438,36 +496,20 @@ async fn a_viewer_opens_the_iiif_demo_image_after_signing_in() {
         Some(origin.clone())
     );
     check_page(&browser, "iiif-access").await;
-    fill(&browser, "#username", "reader").await;
-    fill(&browser, "#password", "reading-room").await;
-    press(&browser, "button[type=submit]").await;
-    let closed = eventually(Duration::from_secs(15), || async {
-        browser.windows().await.is_ok_and(|w| w.len() == 1)
-    })
-    .await;
-    assert!(
-        closed.is_some(),
-        "the access window stayed open, showing:\n{}",
-        text_of(&browser, "body").await
-    );
+    // Closed without signing in: the token service finds no cookie.
+    browser.close_window().await.unwrap();
     browser.switch_to_window(demo.clone()).await.unwrap();
+    wait_for_attribute(&browser, "#probe-status", "data-error", "missingAspect").await;
+    sign_in_through_the_demo(&browser, &demo, ("reader", "reading-room")).await;
 
     // The token message arrives, the probe says 200, and the image loads with the cookie.
     wait_for_attribute(&browser, "#probe-status", "data-status", "200").await;
     let steps = text_of(&browser, "#steps").await;
     assert!(steps.contains("Token service: a token for"), "{steps}");
-    let loaded = eventually(Duration::from_secs(10), || async {
-        browser
-            .execute(
-                "const image = document.getElementById('protected-image');
-                 return image !== null && image.complete && image.naturalWidth;",
-                Vec::new(),
-            )
-            .await
-            .is_ok_and(|width| width == json!(1024))
-    })
-    .await;
-    assert!(loaded.is_some(), "the image did not load: {steps}");
+    assert!(
+        demo_image_loaded(&browser).await,
+        "the image did not load: {steps}"
+    );
     check_page(&browser, "iiif-demo-signed-in").await;
 
     // A page of an origin that may not receive tokens gets invalidOrigin, posted to it.
@@ -503,4 +545,57 @@ async fn a_viewer_opens_the_iiif_demo_image_after_signing_in() {
     wait_for_attribute(&browser, "#probe-status", "data-status", "401").await;
     let steps = text_of(&browser, "#steps").await;
     assert!(steps.contains("Opening the logout service"), "{steps}");
+}
+
+#[tokio::test]
+async fn a_viewer_on_another_site_opens_the_iiif_image_with_the_cookie() {
+    // The viewer's page is on `localhost`, authgate on `127.0.0.1`: two sites, so the token
+    // frame and the image are third-party requests, which carry the access cookie only because
+    // it is `SameSite=None; Secure` and the reader allows third-party cookies (a fresh profile
+    // does not: IIIF Auth 2.0 Appendix A).
+    let reserved = reserve_port();
+    let port = reserved.port;
+    let public = format!("http://127.0.0.1:{port}");
+    let viewer = format!("http://localhost:{port}");
+    let gateway = Gateway::start_with_env(
+        "",
+        &[
+            (
+                "AUTHGATE_SERVER__LISTEN",
+                format!("127.0.0.1:{port}").as_str(),
+            ),
+            ("AUTHGATE_SERVER__PUBLIC_URL", public.as_str()),
+            (
+                "AUTHGATE_IIIF__ALLOWED_ORIGINS",
+                format!("[\"{public}\", \"{viewer}\"]").as_str(),
+            ),
+        ],
+    );
+    drop(reserved);
+    gateway.user("reader", "reading-room", "viewer");
+    let profile = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(profile.path().join("Default")).unwrap();
+    std::fs::write(
+        profile.path().join("Default/Preferences"),
+        r#"{"profile":{"cookie_controls_mode":0}}"#,
+    )
+    .unwrap();
+    let driver = start_driver().await;
+    let browser = browser_with(
+        &driver,
+        &[format!("--user-data-dir={}", profile.path().display())],
+    )
+    .await;
+
+    browser.goto(&format!("{viewer}/iiif/demo")).await.unwrap();
+    let demo = browser.window().await.unwrap();
+    press(&browser, "#start").await;
+    wait_for_attribute(&browser, "#probe-status", "data-status", "401").await;
+    sign_in_through_the_demo(&browser, &demo, ("reader", "reading-room")).await;
+    wait_for_attribute(&browser, "#probe-status", "data-status", "200").await;
+    let steps = text_of(&browser, "#steps").await;
+    assert!(
+        demo_image_loaded(&browser).await,
+        "the image did not load: {steps}"
+    );
 }
