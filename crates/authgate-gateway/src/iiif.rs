@@ -68,7 +68,8 @@ impl IiifAnswers {
     }
 
     /// The response with the probe service of `path` added to its JSON body. A body that is
-    /// not a JSON object, or too large to hold, passes unchanged.
+    /// not a JSON object, or declares a length too large to hold, passes unchanged; one that
+    /// runs past the limit undeclared has been partly read and cannot pass: it is a 502.
     async fn with_probe(&self, path: &str, response: Response) -> Response {
         let declared = response
             .headers()
