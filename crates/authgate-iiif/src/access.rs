@@ -11,9 +11,8 @@
 //! `POST /iiif/access` with a JSON body is the login of common tutorials: it answers an access
 //! token for the probe (and for content, where a client can send one) and sets no cookie.
 
-use crate::page::{AccessPage, Framing, NoticePage, render};
+use crate::page::{AccessPage, Framing, NoticePage, json_error, render};
 use crate::{ACCESS_COOKIE, IiifService};
-use authgate_core::error::ErrorBody;
 use authgate_core::{ErrorCode, key};
 use authgate_token::sign_in::SignInError;
 use axum::extract::{FromRequest, RawQuery, Request, State};
@@ -222,7 +221,7 @@ impl IiifService {
     async fn json_login(&self, headers: &HeaderMap, request: Request) -> Response {
         let login = match Json::<JsonLogin>::from_request(request, &()).await {
             Ok(Json(login)) => login,
-            Err(_) => return json_error(ErrorCode::MalformedRequest, None),
+            Err(_) => return json_error(ErrorCode::MalformedRequest),
         };
         // A browser says which page asked; the token is bound to it. Only allowed origins can
         // read the answer (CORS), so another site's page never sees a token.
@@ -233,13 +232,13 @@ impl IiifService {
         let user = match self.0.sign_in.check(&login.username, &login.password).await {
             Ok(user) => user,
             Err(SignInError::WrongCredentials | SignInError::TooLong) => {
-                return json_error(ErrorCode::InvalidCredentials, None);
+                return json_error(ErrorCode::InvalidCredentials);
             }
             Err(SignInError::LockedOut(wait)) => {
-                return json_error(ErrorCode::RateLimited, Some(wait.as_secs().max(1)));
+                return json_error_after(ErrorCode::RateLimited, Some(wait.as_secs().max(1)));
             }
             Err(SignInError::StoreUnavailable) => {
-                return json_error(ErrorCode::StoreUnavailable, None);
+                return json_error(ErrorCode::StoreUnavailable);
             }
         };
         let issued = async {
@@ -258,7 +257,7 @@ impl IiifService {
                 .into_response(),
             Err(error) => {
                 tracing::warn!(%error, "cannot issue an IIIF token");
-                json_error(ErrorCode::StoreUnavailable, None)
+                json_error(ErrorCode::StoreUnavailable)
             }
         };
         allow_origin(&mut response, readable_by);
@@ -328,15 +327,9 @@ pub(crate) fn notice(status: StatusCode, title: &str, message: &str, closes: boo
     )
 }
 
-/// The gateway's JSON error for `code`, with `Retry-After` when given.
-fn json_error(code: ErrorCode, retry_after: Option<u64>) -> Response {
-    let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = (
-        status,
-        [(CONTENT_TYPE, "application/json")],
-        ErrorBody::new(code).to_json(),
-    )
-        .into_response();
+/// [`json_error`] with `Retry-After` when given.
+fn json_error_after(code: ErrorCode, retry_after: Option<u64>) -> Response {
+    let mut response = json_error(code);
     if let Some(seconds) = retry_after {
         response
             .headers_mut()

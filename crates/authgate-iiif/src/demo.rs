@@ -4,11 +4,10 @@
 //! window → token frame → probe → image.
 
 use crate::IiifService;
-use crate::page::{Framing, render};
+use crate::page::{Framing, json_error, render};
 use askama::Template;
 use authgate_config::IIIF_DEMO_PREFIX;
 use authgate_core::ErrorCode;
-use authgate_core::error::ErrorBody;
 use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -65,7 +64,7 @@ impl Images {
     /// The answer to a GET of `path` (below the route's prefix, e.g. `/sample/info.json`).
     pub fn respond(&self, path: &str) -> Response {
         let Some(rest) = path.trim_start_matches('/').strip_prefix(IMAGE) else {
-            return not_found();
+            return json_error(ErrorCode::RouteNotFound);
         };
         match rest {
             "" | "/" => (
@@ -84,7 +83,7 @@ impl Images {
                     bytes,
                 )
                     .into_response(),
-                None => not_found(),
+                None => json_error(ErrorCode::RouteNotFound),
             },
         }
     }
@@ -127,15 +126,6 @@ fn size_of(request: &str) -> Option<&'static [u8]> {
         .iter()
         .find(|(w, h, _)| *w == width && (height.is_empty() || height.parse() == Ok(*h)))
         .map(|(_, _, bytes)| *bytes)
-}
-
-fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        [(CONTENT_TYPE, "application/json")],
-        ErrorBody::new(ErrorCode::RouteNotFound).to_json(),
-    )
-        .into_response()
 }
 
 #[cfg(test)]

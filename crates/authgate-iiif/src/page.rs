@@ -3,6 +3,8 @@
 //! one has a Content-Security-Policy that allows scripts from this origin only.
 
 use askama::Template;
+use authgate_core::ErrorCode;
+use authgate_core::error::ErrorBody;
 use axum::extract::Path;
 use axum::response::{Html, IntoResponse, Response};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS};
@@ -54,6 +56,17 @@ pub(crate) fn render(status: StatusCode, page: &impl Template, framing: Framing)
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response
+}
+
+/// The gateway's JSON error for `code` (the IIIF services' JSON answers share its shape).
+pub(crate) fn json_error(code: ErrorCode) -> Response {
+    let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(CONTENT_TYPE, "application/json")],
+        ErrorBody::new(code).to_json(),
+    )
+        .into_response()
 }
 
 /// The files the pages load, compiled in.

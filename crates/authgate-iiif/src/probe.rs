@@ -2,7 +2,9 @@
 //! the resource would answer, so a viewer learns whether to show it, and readable from any
 //! origin (viewers fetch it with CORS, with or without a bearer token).
 
+use crate::page::json_error;
 use crate::{IiifService, Probe};
+use authgate_core::ErrorCode;
 use authgate_core::bearer;
 use axum::Extension;
 use axum::extract::{Path, State};
@@ -28,13 +30,7 @@ pub(crate) async fn result(
     let origin = headers.get(ORIGIN).and_then(|value| value.to_str().ok());
     let path = format!("/{resource}");
     let Some(status) = probe.status(&path, token, origin).await else {
-        return (
-            StatusCode::NOT_FOUND,
-            cors(),
-            [(CONTENT_TYPE, "application/json")],
-            authgate_core::error::ErrorBody::new(authgate_core::ErrorCode::RouteNotFound).to_json(),
-        )
-            .into_response();
+        return (cors(), json_error(ErrorCode::RouteNotFound)).into_response();
     };
     (
         cors(),
