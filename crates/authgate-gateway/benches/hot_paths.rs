@@ -179,7 +179,6 @@ fn whole_pipeline(c: &mut Criterion) {
         config.rate_limit.rpm = Some(60_000_000);
         let gateway = Gateway::new(
             &config,
-            store.clone(),
             store,
             Arc::new(MemoryRateLimiter::new()),
             Arc::new(MemoryIdempotencyStore::default()),

@@ -31,7 +31,7 @@ use authgate_core::{AuthMethod, ErrorCode, Identity, KeyDigest};
 use authgate_iiif::IiifService;
 use authgate_iiif::demo::Images;
 use authgate_state::{IdempotencyStore, RateLimiter};
-use authgate_store::{AccessStore, CredentialStore, StoreError};
+use authgate_store::{Store, StoreError};
 use authgate_token::{ExternalIssuer, KeyRing, PasswordSignIn, TokenService, Verifier};
 use axum::Router;
 use axum::middleware::map_response;
@@ -47,7 +47,7 @@ pub struct Gateway {
     routes: RouteTable,
     authenticator: Authenticator,
     rate_limiter: Arc<dyn RateLimiter>,
-    store: Arc<dyn CredentialStore>,
+    store: Arc<dyn Store>,
     /// How request bodies are read.
     uploads: UploadLimits,
     /// `GATEWAY_SKIP_AUTH`: every response says so.
@@ -76,8 +76,7 @@ impl Gateway {
     /// Builds the gateway from validated configuration.
     pub async fn new(
         config: &Config,
-        store: Arc<dyn CredentialStore>,
-        access: Arc<dyn AccessStore>,
+        store: Arc<dyn Store>,
         rate_limiter: Arc<dyn RateLimiter>,
         idempotency: Arc<dyn IdempotencyStore>,
     ) -> Result<Self, String> {
@@ -92,7 +91,7 @@ impl Gateway {
             .await
             .map_err(|e| format!("cannot resolve the roles of auth.static_keys: {e}"))?;
         let cache = CredentialCache::new(store.clone(), policy, config.auth.cache_ttl.0);
-        let usage = UsageRecorder::new(store.clone() as Arc<dyn authgate_store::UsageSink>);
+        let usage = UsageRecorder::new(store.clone());
         let key_use = KeyUseRecorder::new(store.clone());
         let anonymous = AnonymousPolicy {
             everywhere: config.auth.anonymous,
@@ -134,7 +133,7 @@ impl Gateway {
             let signed_out = cache.clone();
             IiifService::new(
                 config,
-                access.clone(),
+                store.clone(),
                 sign_in.clone(),
                 Arc::new(SystemClock),
                 Arc::new(move || signed_out.clear()),
@@ -147,7 +146,8 @@ impl Gateway {
             anonymous,
             static_keys,
             token_authenticator,
-            iiif.is_some().then(|| IiifAuthenticator::new(access)),
+            iiif.is_some()
+                .then(|| IiifAuthenticator::new(store.clone())),
         );
         let uploads = UploadLimits {
             max_body_size: config.server.max_body_size,
@@ -337,7 +337,7 @@ impl Gateway {
 async fn static_callers(
     config: &Config,
     policy: &GrantPolicy,
-    store: &dyn CredentialStore,
+    store: &dyn Store,
 ) -> Result<foldhash::HashMap<KeyDigest, Arc<Caller>>, StoreError> {
     let mut callers = foldhash::HashMap::default();
     for entry in &config.auth.static_keys {

@@ -26,6 +26,7 @@ impl Operations {
             return Err(OpsError::invalid("name", "an application needs a name"));
         }
         check_redirect_uris(&new.redirect_uris)?;
+        self.known_roles(&new.roles).await?;
         let id = new_id("app");
         let tenant = new.tenant.unwrap_or_else(|| DEFAULT_TENANT.to_owned());
         let audit = entry(
@@ -70,6 +71,9 @@ impl Operations {
         }
         if let Some(uris) = &changes.redirect_uris {
             check_redirect_uris(uris)?;
+        }
+        if let Some(roles) = &changes.roles {
+            self.known_roles(roles).await?;
         }
         let audit = entry(
             actor,

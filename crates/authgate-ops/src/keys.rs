@@ -5,10 +5,13 @@ use crate::{Operations, OpsError, entry, permissions};
 use authgate_core::id::new_id;
 use authgate_core::key;
 use authgate_core::time::now_unix;
-use authgate_store::{Actor, Key, NewCredential, NewKey};
+use authgate_store::{Actor, AppMode, Key, NewCredential, NewKey};
 use serde::Serialize;
 use serde_json::json;
 use std::time::UNIX_EPOCH;
+
+/// The most app_keys an `app-id-key` application may hold at once (3scale's limit).
+pub const MAX_APP_KEYS: u32 = 5;
 
 /// What a new key is.
 #[derive(Debug, Clone)]
@@ -37,6 +40,17 @@ impl Operations {
     ) -> Result<WithSecret<Key>, OpsError> {
         let expires_at = new.expires.as_deref().map(parse_expiry).transpose()?;
         let scopes = permissions("scopes", &new.scopes)?;
+        // An application's mode never changes, so it is safe to read before the change.
+        let live_key_limit = match self.store.get_app(&new.app_id).await?.mode {
+            AppMode::ApiKey => None,
+            AppMode::AppIdKey => Some(MAX_APP_KEYS),
+            AppMode::AppId => {
+                return Err(OpsError::Conflict(format!(
+                    "application {} is in app-id mode: its app_id alone authenticates, it has no keys",
+                    new.app_id
+                )));
+            }
+        };
         let secret = key::generate(&self.key_env);
         let id = new_id("key");
         let audit = entry(
@@ -61,6 +75,7 @@ impl Operations {
                     scopes,
                     expires_at,
                     credential: credential(&secret),
+                    live_key_limit,
                 },
                 &audit,
             ))

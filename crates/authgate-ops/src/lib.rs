@@ -23,7 +23,7 @@ mod users;
 
 pub use apps::CreateApp;
 pub use audit::AuditQuery;
-pub use keys::{CreateKey, WithSecret};
+pub use keys::{CreateKey, MAX_APP_KEYS, WithSecret};
 pub use page::{DEFAULT_PAGE, MAX_PAGE, Page, PageRequest};
 pub use sessions::{Session, StartedSession};
 pub use tokens::AppToken;

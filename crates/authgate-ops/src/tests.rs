@@ -556,3 +556,85 @@ async fn a_deleted_user_s_session_ends_and_a_demoted_one_is_no_longer_admin() {
     ops.delete_user(&jane(), "ann").await.unwrap();
     assert!(ops.session(&started.secret).await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn key_rules_follow_the_application_s_mode() {
+    let (_dir, ops) = operations().await;
+    // app-id: the app_id alone authenticates, so no key is made (and nothing audited).
+    let app_id = ops.create_app(&jane(), app(AppMode::AppId)).await.unwrap();
+    let before = log(&ops).await.len();
+    let refused = ops.create_key(&jane(), key_of(&app_id.id)).await;
+    assert!(
+        matches!(&refused, Err(OpsError::Conflict(m)) if m.contains("app-id mode")),
+        "{refused:?}"
+    );
+    assert_eq!(log(&ops).await.len(), before);
+
+    // app-id-key: at most MAX_APP_KEYS live app_keys; a revoked one makes room.
+    let paired = ops
+        .create_app(&jane(), app(AppMode::AppIdKey))
+        .await
+        .unwrap();
+    let mut keys = Vec::new();
+    for _ in 0..MAX_APP_KEYS {
+        keys.push(ops.create_key(&jane(), key_of(&paired.id)).await.unwrap());
+    }
+    let sixth = ops.create_key(&jane(), key_of(&paired.id)).await;
+    assert!(
+        matches!(&sixth, Err(OpsError::Store(StoreError::Conflict(m))) if m.contains("5 live keys")),
+        "{sixth:?}"
+    );
+    ops.revoke_key(&jane(), &keys[0].item.id).await.unwrap();
+    ops.create_key(&jane(), key_of(&paired.id)).await.unwrap();
+
+    // api-key: no limit.
+    let plain = ops.create_app(&jane(), app(AppMode::ApiKey)).await.unwrap();
+    for _ in 0..=MAX_APP_KEYS {
+        ops.create_key(&jane(), key_of(&plain.id)).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn built_in_roles_are_granted_but_never_changed() {
+    let (_dir, ops) = operations().await;
+    for refused in [
+        ops.create_role(&jane(), "admin", &["tasks:read".into()])
+            .await
+            .map(|_| ()),
+        ops.set_role_permissions(&jane(), "viewer", &["tasks:read".into()])
+            .await
+            .map(|_| ()),
+        ops.delete_role(&jane(), "viewer").await,
+    ] {
+        assert!(
+            matches!(&refused, Err(OpsError::Conflict(m)) if m.contains("built-in role")),
+            "{refused:?}"
+        );
+    }
+    assert!(
+        log(&ops).await.is_empty(),
+        "refused changes are not audited"
+    );
+    let user = ops
+        .create_user(
+            &jane(),
+            CreateUser {
+                name: "ann".into(),
+                tenant: None,
+                kind: UserKind::Person,
+                roles: vec!["admin".into(), "viewer".into()],
+                password: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(user.roles, vec!["admin", "viewer"]);
+    // The built-in roles are not listed among the stored custom ones...
+    assert!(ops.store.list_roles().await.unwrap().is_empty());
+    // ...and an unknown role is refused as the input's fault, with the roles there are.
+    let unknown = ops.bind_role(&jane(), "ann", "nope").await;
+    assert!(
+        matches!(&unknown, Err(OpsError::Invalid { field: "roles", message }) if message.contains("built-in roles: admin, viewer")),
+        "{unknown:?}"
+    );
+}

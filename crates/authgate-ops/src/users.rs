@@ -4,6 +4,7 @@
 use crate::{Operations, OpsError, entry};
 use authgate_core::id::new_id;
 use authgate_core::password::{MAX_PASSWORD_BYTES, MAX_USERNAME_BYTES, hash_password};
+use authgate_core::permission::BUILTIN_ROLES;
 use authgate_store::{Actor, DEFAULT_TENANT, NewUser, Role, Tenant, User, UserKind};
 use serde_json::json;
 
@@ -32,6 +33,7 @@ impl Operations {
                 ),
             ));
         }
+        self.known_roles(&new.roles).await?;
         let password_hash = new.password.as_deref().map(hash).transpose()?;
         let id = new_id("usr");
         let tenant = new.tenant.unwrap_or_else(|| DEFAULT_TENANT.to_owned());
@@ -94,6 +96,7 @@ impl Operations {
                 "you cannot take the admin role from the user you are signed in as".into(),
             ));
         }
+        self.known_roles(roles).await?;
         let audit = entry(actor, "set_roles", "user", user, json!({ "roles": roles }));
         self.commit(self.store.set_user_roles(user, roles, &audit))
             .await
@@ -125,6 +128,7 @@ impl Operations {
 
     /// Gives a user (by id or name) a role, built-in or custom.
     pub async fn bind_role(&self, actor: &Actor, user: &str, role: &str) -> Result<User, OpsError> {
+        self.known_roles(&[role.to_owned()]).await?;
         let audit = entry(actor, "bind_role", "user", user, json!({ "role": role }));
         self.commit(self.store.bind_role(user, role, &audit)).await
     }
@@ -146,6 +150,7 @@ impl Operations {
                 format!("`{name}` is not a role name (letters, digits, - _ .)"),
             ));
         }
+        custom_role_only(name, "is a built-in role")?;
         let permissions = role_permissions(permissions)?;
         let audit = entry(
             actor,
@@ -165,6 +170,7 @@ impl Operations {
         name: &str,
         permissions: &[String],
     ) -> Result<Role, OpsError> {
+        custom_role_only(name, "is a built-in role; its permissions are fixed")?;
         let permissions = role_permissions(permissions)?;
         let audit = entry(
             actor,
@@ -179,9 +185,45 @@ impl Operations {
 
     /// Deletes a custom role and every binding of it.
     pub async fn delete_role(&self, actor: &Actor, name: &str) -> Result<(), OpsError> {
+        custom_role_only(name, "is a built-in role and cannot be deleted")?;
         let audit = entry(actor, "delete", "role", name, json!({}));
         self.commit(self.store.delete_role(name, &audit)).await
     }
+}
+
+impl Operations {
+    /// Refuses (as the `roles` field's fault) a role that is neither built in nor created. The
+    /// store checks again in the change's transaction, against a role deleted meanwhile.
+    pub(crate) async fn known_roles(&self, roles: &[String]) -> Result<(), OpsError> {
+        let custom = roles
+            .iter()
+            .filter(|role| !BUILTIN_ROLES.contains(&role.as_str()));
+        let mut stored = None;
+        for role in custom {
+            if stored.is_none() {
+                stored = Some(self.store.list_roles().await?);
+            }
+            if !stored.iter().flatten().any(|known| known.name == *role) {
+                return Err(OpsError::invalid(
+                    "roles",
+                    format!(
+                        "there is no role `{role}` (built-in roles: {}; create others with `roles create`)",
+                        BUILTIN_ROLES.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Refuses to create, change or delete a built-in role (`why` completes the sentence): their
+/// permissions are authgate's own, and no custom role may shadow one.
+fn custom_role_only(name: &str, why: &str) -> Result<(), OpsError> {
+    if BUILTIN_ROLES.contains(&name) {
+        return Err(OpsError::Conflict(format!("`{name}` {why}")));
+    }
+    Ok(())
 }
 
 /// A custom role's permissions: at least one, each `resource:action`.

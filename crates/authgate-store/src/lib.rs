@@ -1,10 +1,11 @@
 //! The store: tenants, users, applications and their credentials.
 //!
-//! Callers see only the traits here: [`CredentialStore`] is what the gateway's hot path needs
-//! (look a credential up, note its use, notice changes), [`DirectoryStore`] is what operators need
-//! (create, list, suspend, revoke), [`SessionStore`] keeps the web UI's sessions, [`AccessStore`] the IIIF viewers' sign-ins and
-//! tokens. [`open`] picks the implementation from the store URL; SQLite is
-//! the embedded default and PostgreSQL slots in beside it without touching callers.
+//! Callers see only the traits here, one per aggregate (keys, applications, users, roles, the
+//! token service's grants, signing keys, usage, the audit log, admin tokens, UI sessions, IIIF
+//! sign-ins) and [`ChangeFeed`]; [`Store`] is all of them, what [`open`] returns for a store URL.
+//! A backend holds storage code only: the rules that are not about storage (built-in roles, how
+//! many keys an application may hold, input validation) live above it, in the operations layer,
+//! so that every backend keeps them alike. SQLite is the embedded default.
 //!
 //! **Invariant:** no secret ever reaches this crate. Keys arrive as [`KeyDigest`]s.
 #![forbid(unsafe_code)]
@@ -19,29 +20,147 @@ use async_trait::async_trait;
 use authgate_core::KeyDigest;
 use std::sync::Arc;
 
-/// Where usage counters go: a part of [`CredentialStore`] of its own, so the usage recorder
-/// depends on nothing else.
+/// Whether the store answers, and the sequence of changes that tells every process when what it
+/// cached may be stale.
 #[async_trait]
-pub trait UsageSink: Send + Sync + 'static {
-    /// Adds to the usage counters; called in batches, never per request.
-    async fn record_usage(&self, counts: &[UsageCount]) -> Result<(), StoreError>;
-}
-
-/// What the gateway asks of the store on every cache miss and in the background.
-#[async_trait]
-pub trait CredentialStore: UsageSink {
+pub trait ChangeFeed: Send + Sync + 'static {
     /// Whether the store answers at all (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
+    /// The sequence number of the latest change; it moves whenever cached credentials may be stale.
+    async fn change_seq(&self) -> Result<i64, StoreError>;
+    /// The changes after `seq`, oldest first, at most `limit`. Sequence numbers grow in commit
+    /// order, so a reader that saw `seq` misses nothing committed after it; only the latest
+    /// [`KEPT_CHANGES`] are kept.
+    async fn changes_since(&self, seq: i64, limit: u32) -> Result<Vec<Change>, StoreError>;
+}
+
+/// Tenants: every user and application belongs to one.
+#[async_trait]
+pub trait TenantStore: Send + Sync + 'static {
+    async fn create_tenant(
+        &self,
+        id: &str,
+        name: &str,
+        audit: &AuditEntry,
+    ) -> Result<Tenant, StoreError>;
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+}
+
+/// Users (people and services), their passwords and the roles they hold. Roles named in a
+/// change must exist (built-in ones are stored too, as names without permissions).
+#[async_trait]
+pub trait UserStore: Send + Sync + 'static {
+    async fn create_user(&self, new: NewUser, audit: &AuditEntry) -> Result<User, StoreError>;
+    /// Sets (a PHC hash) or removes (`None`) a user's password.
+    async fn set_password(
+        &self,
+        user: &str,
+        password_hash: Option<&str>,
+        audit: &AuditEntry,
+    ) -> Result<User, StoreError>;
+    /// Replaces a user's roles.
+    async fn set_user_roles(
+        &self,
+        user: &str,
+        roles: &[String],
+        audit: &AuditEntry,
+    ) -> Result<User, StoreError>;
+    /// Gives a user (by id or name) one more role.
+    async fn bind_role(
+        &self,
+        user: &str,
+        role: &str,
+        audit: &AuditEntry,
+    ) -> Result<User, StoreError>;
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    /// A user by id or name.
+    async fn get_user(&self, id_or_name: &str) -> Result<User, StoreError>;
+    /// Deletes a user (by id or name) that owns no application.
+    async fn delete_user(&self, id_or_name: &str, audit: &AuditEntry) -> Result<(), StoreError>;
+    /// A user by name, with the password hash, for the token service.
+    async fn find_password(&self, user: &str) -> Result<Option<PasswordRecord>, StoreError>;
+}
+
+/// Custom roles and their permissions. Whether a role is built in (and so not to be changed)
+/// is the operations layer's rule; the store keeps built-in roles as names only, so that a
+/// grant of one passes the same existence check as any other.
+#[async_trait]
+pub trait RoleStore: Send + Sync + 'static {
+    /// Creates a role; permissions are already validated `resource:action` texts.
+    async fn create_role(
+        &self,
+        name: &str,
+        permissions: &[String],
+        audit: &AuditEntry,
+    ) -> Result<Role, StoreError>;
+    /// Replaces a role's permissions; holders act with them from the next change poll.
+    async fn set_role_permissions(
+        &self,
+        name: &str,
+        permissions: &[String],
+        audit: &AuditEntry,
+    ) -> Result<Role, StoreError>;
+    /// The custom roles, by name.
+    async fn list_roles(&self) -> Result<Vec<Role>, StoreError>;
+    /// Deletes a role and every binding of it.
+    async fn delete_role(&self, name: &str, audit: &AuditEntry) -> Result<(), StoreError>;
+    /// The stored permissions of the named roles (built-in ones have none stored).
+    async fn role_permissions(&self, roles: &[String]) -> Result<Vec<String>, StoreError>;
+}
+
+/// Applications: who calls, in which mode, acting with which roles.
+#[async_trait]
+pub trait AppStore: Send + Sync + 'static {
+    async fn create_app(&self, new: NewApp, audit: &AuditEntry) -> Result<App, StoreError>;
+    async fn list_apps(&self) -> Result<Vec<App>, StoreError>;
+    async fn get_app(&self, id: &str) -> Result<App, StoreError>;
+    async fn update_app(
+        &self,
+        id: &str,
+        changes: &AppChanges,
+        audit: &AuditEntry,
+    ) -> Result<App, StoreError>;
+    async fn set_app_suspended(
+        &self,
+        id: &str,
+        suspended: bool,
+        audit: &AuditEntry,
+    ) -> Result<App, StoreError>;
+    /// Deletes an application and every key of it.
+    async fn delete_app(&self, id: &str, audit: &AuditEntry) -> Result<(), StoreError>;
+    /// The application with this id, as the gateway needs it (`app-id` and `app-id-key`
+    /// credentials).
+    async fn find_app(&self, app_id: &str) -> Result<Option<AppRecord>, StoreError>;
+    /// The redirect URIs an application registered (for the authorization-code flow).
+    async fn redirect_uris(&self, app_id: &str) -> Result<Vec<String>, StoreError>;
+}
+
+/// API keys and app_keys, by the digest of their secret.
+#[async_trait]
+pub trait KeyStore: Send + Sync + 'static {
     /// The key with this digest, with its application, revoked or not.
     async fn find_key(&self, digest: &KeyDigest) -> Result<Option<KeyRecord>, StoreError>;
-    /// The application with this id, for `app-id` and `app-id-key` credentials.
-    async fn find_app(&self, app_id: &str) -> Result<Option<AppRecord>, StoreError>;
-    /// The permissions of the named custom roles (built-in ones are not stored).
-    async fn role_permissions(&self, roles: &[String]) -> Result<Vec<String>, StoreError>;
     /// Records when keys were last used; called in batches, never per request.
     async fn record_key_use(&self, uses: &[(String, i64)]) -> Result<(), StoreError>;
-    /// The signing keys still published (the active one and retired ones not yet expired).
-    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+    /// Adds a key to an application, refusing it when the application would hold more live
+    /// keys than [`NewKey::live_key_limit`].
+    async fn create_key(&self, new: NewKey, audit: &AuditEntry) -> Result<Key, StoreError>;
+    async fn get_key(&self, id: &str) -> Result<Key, StoreError>;
+    async fn list_keys(&self, app_id: Option<&str>) -> Result<Vec<Key>, StoreError>;
+    async fn revoke_key(&self, id: &str, audit: &AuditEntry) -> Result<Key, StoreError>;
+    /// Replaces a key's secret; the old one fails from the next request on.
+    async fn regenerate_key(
+        &self,
+        id: &str,
+        secret: &NewCredential,
+        audit: &AuditEntry,
+    ) -> Result<Key, StoreError>;
+}
+
+/// What the token service keeps of the grants it made: revoked access tokens, refresh tokens,
+/// authorization codes, and the grant families that tie them together.
+#[async_trait]
+pub trait GrantStore: Send + Sync + 'static {
     /// Whether the access token with this `jti` was revoked.
     async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError>;
     /// Refuses the access token with this `jti` from now on (kept until it would expire);
@@ -67,8 +186,6 @@ pub trait CredentialStore: UsageSink {
     /// Revokes every token of the family of the refresh token with this digest, access tokens
     /// included; whether anything was not revoked before.
     async fn revoke_refresh_token(&self, digest: &KeyDigest) -> Result<bool, StoreError>;
-    /// The redirect URIs an application registered (for the authorization-code flow).
-    async fn redirect_uris(&self, app_id: &str) -> Result<Vec<String>, StoreError>;
     /// Stores an authorization code.
     async fn create_authorization_code(&self, code: &AuthorizationCode) -> Result<(), StoreError>;
     /// Takes the code with this digest, once, starting the grant family `family_id`. A code
@@ -79,130 +196,13 @@ pub trait CredentialStore: UsageSink {
         now: i64,
         family_id: &str,
     ) -> Result<CodeUse, StoreError>;
-    /// A user by name, with the password hash, for the token service.
-    async fn find_password(&self, user: &str) -> Result<Option<PasswordRecord>, StoreError>;
-    /// The sequence number of the latest change; it moves whenever cached credentials may be stale.
-    async fn change_seq(&self) -> Result<i64, StoreError>;
 }
 
-/// What operators (CLI, admin API, web UI) do to the directory. Every change moves
-/// [`CredentialStore::change_seq`] and commits its [`AuditEntry`] in the same transaction; a
-/// refused change writes neither.
+/// The keys that sign tokens, per purpose: one signing, retired ones still published.
 #[async_trait]
-pub trait DirectoryStore: Send + Sync + 'static {
-    /// On an empty store, creates the `admin` user (role `admin`) in the default tenant with one
-    /// admin token. Returns whether it did; safe when several processes start at once.
-    async fn bootstrap_admin(
-        &self,
-        token: &NewCredential,
-        audit: &AuditEntry,
-    ) -> Result<bool, StoreError>;
-
-    async fn create_tenant(
-        &self,
-        id: &str,
-        name: &str,
-        audit: &AuditEntry,
-    ) -> Result<Tenant, StoreError>;
-    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
-
-    async fn create_user(&self, new: NewUser, audit: &AuditEntry) -> Result<User, StoreError>;
-    /// Sets (a PHC hash) or removes (`None`) a user's password.
-    async fn set_password(
-        &self,
-        user: &str,
-        password_hash: Option<&str>,
-        audit: &AuditEntry,
-    ) -> Result<User, StoreError>;
-    /// Replaces a user's roles.
-    async fn set_user_roles(
-        &self,
-        user: &str,
-        roles: &[String],
-        audit: &AuditEntry,
-    ) -> Result<User, StoreError>;
-    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
-    /// A user by id or name.
-    async fn get_user(&self, id_or_name: &str) -> Result<User, StoreError>;
-    /// Deletes a user (by id or name) that owns no application.
-    async fn delete_user(&self, id_or_name: &str, audit: &AuditEntry) -> Result<(), StoreError>;
-
-    async fn create_app(&self, new: NewApp, audit: &AuditEntry) -> Result<App, StoreError>;
-    async fn list_apps(&self) -> Result<Vec<App>, StoreError>;
-    async fn get_app(&self, id: &str) -> Result<App, StoreError>;
-    async fn update_app(
-        &self,
-        id: &str,
-        changes: &AppChanges,
-        audit: &AuditEntry,
-    ) -> Result<App, StoreError>;
-    async fn set_app_suspended(
-        &self,
-        id: &str,
-        suspended: bool,
-        audit: &AuditEntry,
-    ) -> Result<App, StoreError>;
-    /// Deletes an application and every key of it.
-    async fn delete_app(&self, id: &str, audit: &AuditEntry) -> Result<(), StoreError>;
-
-    /// Adds a key to an application; `app-id-key` applications hold at most [`MAX_APP_KEYS`].
-    async fn create_key(&self, new: NewKey, audit: &AuditEntry) -> Result<Key, StoreError>;
-    async fn get_key(&self, id: &str) -> Result<Key, StoreError>;
-    async fn list_keys(&self, app_id: Option<&str>) -> Result<Vec<Key>, StoreError>;
-    async fn revoke_key(&self, id: &str, audit: &AuditEntry) -> Result<Key, StoreError>;
-    /// Replaces a key's secret; the old one fails from the next request on.
-    async fn regenerate_key(
-        &self,
-        id: &str,
-        secret: &NewCredential,
-        audit: &AuditEntry,
-    ) -> Result<Key, StoreError>;
-
-    /// Creates a custom role; permissions are already validated `resource:action` texts.
-    async fn create_role(
-        &self,
-        name: &str,
-        permissions: &[String],
-        audit: &AuditEntry,
-    ) -> Result<Role, StoreError>;
-    /// Replaces a custom role's permissions; holders act with them from the next change poll.
-    async fn set_role_permissions(
-        &self,
-        name: &str,
-        permissions: &[String],
-        audit: &AuditEntry,
-    ) -> Result<Role, StoreError>;
-    async fn list_roles(&self) -> Result<Vec<Role>, StoreError>;
-    /// Deletes a custom role and every binding of it.
-    async fn delete_role(&self, name: &str, audit: &AuditEntry) -> Result<(), StoreError>;
-    /// Gives a user (by id or name) a role, built-in or custom.
-    async fn bind_role(
-        &self,
-        user: &str,
-        role: &str,
-        audit: &AuditEntry,
-    ) -> Result<User, StoreError>;
-
-    /// An application's usage per minute, for minutes starting in `from..to` (Unix seconds),
-    /// oldest first; minutes without requests are left out.
-    async fn usage(&self, app_id: &str, from: i64, to: i64)
-    -> Result<Vec<UsageMinute>, StoreError>;
-    /// Every application's usage summed over minutes starting in `from..to` (each sum's
-    /// `minute` is `from`), by application id; applications without requests are left out.
-    /// Each route's usage over the window, summed (`minute` is `from`), ordered by name.
-    async fn usage_by_route(
-        &self,
-        from: i64,
-        to: i64,
-    ) -> Result<Vec<(String, UsageMinute)>, StoreError>;
-    /// Every application's usage summed per minute, minutes from `from` up to `to`.
-    async fn usage_totals(&self, from: i64, to: i64) -> Result<Vec<UsageMinute>, StoreError>;
-    async fn usage_by_application(
-        &self,
-        from: i64,
-        to: i64,
-    ) -> Result<Vec<(String, UsageMinute)>, StoreError>;
-
+pub trait SigningKeyStore: Send + Sync + 'static {
+    /// The signing keys still published (the active one and retired ones not yet expired).
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
     /// Makes `new` the signing key of its purpose; the key of that purpose it replaces stops
     /// signing now and stays published until `publish_retired_until` (Unix seconds). Safe when
     /// several processes do it at once.
@@ -214,7 +214,43 @@ pub trait DirectoryStore: Send + Sync + 'static {
     ) -> Result<SigningKey, StoreError>;
     /// Every signing key, newest first, expired ones included.
     async fn list_signing_keys(&self) -> Result<Vec<SigningKey>, StoreError>;
+}
 
+/// Where usage counters go: a part of [`UsageStore`] of its own, so that the usage recorder
+/// depends on nothing else.
+#[async_trait]
+pub trait UsageSink: Send + Sync + 'static {
+    /// Adds to the usage counters; called in batches, never per request.
+    async fn record_usage(&self, counts: &[UsageCount]) -> Result<(), StoreError>;
+}
+
+/// Requests counted per minute, per application and per route, by outcome.
+#[async_trait]
+pub trait UsageStore: UsageSink {
+    /// An application's usage per minute, for minutes starting in `from..to` (Unix seconds),
+    /// oldest first; minutes without requests are left out.
+    async fn usage(&self, app_id: &str, from: i64, to: i64)
+    -> Result<Vec<UsageMinute>, StoreError>;
+    /// Every application's usage summed per minute, minutes from `from` up to `to`.
+    async fn usage_totals(&self, from: i64, to: i64) -> Result<Vec<UsageMinute>, StoreError>;
+    /// Every application's usage summed over minutes starting in `from..to` (each sum's
+    /// `minute` is `from`), by application id; applications without requests are left out.
+    async fn usage_by_application(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, UsageMinute)>, StoreError>;
+    /// Each route's usage over the window, summed (`minute` is `from`), ordered by name.
+    async fn usage_by_route(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, UsageMinute)>, StoreError>;
+}
+
+/// The audit log. Changes write their entries themselves, in their own transaction.
+#[async_trait]
+pub trait AuditStore: Send + Sync + 'static {
     /// Writes an audit entry for something done outside the store (an access token issued
     /// to an application).
     async fn append_audit(&self, audit: &AuditEntry) -> Result<(), StoreError>;
@@ -226,7 +262,18 @@ pub trait DirectoryStore: Send + Sync + 'static {
         limit: u32,
         before: Option<i64>,
     ) -> Result<Vec<AuditRecord>, StoreError>;
+}
 
+/// The admin API's bearer tokens, and the first start that creates the first one.
+#[async_trait]
+pub trait AdminTokenStore: Send + Sync + 'static {
+    /// On an empty store, creates the `admin` user (role `admin`) in the default tenant with one
+    /// admin token. Returns whether it did; safe when several processes start at once.
+    async fn bootstrap_admin(
+        &self,
+        token: &NewCredential,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
     /// The admin token with this digest, revoked or not, with its user's roles.
     async fn find_admin_token(
         &self,
@@ -305,9 +352,41 @@ pub trait AccessStore: Send + Sync + 'static {
     async fn end_access_session(&self, session_id: &str) -> Result<bool, StoreError>;
 }
 
-/// Every part: what `open` returns.
-pub trait Store: CredentialStore + DirectoryStore + SessionStore + AccessStore {}
-impl<T: CredentialStore + DirectoryStore + SessionStore + AccessStore> Store for T {}
+/// Every part: what `open` returns. A change made through any of them moves
+/// [`ChangeFeed::change_seq`] when cached credentials may depend on it, and commits its
+/// [`AuditEntry`] in the same transaction; a refused change writes neither.
+pub trait Store:
+    ChangeFeed
+    + TenantStore
+    + UserStore
+    + RoleStore
+    + AppStore
+    + KeyStore
+    + GrantStore
+    + SigningKeyStore
+    + UsageStore
+    + AuditStore
+    + AdminTokenStore
+    + SessionStore
+    + AccessStore
+{
+}
+impl<T> Store for T where
+    T: ChangeFeed
+        + TenantStore
+        + UserStore
+        + RoleStore
+        + AppStore
+        + KeyStore
+        + GrantStore
+        + SigningKeyStore
+        + UsageStore
+        + AuditStore
+        + AdminTokenStore
+        + SessionStore
+        + AccessStore
+{
+}
 
 /// Opens (creating and migrating if needed) the store named by `url`.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {

@@ -7,8 +7,67 @@ use std::collections::BTreeMap;
 /// The tenant used when none is named.
 pub const DEFAULT_TENANT: &str = "default";
 
-/// The most app_keys an `app-id-key` application may hold at once (3scale's limit).
-pub const MAX_APP_KEYS: i64 = 5;
+/// What kind of thing a change touched: each cached credential depends on some of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Key,
+    Application,
+    User,
+    Role,
+    SigningKey,
+    /// One access token revoked (the id is its `jti`).
+    AccessToken,
+    /// A grant family's tokens revoked.
+    TokenFamily,
+    /// An IIIF viewer's sign-in ended.
+    IiifSession,
+    /// A kind this version does not know (written by a newer one): anything may be stale.
+    Unknown,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Key => "key",
+            Self::Application => "application",
+            Self::User => "user",
+            Self::Role => "role",
+            Self::SigningKey => "signing_key",
+            Self::AccessToken => "access_token",
+            Self::TokenFamily => "token_family",
+            Self::IiifSession => "iiif_session",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "key" => Self::Key,
+            "application" => Self::Application,
+            "user" => Self::User,
+            "role" => Self::Role,
+            "signing_key" => Self::SigningKey,
+            "access_token" => Self::AccessToken,
+            "token_family" => Self::TokenFamily,
+            "iiif_session" => Self::IiifSession,
+            _ => Self::Unknown,
+        }
+    }
+}
+
+/// One entry of the change feed: the `id` of what changed (a key id, an application id, a
+/// user id, a role name, a `kid`, a `jti`, a family or session id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub seq: i64,
+    pub kind: ChangeKind,
+    pub id: String,
+}
+
+/// How many changes the feed keeps: older ones are pruned as new ones are written. A process
+/// that falls further behind (it finds a gap after its last seen change) drops everything it
+/// cached instead.
+pub const KEPT_CHANGES: i64 = 100_000;
 
 /// How an application's callers identify themselves (SPEC §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -208,6 +267,9 @@ pub struct NewKey {
     pub scopes: Vec<String>,
     pub expires_at: Option<i64>,
     pub credential: NewCredential,
+    /// The most live (unrevoked) keys the application may hold, this one included; checked in
+    /// the key's own transaction, so that concurrent creations cannot pass it together.
+    pub live_key_limit: Option<u32>,
 }
 
 /// What became of a request, as usage counts it.
@@ -632,4 +694,22 @@ pub struct AccessGrant {
     pub roles: Vec<String>,
     pub origin: Option<String>,
     pub expires_at: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_outcomes_round_trip_through_their_stored_form() {
+        for outcome in [
+            UsageOutcome::Allowed,
+            UsageOutcome::Denied("expired_credentials".into()),
+            UsageOutcome::StatusClass(5),
+        ] {
+            assert_eq!(UsageOutcome::decode(&outcome.encode()), Some(outcome));
+        }
+        assert_eq!(UsageOutcome::decode("status:xx"), None);
+        assert_eq!(UsageOutcome::decode("other"), None);
+    }
 }

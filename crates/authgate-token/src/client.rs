@@ -5,7 +5,7 @@
 use crate::endpoints::OAuthError;
 use authgate_core::time::now_unix;
 use authgate_core::{KeyDigest, key};
-use authgate_store::{CredentialStore, KeyRecord};
+use authgate_store::{KeyRecord, KeyStore};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::HeaderMap;
@@ -90,7 +90,7 @@ pub(crate) fn presented(
 
 /// Authenticates the client of a token or revocation request.
 pub(crate) async fn authenticate(
-    store: &dyn CredentialStore,
+    store: &dyn KeyStore,
     public_client_id: &str,
     headers: &HeaderMap,
     form: &HashMap<String, String>,

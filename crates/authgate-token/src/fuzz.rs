@@ -6,7 +6,7 @@ use crate::keys::KeyRing;
 use crate::verify::check_issued_at;
 use crate::{ExternalIssuer, Verifier};
 use authgate_config::SigningAlg;
-use authgate_store::{CredentialStore as _, SigningPurpose, SqliteStore};
+use authgate_store::{SigningKeyStore as _, SigningPurpose, SqliteStore};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use proptest::prelude::*;

@@ -9,7 +9,7 @@
 use authgate_config::SigningAlg;
 use authgate_core::id::new_id;
 use authgate_core::time::now_unix;
-use authgate_store::{CredentialStore, SigningKeyRecord, SigningPurpose, StoreError};
+use authgate_store::{SigningKeyRecord, SigningKeyStore, SigningPurpose, StoreError};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
@@ -42,7 +42,7 @@ pub enum KeyError {
     Store(#[from] StoreError),
 }
 
-/// A new signing key, ready for `DirectoryStore::rotate_signing_key` (which the operations
+/// A new signing key, ready for `SigningKeyStore::rotate_signing_key` (which the operations
 /// layer calls, with the rotation's audit entry).
 pub fn generate(purpose: SigningPurpose, alg: SigningAlg) -> Result<SigningKeyRecord, KeyError> {
     let kid = new_id("sig");
@@ -163,7 +163,7 @@ struct Loaded {
 /// names a key it does not know (at most once per `min_refresh`).
 #[derive(Clone)]
 pub struct KeyRing {
-    store: Arc<dyn CredentialStore>,
+    store: Arc<dyn SigningKeyStore>,
     loaded: Arc<RwLock<Loaded>>,
     last_refresh: Arc<RwLock<Option<Instant>>>,
     min_refresh: Duration,
@@ -171,7 +171,7 @@ pub struct KeyRing {
 
 impl KeyRing {
     /// Loads the published keys.
-    pub async fn load(store: Arc<dyn CredentialStore>) -> Result<Self, KeyError> {
+    pub async fn load(store: Arc<dyn SigningKeyStore>) -> Result<Self, KeyError> {
         let loaded = load(store.as_ref()).await?;
         Ok(Self {
             store,
@@ -251,7 +251,7 @@ impl KeyRing {
     }
 }
 
-async fn load(store: &dyn CredentialStore) -> Result<Loaded, KeyError> {
+async fn load(store: &dyn SigningKeyStore) -> Result<Loaded, KeyError> {
     let records = store.signing_keys().await?;
     let mut verifying = HashMap::new();
     let mut jwks = Vec::new();

@@ -15,7 +15,7 @@ use authgate_core::password::{
     MAX_PASSWORD_BYTES, MAX_USERNAME_BYTES, hash_password, verify_password,
 };
 use authgate_state::{Quota, RateLimiter};
-use authgate_store::{CredentialStore, User};
+use authgate_store::{User, UserStore};
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -101,13 +101,13 @@ pub enum SignInError {
 /// share one throttle.
 #[derive(Clone)]
 pub struct PasswordSignIn {
-    store: Arc<dyn CredentialStore>,
+    store: Arc<dyn UserStore>,
     throttle: Arc<LoginThrottle>,
 }
 
 impl PasswordSignIn {
     /// Failures count against `limiter`, the gateway's shared rate limiter.
-    pub fn new(store: Arc<dyn CredentialStore>, limiter: Arc<dyn RateLimiter>) -> Self {
+    pub fn new(store: Arc<dyn UserStore>, limiter: Arc<dyn RateLimiter>) -> Self {
         Self {
             store,
             throttle: Arc::new(LoginThrottle::new(limiter)),

@@ -2,8 +2,7 @@ use crate::keys::{self, KeyRing};
 use crate::{Grant, Issuer, TokenError, Verifier};
 use authgate_config::SigningAlg;
 use authgate_store::{
-    Actor, AuditEntry, CredentialStore as _, DirectoryStore as _, SigningKey, SigningPurpose,
-    SqliteStore,
+    Actor, AuditEntry, SigningKey, SigningKeyStore as _, SigningPurpose, SqliteStore,
 };
 use std::sync::Arc;
 use std::time::Duration;

@@ -18,7 +18,7 @@ use crate::authz::GrantPolicy;
 use crate::caller::Caller;
 use authgate_core::per_thread::PerThread;
 use authgate_core::{AuthMethod, ErrorCode, Identity, KeyDigest};
-use authgate_store::{AppMode, AppRecord, CredentialStore, KeyRecord, StoreError};
+use authgate_store::{AppMode, AppRecord, KeyRecord, Store, StoreError};
 use moka::future::Cache;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -88,7 +88,7 @@ type Hasher = foldhash::fast::RandomState;
 /// Cached store answers for keys and applications.
 #[derive(Clone)]
 pub struct CredentialCache {
-    store: Arc<dyn CredentialStore>,
+    store: Arc<dyn Store>,
     policy: Arc<GrantPolicy>,
     keys: Cache<KeyDigest, Option<Arc<CachedKey>>, Hasher>,
     apps: Cache<String, Option<Arc<CachedApp>>, Hasher>,
@@ -136,7 +136,7 @@ impl LookupCounts {
 }
 
 impl CredentialCache {
-    pub fn new(store: Arc<dyn CredentialStore>, policy: Arc<GrantPolicy>, ttl: Duration) -> Self {
+    pub fn new(store: Arc<dyn Store>, policy: Arc<GrantPolicy>, ttl: Duration) -> Self {
         Self {
             store,
             policy,
@@ -346,7 +346,7 @@ impl CredentialCache {
     }
 
     /// The store behind the cache.
-    pub fn store(&self) -> &Arc<dyn CredentialStore> {
+    pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 

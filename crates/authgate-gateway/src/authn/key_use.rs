@@ -1,7 +1,7 @@
 //! `last_used_at` for keys, written in batches: a request only notes the time in memory, and a
 //! background task writes what accumulated every few seconds (and once more at shutdown).
 
-use authgate_store::CredentialStore;
+use authgate_store::KeyStore;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,11 +10,11 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct KeyUseRecorder {
     pending: Arc<Mutex<HashMap<String, i64>>>,
-    store: Arc<dyn CredentialStore>,
+    store: Arc<dyn KeyStore>,
 }
 
 impl KeyUseRecorder {
-    pub fn new(store: Arc<dyn CredentialStore>) -> Self {
+    pub fn new(store: Arc<dyn KeyStore>) -> Self {
         Self {
             pending: Arc::default(),
             store,

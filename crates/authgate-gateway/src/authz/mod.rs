@@ -15,7 +15,7 @@ use crate::{Request, Response};
 use authgate_config::{AnonymousAccess, AuthorizationConfig, AuthorizationScheme};
 use authgate_core::permission::builtin_role;
 use authgate_core::{AuthMethod, ErrorCode, Grants, Identity, Permission};
-use authgate_store::{CredentialStore, StoreError};
+use authgate_store::{RoleStore, StoreError};
 use futures_util::future::BoxFuture;
 use std::collections::HashSet;
 
@@ -45,7 +45,7 @@ impl GrantPolicy {
     pub async fn grants(
         &self,
         identity: &Identity,
-        store: &dyn CredentialStore,
+        store: &dyn RoleStore,
     ) -> Result<Grants, StoreError> {
         let anonymous = identity.method == AuthMethod::Anonymous;
         let permissions = match self.scheme {

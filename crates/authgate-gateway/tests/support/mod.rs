@@ -6,10 +6,14 @@ use authgate_store::{Actor, AppMode, SqliteStore};
 use std::path::Path;
 use std::sync::Arc;
 
+/// The name of the store's file in the directory given to [`store_with_key`].
+#[allow(dead_code)] // Not every target that includes this module breaks its store.
+pub(crate) const STORE_FILE: &str = "gateway.db";
+
 /// A SQLite store in `dir` with one `api-key` application and one key, made through the
 /// operations layer as an operator would: the store, the key's secret and its id.
 pub(crate) async fn store_with_key(dir: &Path) -> (SqliteStore, String, String) {
-    let url = format!("sqlite://{}", dir.join("gateway.db").display());
+    let url = format!("sqlite://{}", dir.join(STORE_FILE).display());
     let store = SqliteStore::open(&url).await.expect("store");
     let ops = Operations::new(Arc::new(store.clone()), &Config::default());
     let tester = Actor {

@@ -1,7 +1,7 @@
 //! IIIF access sessions and tokens in SQLite.
 
 use super::{SqliteStore, digest_from_row, record_change, split_list};
-use crate::{AccessGrant, AccessStore, NewAccessSession, NewAccessToken, StoreError};
+use crate::{AccessGrant, AccessStore, ChangeKind, NewAccessSession, NewAccessToken, StoreError};
 use async_trait::async_trait;
 use authgate_core::KeyDigest;
 use sqlx::Row;
@@ -108,7 +108,7 @@ impl AccessStore for SqliteStore {
             .rows_affected()
             > 0;
         if ended {
-            record_change(&mut tx, "iiif_session", session_id).await?;
+            record_change(&mut tx, ChangeKind::IiifSession, session_id).await?;
         }
         tx.commit().await?;
         Ok(ended)

@@ -1,6 +1,7 @@
 //! The web UI's sessions in SQLite.
 
-use super::{SqliteStore, digest_from_row, record_audit, split_list};
+use super::audit::record_audit;
+use super::{SqliteStore, digest_from_row, split_list};
 use crate::{AuditEntry, NewSession, SessionRecord, SessionStore, StoreError};
 use async_trait::async_trait;
 use authgate_core::KeyDigest;

@@ -16,7 +16,7 @@ use crate::keys::KeyRing;
 use crate::sign_in::PasswordSignIn;
 use crate::verify::Verifier;
 use authgate_config::Config;
-use authgate_store::CredentialStore;
+use authgate_store::Store;
 use axum::Router;
 use axum::extract::FromRequest;
 use axum::routing::{get, post};
@@ -44,7 +44,7 @@ pub const PATH_PREFIXES: [&str; 3] = ["/.well-known/", "/v1/.well-known/", "/oau
 
 /// What the endpoints share.
 pub struct TokenService {
-    store: Arc<dyn CredentialStore>,
+    store: Arc<dyn Store>,
     ring: KeyRing,
     issuer: Issuer,
     verifier: Verifier,
@@ -71,7 +71,7 @@ impl TokenService {
 
     pub fn new(
         config: &Config,
-        store: Arc<dyn CredentialStore>,
+        store: Arc<dyn Store>,
         ring: KeyRing,
         sign_in: PasswordSignIn,
         on_revoke: OnRevoke,

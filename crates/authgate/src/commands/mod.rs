@@ -81,7 +81,7 @@ pub(crate) async fn gateway(config: &Config, store: Arc<dyn Store>) -> anyhow::R
             Arc::new(MemoryIdempotencyStore::default()),
         ),
     };
-    Gateway::new(config, store.clone(), store, rate_limiter, idempotency)
+    Gateway::new(config, store, rate_limiter, idempotency)
         .await
         .map_err(anyhow::Error::msg)
 }

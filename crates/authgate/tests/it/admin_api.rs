@@ -463,7 +463,7 @@ async fn refused_changes_name_the_field_and_write_no_entry() {
     let sixth = admin
         .expect(Method::POST, &keys, Some(json!({})), StatusCode::CONFLICT)
         .await;
-    assert!(sixth["message"].as_str().unwrap().contains("5 app keys"));
+    assert!(sixth["message"].as_str().unwrap().contains("5 live keys"));
     for (body, field) in [
         (json!({"scopes": ["tasks"]}), "scopes"),
         (json!({"expires": "2001-01-01T00:00:00Z"}), "expires"),

@@ -72,7 +72,7 @@ async fn the_sixth_app_key_is_refused_with_a_clear_error() {
     let sixth = gateway.cli(&["keys", "create", "--app", &app]);
     assert!(!sixth.status.success());
     let stderr = String::from_utf8_lossy(&sixth.stderr);
-    assert!(stderr.contains("already has 5 app keys"), "{stderr}");
+    assert!(stderr.contains("already has 5 live keys"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "one clear line: {stderr}");
     assert!(sixth.stdout.is_empty());
 }

@@ -1,13 +1,63 @@
-use super::*;
-use crate::{AccessStore, Actor, NewAccessSession, NewAccessToken};
-use authgate_core::key;
+//! The store's contract, checked through its traits only, so that every backend runs the same
+//! suite: each test below is a function of `&dyn Store`, and `conformance!` instantiates it once
+//! per backend.
+#![allow(clippy::unwrap_used)]
 
-async fn store() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let store = SqliteStore::open(&url).await.unwrap();
-    (dir, store)
+use authgate_core::KeyDigest;
+use authgate_core::key;
+use authgate_core::time::now_unix;
+use authgate_store::*;
+use std::sync::Arc;
+
+/// A store under test and what keeps it alive.
+struct Backend {
+    store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
 }
+
+impl Backend {
+    /// A fresh SQLite file.
+    async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = open(&url).await.unwrap();
+        Self { store, _dir: dir }
+    }
+}
+
+/// One `#[tokio::test]` per backend and test function.
+macro_rules! conformance {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let backend = super::Backend::sqlite().await;
+                    super::$test(backend.store.as_ref()).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    the_change_feed_names_what_changed_in_commit_order,
+    a_created_key_is_found_by_digest_with_its_application,
+    a_key_past_the_live_key_limit_is_refused_until_one_is_revoked,
+    regenerate_replaces_the_digest_and_every_change_moves_the_sequence,
+    a_batch_of_key_uses_keeps_each_key_s_latest_use,
+    bootstrap_happens_once,
+    a_user_who_owns_applications_is_not_deleted,
+    roles_are_checked_bound_and_acted_with,
+    usage_batches_add_up_per_minute_and_outcome,
+    the_bootstrap_admin_token_is_found_by_digest,
+    rotation_retires_the_signing_key_and_keeps_it_published_until_told,
+    a_rotation_retires_only_the_key_of_its_own_purpose,
+    a_revoked_token_is_remembered_until_it_would_expire,
+    a_refresh_token_works_once_and_its_reuse_revokes_the_family,
+    route_usage_adds_up_per_route_beside_the_applications,
+    iiif_tokens_belong_to_their_session_and_end_with_it,
+);
 
 fn credential() -> (String, NewCredential) {
     let secret = key::generate("test");
@@ -34,7 +84,7 @@ fn audit() -> AuditEntry {
 }
 
 /// A person of the default tenant with `roles`, as `create_user` answers.
-async fn person(store: &SqliteStore, name: &str, roles: &[&str]) -> Result<User, StoreError> {
+async fn person(store: &dyn Store, name: &str, roles: &[&str]) -> Result<User, StoreError> {
     store
         .create_user(
             NewUser {
@@ -50,7 +100,7 @@ async fn person(store: &SqliteStore, name: &str, roles: &[&str]) -> Result<User,
         .await
 }
 
-async fn app(store: &SqliteStore, mode: AppMode) -> App {
+async fn app(store: &dyn Store, mode: AppMode) -> App {
     store
         .create_app(
             NewApp {
@@ -76,12 +126,11 @@ fn new_key(app_id: &str, credential: NewCredential) -> NewKey {
         scopes: vec!["tasks:read".into()],
         expires_at: None,
         credential,
+        live_key_limit: None,
     }
 }
 
-#[tokio::test]
-async fn a_created_key_is_found_by_digest_with_its_application() {
-    let (_dir, store) = store().await;
+async fn a_created_key_is_found_by_digest_with_its_application(store: &dyn Store) {
     let owner = store
         .create_user(
             NewUser {
@@ -138,48 +187,37 @@ async fn a_created_key_is_found_by_digest_with_its_application() {
     );
 }
 
-#[tokio::test]
-async fn the_sixth_app_key_is_refused_until_one_is_revoked() {
-    let (_dir, store) = store().await;
-    let app = app(&store, AppMode::AppIdKey).await;
+async fn a_key_past_the_live_key_limit_is_refused_until_one_is_revoked(store: &dyn Store) {
+    let app = app(store, AppMode::AppIdKey).await;
+    let limited = || NewKey {
+        live_key_limit: Some(3),
+        ..new_key(&app.id, credential().1)
+    };
     let mut first = None;
-    for _ in 0..5 {
-        let key = store
-            .create_key(new_key(&app.id, credential().1), &audit())
-            .await
-            .unwrap();
+    for _ in 0..3 {
+        let key = store.create_key(limited(), &audit()).await.unwrap();
         first.get_or_insert(key.id);
     }
-    let err = store
-        .create_key(new_key(&app.id, credential().1), &audit())
-        .await
-        .unwrap_err();
+    let err = store.create_key(limited(), &audit()).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
-    assert!(err.to_string().contains("5 app keys"), "{err}");
+    assert!(err.to_string().contains("3 live keys"), "{err}");
     store.revoke_key(&first.unwrap(), &audit()).await.unwrap();
+    store.create_key(limited(), &audit()).await.unwrap();
+    // Without a limit the store adds keys as asked.
     store
         .create_key(new_key(&app.id, credential().1), &audit())
         .await
         .unwrap();
+    assert!(matches!(
+        store
+            .create_key(new_key("app_missing", credential().1), &audit())
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
-#[tokio::test]
-async fn app_id_mode_applications_have_no_keys() {
-    let (_dir, store) = store().await;
-    let app = app(&store, AppMode::AppId).await;
-    let err = store
-        .create_key(new_key(&app.id, credential().1), &audit())
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
-    let record = store.find_app(&app.id).await.unwrap().unwrap();
-    assert_eq!(record.mode, AppMode::AppId);
-}
-
-#[tokio::test]
-async fn regenerate_replaces_the_digest_and_every_change_moves_the_sequence() {
-    let (_dir, store) = store().await;
-    let app = app(&store, AppMode::ApiKey).await;
+async fn regenerate_replaces_the_digest_and_every_change_moves_the_sequence(store: &dyn Store) {
+    let app = app(store, AppMode::ApiKey).await;
     let (old_secret, credential_old) = credential();
     let key = store
         .create_key(new_key(&app.id, credential_old), &audit())
@@ -224,10 +262,8 @@ async fn regenerate_replaces_the_digest_and_every_change_moves_the_sequence() {
     );
 }
 
-#[tokio::test]
-async fn a_batch_of_key_uses_keeps_each_key_s_latest_use() {
-    let (_dir, store) = store().await;
-    let app = app(&store, AppMode::ApiKey).await;
+async fn a_batch_of_key_uses_keeps_each_key_s_latest_use(store: &dyn Store) {
+    let app = app(store, AppMode::ApiKey).await;
     let first = store
         .create_key(new_key(&app.id, credential().1), &audit())
         .await
@@ -257,9 +293,7 @@ async fn a_batch_of_key_uses_keeps_each_key_s_latest_use() {
     assert_eq!(last_used(&second.id), Some(1_650_000_000));
 }
 
-#[tokio::test]
-async fn bootstrap_happens_once() {
-    let (_dir, store) = store().await;
+async fn bootstrap_happens_once(store: &dyn Store) {
     assert!(
         store
             .bootstrap_admin(&credential().1, &audit())
@@ -278,10 +312,8 @@ async fn bootstrap_happens_once() {
     assert_eq!(users[0].roles, vec!["admin"]);
 }
 
-#[tokio::test]
-async fn a_user_who_owns_applications_is_not_deleted() {
-    let (_dir, store) = store().await;
-    person(&store, "ian", &[]).await.unwrap();
+async fn a_user_who_owns_applications_is_not_deleted(store: &dyn Store) {
+    person(store, "ian", &[]).await.unwrap();
     store
         .create_app(
             NewApp {
@@ -303,9 +335,7 @@ async fn a_user_who_owns_applications_is_not_deleted() {
     ));
 }
 
-#[tokio::test]
-async fn roles_are_checked_bound_and_acted_with() {
-    let (_dir, store) = store().await;
+async fn roles_are_checked_bound_and_acted_with(store: &dyn Store) {
     let role = store
         .create_role("tasks-reader", &["tasks:read".into()], &audit())
         .await
@@ -321,13 +351,13 @@ async fn roles_are_checked_bound_and_acted_with() {
             .await,
         Err(StoreError::Conflict(_))
     ));
-    let unknown = person(&store, "x", &["nope"]).await;
+    let unknown = person(store, "x", &["nope"]).await;
     assert!(
         matches!(unknown, Err(StoreError::NotFound(_))),
         "{unknown:?}"
     );
 
-    person(&store, "ian", &["viewer"]).await.unwrap();
+    person(store, "ian", &["viewer"]).await.unwrap();
     let ian = store
         .bind_role("ian", "tasks-reader", &audit())
         .await
@@ -386,10 +416,8 @@ async fn roles_are_checked_bound_and_acted_with() {
     assert_eq!(store.list_users().await.unwrap()[0].roles, vec!["viewer"]);
 }
 
-#[tokio::test]
-async fn usage_batches_add_up_per_minute_and_outcome() {
-    let (_dir, store) = store().await;
-    let demo = app(&store, AppMode::ApiKey).await;
+async fn usage_batches_add_up_per_minute_and_outcome(store: &dyn Store) {
+    let demo = app(store, AppMode::ApiKey).await;
     let count = |minute, outcome, count| UsageCount {
         of: UsageOf::Application(demo.id.clone()),
         minute,
@@ -430,16 +458,13 @@ async fn usage_batches_add_up_per_minute_and_outcome() {
     );
 
     store.delete_app(&demo.id, &audit()).await.unwrap();
-    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM usage_counts")
-        .fetch_one(&store.pool)
-        .await
-        .unwrap();
-    assert_eq!(left, 0);
+    assert!(
+        store.usage_totals(0, 600).await.unwrap().is_empty(),
+        "a deleted application's usage goes with it"
+    );
 }
 
-#[tokio::test]
-async fn the_bootstrap_admin_token_is_found_by_digest() {
-    let (_dir, store) = store().await;
+async fn the_bootstrap_admin_token_is_found_by_digest(store: &dyn Store) {
     let (_secret, token) = credential();
     assert!(store.bootstrap_admin(&token, &audit()).await.unwrap());
     let found = store
@@ -460,19 +485,6 @@ async fn the_bootstrap_admin_token_is_found_by_digest() {
     );
 }
 
-#[test]
-fn usage_outcomes_round_trip_through_their_stored_form() {
-    for outcome in [
-        UsageOutcome::Allowed,
-        UsageOutcome::Denied("expired_credentials".into()),
-        UsageOutcome::StatusClass(5),
-    ] {
-        assert_eq!(UsageOutcome::decode(&outcome.encode()), Some(outcome));
-    }
-    assert_eq!(UsageOutcome::decode("status:xx"), None);
-    assert_eq!(UsageOutcome::decode("other"), None);
-}
-
 fn signing_key(kid: &str, created_at: i64) -> SigningKeyRecord {
     SigningKeyRecord {
         kid: kid.into(),
@@ -486,9 +498,7 @@ fn signing_key(kid: &str, created_at: i64) -> SigningKeyRecord {
     }
 }
 
-#[tokio::test]
-async fn rotation_retires_the_signing_key_and_keeps_it_published_until_told() {
-    let (_dir, store) = store().await;
+async fn rotation_retires_the_signing_key_and_keeps_it_published_until_told(store: &dyn Store) {
     let seq = store.change_seq().await.unwrap();
     let first = store
         .rotate_signing_key(signing_key("k1", 1), 0, &audit())
@@ -537,9 +547,7 @@ async fn rotation_retires_the_signing_key_and_keeps_it_published_until_told() {
     );
 }
 
-#[tokio::test]
-async fn a_rotation_retires_only_the_key_of_its_own_purpose() {
-    let (_dir, store) = store().await;
+async fn a_rotation_retires_only_the_key_of_its_own_purpose(store: &dyn Store) {
     store
         .rotate_signing_key(signing_key("access-1", 1), 0, &audit())
         .await
@@ -586,9 +594,7 @@ async fn a_rotation_retires_only_the_key_of_its_own_purpose() {
     );
 }
 
-#[tokio::test]
-async fn a_revoked_token_is_remembered_until_it_would_expire() {
-    let (_dir, store) = store().await;
+async fn a_revoked_token_is_remembered_until_it_would_expire(store: &dyn Store) {
     let seq = store.change_seq().await.unwrap();
     assert!(store.revoke_token("jti-1", now_unix() + 60).await.unwrap());
     let after = store.change_seq().await.unwrap();
@@ -619,9 +625,7 @@ async fn a_revoked_token_is_remembered_until_it_would_expire() {
     );
 }
 
-#[tokio::test]
-async fn a_refresh_token_works_once_and_its_reuse_revokes_the_family() {
-    let (_dir, store) = store().await;
+async fn a_refresh_token_works_once_and_its_reuse_revokes_the_family(store: &dyn Store) {
     let token = |id: &str, digest: u8| RefreshTokenRecord {
         id: id.into(),
         digest: KeyDigest([digest; 32]),
@@ -689,10 +693,8 @@ async fn a_refresh_token_works_once_and_its_reuse_revokes_the_family() {
     );
 }
 
-#[tokio::test]
-async fn route_usage_adds_up_per_route_beside_the_applications() {
-    let (_dir, store) = store().await;
-    let demo = app(&store, AppMode::ApiKey).await;
+async fn route_usage_adds_up_per_route_beside_the_applications(store: &dyn Store) {
+    let demo = app(store, AppMode::ApiKey).await;
     let on = |of: UsageOf, minute, outcome, count| UsageCount {
         of,
         minute,
@@ -738,10 +740,8 @@ async fn route_usage_adds_up_per_route_beside_the_applications() {
     assert_eq!(applications[0].1.allowed, 2);
 }
 
-#[tokio::test]
-async fn iiif_tokens_belong_to_their_session_and_end_with_it() {
-    let (_dir, store) = store().await;
-    person(&store, "viewer", &["viewer"]).await.unwrap();
+async fn iiif_tokens_belong_to_their_session_and_end_with_it(store: &dyn Store) {
+    person(store, "viewer", &["viewer"]).await.unwrap();
     let cookie = key::generate("iiifsession");
     let session = NewAccessSession {
         id: "iiif_1".into(),
@@ -825,4 +825,56 @@ async fn iiif_tokens_belong_to_their_session_and_end_with_it() {
         Err(StoreError::NotFound(_))
     ));
     assert!(!store.end_access_session("iiif_1").await.unwrap());
+}
+
+async fn the_change_feed_names_what_changed_in_commit_order(store: &dyn Store) {
+    let start = store.change_seq().await.unwrap();
+    let demo = app(store, AppMode::ApiKey).await;
+    let key = store
+        .create_key(new_key(&demo.id, credential().1), &audit())
+        .await
+        .unwrap();
+    store
+        .set_app_suspended(&demo.id, true, &audit())
+        .await
+        .unwrap();
+    store
+        .create_role("reader", &["tasks:read".into()], &audit())
+        .await
+        .unwrap();
+    assert!(store.revoke_token("jti-9", now_unix() + 60).await.unwrap());
+
+    let changes = store.changes_since(start, 100).await.unwrap();
+    let seen: Vec<(ChangeKind, &str)> = changes
+        .iter()
+        .map(|change| (change.kind, change.id.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (ChangeKind::Application, demo.id.as_str()),
+            (ChangeKind::Key, key.id.as_str()),
+            (ChangeKind::Application, demo.id.as_str()),
+            (ChangeKind::Role, "reader"),
+            (ChangeKind::AccessToken, "jti-9"),
+        ]
+    );
+    assert!(changes.windows(2).all(|pair| pair[0].seq < pair[1].seq));
+    assert_eq!(
+        changes.last().unwrap().seq,
+        store.change_seq().await.unwrap()
+    );
+
+    // A page at a time, from where the last one ended.
+    let first_two = store.changes_since(start, 2).await.unwrap();
+    assert_eq!(first_two, changes[..2]);
+    let rest = store.changes_since(first_two[1].seq, 100).await.unwrap();
+    assert_eq!(rest, changes[2..]);
+    assert!(
+        store
+            .changes_since(changes.last().unwrap().seq, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
