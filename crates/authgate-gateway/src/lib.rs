@@ -17,6 +17,7 @@ pub mod authn;
 pub mod authz;
 pub mod caller;
 pub mod chain;
+pub mod changes;
 pub mod context;
 pub mod cors;
 pub mod forward;

@@ -10,6 +10,7 @@ use crate::authz::Authorize;
 use crate::authz::GrantPolicy;
 use crate::caller::Caller;
 use crate::chain::{Chain, Stage};
+use crate::changes::ChangeFollower;
 use crate::context::RequestContext;
 use crate::forward::Forward;
 use crate::idempotency::IdempotencyPolicy;
@@ -64,8 +65,10 @@ pub struct Gateway {
     demo_images: Option<Arc<Images>>,
     /// Checks passwords, throttling failures per name: the token service's and the web UI's.
     pub sign_in: PasswordSignIn,
-    /// Cleared by [`Gateway::watch_changes`] when the store changes.
+    /// Told by [`Gateway::changes`] what the store's changes touched.
     pub cache: CredentialCache,
+    /// Follows the store's change feed for the cache and the signing keys.
+    pub changes: Arc<ChangeFollower>,
     /// Flushed by [`KeyUseRecorder::run`] and once more at shutdown.
     pub key_use: KeyUseRecorder,
     /// Flushed by [`UsageRecorder::run`] and once more at shutdown.
@@ -109,7 +112,7 @@ impl Gateway {
                 store.clone(),
                 ring.clone(),
                 sign_in.clone(),
-                Arc::new(move || revoked.clear()),
+                Arc::new(move || revoked.clear_tokens()),
             );
             let verifier = Verifier::new(ring.clone(), issuer, &config.oidc.audience);
             Some((Arc::new(service), ring, verifier))
@@ -136,7 +139,7 @@ impl Gateway {
                 store.clone(),
                 sign_in.clone(),
                 Arc::new(SystemClock),
-                Arc::new(move || signed_out.clear()),
+                Arc::new(move || signed_out.clear_tokens()),
             )
         });
         let authenticator = Authenticator::new(
@@ -153,11 +156,20 @@ impl Gateway {
             max_body_size: config.server.max_body_size,
             body_timeout: config.server.body_timeout.0,
         };
+        let changes = Arc::new(
+            ChangeFollower::new(
+                store.clone(),
+                cache.clone(),
+                own.as_ref().map(|(_, ring, _)| ring.clone()),
+            )
+            .await,
+        );
         Ok(Self {
             routes,
             authenticator,
             rate_limiter,
             store,
+            changes,
             uploads,
             skip_authentication: config.auth.skip,
             cors: cors::layer(&config.cors, &config.auth),
@@ -290,31 +302,6 @@ impl Gateway {
                 })
             }
         })
-    }
-
-    /// Watches the store's change sequence until the process ends: when it moves, every cached
-    /// credential is dropped and the signing keys are read again.
-    pub async fn watch_changes(self: Arc<Self>, interval: std::time::Duration) {
-        let mut seen = self.store.change_seq().await.ok();
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            match self.store.change_seq().await {
-                Ok(seq) if Some(seq) != seen => {
-                    tracing::debug!(seq, "store changed; credential cache cleared");
-                    self.cache.clear();
-                    if let Some((_, ring)) = &self.tokens
-                        && let Err(error) = ring.reload().await
-                    {
-                        tracing::warn!(%error, "cannot reload the signing keys");
-                    }
-                    seen = Some(seq);
-                }
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "cannot read the store's change sequence"),
-            }
-        }
     }
 
     /// Forgets rate-limit counters that are full again (clients can invent their keys).

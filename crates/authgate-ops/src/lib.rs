@@ -81,10 +81,11 @@ pub struct Operations {
     clock: Arc<dyn Clock>,
 }
 
-/// Called after each change this process commits, so that its own caches forget at once: the
-/// instance that makes a change refuses an old credential from its next request (other
-/// instances learn of it from the store's change sequence).
-pub type OnChange = Arc<dyn Fn() + Send + Sync>;
+/// Awaited after each change this process commits, before the change is answered, so that its
+/// own caches forget at once: the instance that makes a change refuses an old credential from
+/// its next request (other instances learn of it from the store's change feed).
+pub type OnChange =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 impl Operations {
     pub fn new(store: Arc<dyn Store>, config: &Config) -> Self {
@@ -118,7 +119,7 @@ impl Operations {
     ) -> Result<T, OpsError> {
         let committed = change.await?;
         if let Some(hook) = &self.on_change {
-            hook();
+            hook().await;
         }
         Ok(committed)
     }

@@ -1,24 +1,26 @@
-//! The in-process credential cache (emptied by `Gateway::watch_changes` when the store changes).
+//! The in-process credential cache (told of the store's changes by `Gateway::catch_up`).
 //!
 //! Entries are keyed by key digest (or app id) and hold the store's answer, including "no such
 //! key", so repeated bad keys do not hit the store either; a found record is kept with its
 //! [`Caller`] (identity and grants) already built. Concurrent misses for one key share a single
-//! lookup. Every entry is dropped when the store's change sequence moves, so a suspend, revoke or
-//! regenerate made by the CLI or another instance takes effect within one poll interval; entries
-//! also expire after the configured TTL as a backstop.
+//! lookup. A change drops only the entries it touches ([`CredentialCache::forget`]): a key's own
+//! entry, an application's keys and tokens; changes whose reach is wide (users, roles, signing
+//! keys) drop everything. So a suspend, revoke or regenerate made by the CLI or another instance
+//! takes effect within one poll interval, while keys being created elsewhere leave the keys in
+//! use cached; entries also expire after the configured TTL as a backstop.
 //!
 //! In front of the shared cache, each thread keeps its own copies of the keys it verified
 //! ([`ThreadKeys`]): a hit there reads and writes only that thread's memory, where the shared
 //! cache's bookkeeping and the reference counts of shared records would move between the
 //! workers' cores on every request. A copy never outlives the shared entry it came from, and
-//! clearing the cache drops every thread's copies too.
+//! any forgetting drops every thread's copies (they are copied again from the shared entries).
 
 use super::Refusal;
 use crate::authz::GrantPolicy;
 use crate::caller::Caller;
 use authgate_core::per_thread::PerThread;
 use authgate_core::{AuthMethod, ErrorCode, Identity, KeyDigest};
-use authgate_store::{AppMode, AppRecord, KeyRecord, Store, StoreError};
+use authgate_store::{AppMode, AppRecord, Change, ChangeKind, KeyRecord, Store, StoreError};
 use moka::future::Cache;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -101,7 +103,7 @@ pub struct CredentialCache {
     lookups: Arc<LookupCounts>,
     /// Each thread's copies of found keys.
     thread_keys: Arc<PerThread<Mutex<ThreadKeys>>>,
-    /// Moves when the cache is cleared, after the shared entries are dropped.
+    /// Moves whenever entries are dropped, after the shared ones: every thread's copies go.
     generation: Arc<AtomicU64>,
     ttl: Duration,
 }
@@ -143,14 +145,17 @@ impl CredentialCache {
             keys: Cache::builder()
                 .max_capacity(MAX_ENTRIES)
                 .time_to_live(ttl)
+                .support_invalidation_closures()
                 .build_with_hasher(Hasher::default()),
             apps: Cache::builder()
                 .max_capacity(MAX_ENTRIES)
                 .time_to_live(ttl)
+                .support_invalidation_closures()
                 .build_with_hasher(Hasher::default()),
             tokens: Cache::builder()
                 .max_capacity(MAX_ENTRIES)
                 .time_to_live(ttl)
+                .support_invalidation_closures()
                 .build_with_hasher(Hasher::default()),
             anonymous: Cache::builder().max_capacity(1).time_to_live(ttl).build(),
             lookups: Arc::default(),
@@ -358,6 +363,59 @@ impl CredentialCache {
         self.apps.invalidate_all();
         self.anonymous.invalidate_all();
         self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Drops the verified tokens and IIIF credentials (a revocation or a sign-out), keeping
+    /// keys and applications.
+    pub fn clear_tokens(&self) {
+        self.tokens.invalidate_all();
+    }
+
+    /// Drops what `change` may have made stale, and only that.
+    pub fn forget(&self, change: &Change) {
+        let id = change.id.clone();
+        let dropped = match change.kind {
+            ChangeKind::Key => self.keys.invalidate_entries_if(move |_, key| {
+                key.as_ref().is_some_and(|key| key.record.id == id)
+            }),
+            ChangeKind::Application => {
+                let (app, tokens_app) = (id.clone(), id.clone());
+                self.apps
+                    .invalidate_entries_if(move |app_id, _| *app_id == app)
+                    .and_then(|_| {
+                        self.tokens
+                            .invalidate_entries_if(move |_, token| token.client_id == tokens_app)
+                    })
+                    .and_then(|_| {
+                        self.keys.invalidate_entries_if(move |_, key| {
+                            key.as_ref().is_some_and(|key| key.record.app.id == id)
+                        })
+                    })
+            }
+            ChangeKind::AccessToken | ChangeKind::TokenFamily | ChangeKind::IiifSession => {
+                self.clear_tokens();
+                return;
+            }
+            ChangeKind::User | ChangeKind::Role | ChangeKind::SigningKey | ChangeKind::Unknown => {
+                self.clear();
+                return;
+            }
+        };
+        if let Err(error) = dropped {
+            // Only when the caches were built without closures: forget everything instead.
+            tracing::warn!(%error, "cannot drop cache entries selectively");
+            self.clear();
+            return;
+        }
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Removes the entries `forget` marked, so that they stop taking memory and lookups stop
+    /// testing them against its conditions.
+    pub async fn run_pending_tasks(&self) {
+        self.keys.run_pending_tasks().await;
+        self.apps.run_pending_tasks().await;
+        self.tokens.run_pending_tasks().await;
     }
 }
 

@@ -53,8 +53,11 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
     }
     let metrics = install_metrics()?;
     let gateway = Arc::new(super::gateway(&config, store.clone()).await?);
-    let cache = gateway.cache.clone();
-    let ops = ops.on_change(Arc::new(move || cache.clear()));
+    let changes = gateway.changes.clone();
+    let ops = ops.on_change(Arc::new(move || {
+        let changes = changes.clone();
+        Box::pin(async move { changes.catch_up().await })
+    }));
     let ops = match gateway.token_issuer() {
         Some(issuer) => ops.with_token_issuer(issuer),
         None => ops,
@@ -108,11 +111,9 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(addr = %gateway_addr, workers, "gateway listening");
     tracing::info!(addr = %admin_listener.local_addr()?, "admin listening");
 
-    let watcher = tokio::spawn(
-        gateway
-            .clone()
-            .watch_changes(config.store.change_poll_interval.0),
-    );
+    let changes = gateway.changes.clone();
+    let change_poll_interval = config.store.change_poll_interval.0;
+    let watcher = tokio::spawn(async move { changes.follow(change_poll_interval).await });
     let flush_interval = config.store.flush_interval.0;
     let key_use_flusher = tokio::spawn(gateway.key_use.clone().run(flush_interval));
     let usage_flusher = tokio::spawn(gateway.usage.clone().run(flush_interval));

@@ -229,8 +229,8 @@ async fn metrics_count_requests_by_route_status_and_decision() {
         "authgate_request_duration_seconds_bucket{route=\"api\",decision=\"allowed\",le=\"0.005\"}"
     ));
     // One miss filled the cache; every later lookup of the key was a hit, unless the change
-    // watcher's clearing (the key's creation moved the store's sequence) came between two
-    // requests and made one more miss.
+    // follower's forgetting of the key's own creation came between two requests and made one
+    // more miss.
     let misses = value("authgate_credential_cache_lookups_total{result=\"miss\"}");
     let hits = value("authgate_credential_cache_lookups_total{result=\"hit\"}");
     assert_eq!(misses + hits, 8.0, "every key lookup is counted once");
@@ -238,5 +238,103 @@ async fn metrics_count_requests_by_route_status_and_decision() {
     assert_eq!(
         value("authgate_credential_cache_hit_ratio"),
         hits / (hits + misses)
+    );
+}
+
+/// The hit and miss counts of the credential cache, from `/metrics`.
+async fn cache_lookups(gateway: &Gateway) -> (f64, f64) {
+    let text = reqwest::get(gateway.admin_url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    (
+        value("authgate_credential_cache_lookups_total{result=\"hit\"}"),
+        value("authgate_credential_cache_lookups_total{result=\"miss\"}"),
+    )
+}
+
+#[tokio::test]
+async fn keys_created_for_other_applications_leave_the_keys_in_use_cached() {
+    let upstream = Upstream::start();
+    let gateway = Gateway::start(&format!(
+        "[[routes]]\nname = \"api\"\npath_prefix = \"/\"\nupstream = \"{}\"\n",
+        upstream.url()
+    ));
+    let busy = gateway.app("api-key");
+    let (_, secret) = gateway.key(&busy, &[]);
+    let other = gateway.app("api-key");
+    assert_eq!(status_of(&gateway, "/ok", &secret).await, StatusCode::OK);
+    let (hits_before, misses_before) = cache_lookups(&gateway).await;
+
+    // For 6 s, an operator creates keys for the other application through the admin API at
+    // 1,000 a minute (this instance follows each change before answering it), while clients
+    // use the busy application's key.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(6);
+    let creator = {
+        let url = gateway.admin_url(&format!("/admin/api/v1/applications/{other}/keys"));
+        let token = gateway.admin_token();
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut ticker = tokio::time::interval(Duration::from_millis(60));
+            let mut created = 0;
+            while tokio::time::Instant::now() < deadline {
+                ticker.tick().await;
+                let response = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&json!({}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), StatusCode::CREATED);
+                created += 1;
+            }
+            created
+        })
+    };
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, secret) = (gateway.url("/ok"), secret.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let mut sent = 0u32;
+                while tokio::time::Instant::now() < deadline {
+                    let response = client
+                        .get(&url)
+                        .header("x-api-key", &secret)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(response.status(), StatusCode::OK);
+                    sent += 1;
+                }
+                sent
+            })
+        })
+        .collect();
+    let created = creator.await.unwrap();
+    let mut sent = 0;
+    for client in clients {
+        sent += client.await.unwrap();
+    }
+    assert!(created >= 90, "only {created} keys created");
+
+    let (hits, misses) = cache_lookups(&gateway).await;
+    let (hits, misses) = (hits - hits_before, misses - misses_before);
+    assert!(
+        f64::from(sent) <= hits + misses,
+        "{sent} requests, {hits} hits, {misses} misses"
+    );
+    let ratio = hits / (hits + misses);
+    assert!(
+        ratio > 0.99,
+        "hit ratio {ratio:.4} ({hits} hits, {misses} misses) over {sent} requests while {created} keys were created"
     );
 }

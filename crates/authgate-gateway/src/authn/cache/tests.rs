@@ -1,6 +1,6 @@
 use super::*;
 use authgate_config::AuthorizationConfig;
-use authgate_store::{Actor, SqliteStore};
+use authgate_store::{Actor, AppMode, ChangeFeed, SqliteStore};
 
 #[path = "../../../tests/support/mod.rs"]
 mod support;
@@ -70,4 +70,106 @@ async fn a_thread_s_copy_expires_with_the_shared_entry() {
         revoked(&cache, &digest).await,
         "the TTL holds for copies too"
     );
+}
+
+/// Applies to `cache` every change the store recorded after `since`; returns the newest seq.
+async fn forget_changes(cache: &CredentialCache, store: &SqliteStore, since: i64) -> i64 {
+    let changes = store.changes_since(since, 100).await.expect("changes");
+    for change in &changes {
+        cache.forget(change);
+    }
+    changes.last().map_or(since, |change| change.seq)
+}
+
+async fn found(cache: &CredentialCache, digest: &KeyDigest) -> Arc<CachedKey> {
+    cache
+        .key(digest, || true)
+        .await
+        .expect("lookup")
+        .expect("found")
+}
+
+#[tokio::test]
+async fn a_change_drops_only_the_entries_it_touches() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (cache, store, first, _) = cache_with_key(dir.path(), Duration::from_secs(60)).await;
+    let ops = authgate_ops::Operations::new(store.clone(), &authgate_config::Config::default());
+    let tester = Actor {
+        name: "tester".into(),
+        source: "test".into(),
+        signed_in: false,
+    };
+    let other_app = ops
+        .create_app(
+            &tester,
+            authgate_ops::CreateApp {
+                name: "other".into(),
+                tenant: None,
+                owner: None,
+                mode: AppMode::ApiKey,
+                roles: Vec::new(),
+                redirect_uris: Vec::new(),
+            },
+        )
+        .await
+        .expect("app");
+    let other = ops
+        .create_key(
+            &tester,
+            authgate_ops::CreateKey {
+                app_id: other_app.id.clone(),
+                name: None,
+                expires: None,
+                scopes: Vec::new(),
+            },
+        )
+        .await
+        .expect("key");
+    let second = KeyDigest::of(&other.secret);
+    let mut seen = store.change_seq().await.expect("seq");
+    let first_app = found(&cache, &first).await.record.app.id.clone();
+    found(&cache, &second).await;
+    assert_eq!(cache.lookups().get(), (0, 2));
+
+    // A key created and one revoked for the other application: the first key stays cached.
+    ops.create_key(
+        &tester,
+        authgate_ops::CreateKey {
+            app_id: other_app.id.clone(),
+            name: None,
+            expires: None,
+            scopes: Vec::new(),
+        },
+    )
+    .await
+    .expect("key");
+    ops.revoke_key(&tester, &other.item.id)
+        .await
+        .expect("revoke");
+    seen = forget_changes(&cache, &store, seen).await;
+    assert!(!found(&cache, &first).await.record.revoked);
+    assert!(found(&cache, &second).await.record.revoked);
+    assert_eq!(
+        cache.lookups().get(),
+        (1, 3),
+        "only the revoked key was asked again"
+    );
+
+    // Suspending the first key's application drops its keys, not the other's.
+    ops.set_app_suspended(&tester, &first_app, true)
+        .await
+        .expect("suspend");
+    seen = forget_changes(&cache, &store, seen).await;
+    assert!(found(&cache, &first).await.record.app.suspended);
+    found(&cache, &second).await;
+    assert_eq!(cache.lookups().get(), (2, 4));
+
+    // A role changes what anyone may do: everything goes.
+    ops.create_role(&tester, "reader", &["tasks:read".into()])
+        .await
+        .expect("role");
+    forget_changes(&cache, &store, seen).await;
+    found(&cache, &first).await;
+    found(&cache, &second).await;
+    assert_eq!(cache.lookups().get(), (2, 6));
 }
