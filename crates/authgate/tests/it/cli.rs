@@ -46,14 +46,11 @@ async fn create_list_show_print_json_and_secrets_only_once() {
     );
 
     // The store keeps a digest, not the secret.
-    let db = std::fs::read(gateway.dir.join("authgate.db")).unwrap();
-    let wal = std::fs::read(gateway.dir.join("authgate.db-wal")).unwrap_or_default();
-    for bytes in [&db, &wal] {
-        assert!(
-            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-            "the secret is stored in clear"
-        );
-    }
+    let stored = gateway.store().contents();
+    assert!(
+        !stored.windows(secret.len()).any(|w| w == secret.as_bytes()),
+        "the secret is stored in clear"
+    );
 
     // Through the gateway, the key acts as its owner.
     let seen: serde_json::Value = gateway.echo("/", secret).await;
@@ -163,9 +160,7 @@ async fn passwords_are_stored_as_argon2id_hashes() {
     assert!(out.status.success());
     let user: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(user["kind"], "person");
-    let db = std::fs::read(gateway.dir.join("authgate.db")).unwrap();
-    let wal = std::fs::read(gateway.dir.join("authgate.db-wal")).unwrap_or_default();
-    let stored = [db, wal].concat();
+    let stored = gateway.store().contents();
     let contains = |needle: &[u8]| stored.windows(needle.len()).any(|w| w == needle);
     assert!(contains(b"$argon2id$"), "an argon2id hash is stored");
     assert!(!contains(b"correct horse battery"), "the password is not");

@@ -1,10 +1,12 @@
-//! Starts the real `authgate` binary on real sockets (port 0, read back from its log) with its
-//! own SQLite file, and the Python upstream in a process of its own; both die with the test.
+//! Starts the real `authgate` binary on real sockets (port 0, read back from its log) with a
+//! store of its own (a SQLite file, or a fresh PostgreSQL database: [`TestStore`]), and the
+//! Python upstream in a process of its own; both die with the test.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -48,10 +50,143 @@ pub fn reserve_port() -> ReservedPort {
 }
 
 /// A running `authgate serve`.
+/// Where a gateway started by these tests keeps its store: a SQLite file in its directory, or,
+/// with `AUTHGATE_TEST_STORE=postgres`, a fresh database on the PostgreSQL server that
+/// `AUTHGATE_TEST_POSTGRES_URL` names (`scripts/test.sh` starts one and runs this suite on both).
+pub enum TestStore {
+    Sqlite(PathBuf),
+    Postgres { server: String, database: String },
+}
+
+impl TestStore {
+    fn create(dir: &Path) -> Self {
+        if std::env::var("AUTHGATE_TEST_STORE").as_deref() != Ok("postgres") {
+            return Self::Sqlite(dir.join("authgate.db"));
+        }
+        let server = std::env::var("AUTHGATE_TEST_POSTGRES_URL")
+            .expect("AUTHGATE_TEST_POSTGRES_URL (scripts/test.sh starts a PostgreSQL server)");
+        static CREATED: AtomicUsize = AtomicUsize::new(0);
+        let database = format!(
+            "authgate_it_{}_{}",
+            std::process::id(),
+            CREATED.fetch_add(1, Ordering::Relaxed)
+        );
+        psql(&server, &format!("CREATE DATABASE {database}"));
+        Self::Postgres { server, database }
+    }
+
+    /// The `store.url` of the gateway and its CLI.
+    pub fn url(&self) -> String {
+        match self {
+            Self::Sqlite(file) => format!("sqlite://{}", file.display()),
+            Self::Postgres { server, database } => {
+                let (base, _) = server
+                    .rsplit_once('/')
+                    .expect("a server URL with a database");
+                format!("{base}/{database}")
+            }
+        }
+    }
+
+    /// Everything the store holds, as bytes to search: the file and its write-ahead log, or a
+    /// dump of the database's data.
+    pub fn contents(&self) -> Vec<u8> {
+        match self {
+            Self::Sqlite(file) => {
+                let mut bytes = std::fs::read(file).expect("store file");
+                bytes.extend(std::fs::read(file.with_extension("db-wal")).unwrap_or_default());
+                bytes
+            }
+            Self::Postgres { .. } => {
+                let out = Command::new("pg_dump")
+                    .args(["--data-only", "--dbname", &self.url()])
+                    .output()
+                    .expect("pg_dump");
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                out.stdout
+            }
+        }
+    }
+
+    /// Runs one SQL statement on the store, as time or a fault would leave it; returns the rows
+    /// it changed (-1 for a statement that changes none, like `DROP TABLE`).
+    pub fn execute(&self, statement: &str) -> i64 {
+        let out = match self {
+            Self::Sqlite(file) => {
+                let out = Command::new(PYTHON)
+                    .args([
+                        "-c",
+                        "import sqlite3, sys\n\
+                         db = sqlite3.connect(sys.argv[1])\n\
+                         print(db.execute(sys.argv[2]).rowcount)\n\
+                         db.commit()",
+                        file.to_str().expect("path"),
+                        statement,
+                    ])
+                    .output()
+                    .expect("python");
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            }
+            // psql prints the command's tag: `UPDATE 1`, `DROP TABLE`.
+            Self::Postgres { .. } => psql(&self.url(), statement),
+        };
+        out.split_whitespace()
+            .last()
+            .and_then(|count| count.parse().ok())
+            .unwrap_or(-1)
+    }
+}
+
+impl Drop for TestStore {
+    fn drop(&mut self) {
+        if let Self::Postgres { server, database } = self {
+            psql(
+                server,
+                &format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"),
+            );
+        }
+    }
+}
+
+/// Runs `statement` with psql on the database `url` names; what psql printed.
+fn psql(url: &str, statement: &str) -> String {
+    let out = Command::new("psql")
+        .args([
+            "-X",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-t",
+            "-A",
+            "-d",
+            url,
+            "-c",
+            statement,
+        ])
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 pub struct Gateway {
     child: Child,
     /// The working directory: configuration, store, anything the test adds.
     pub dir: PathBuf,
+    /// The store, for gateways started with their own (every one but `spawn`'s).
+    store: Option<TestStore>,
     _owned: Option<tempfile::TempDir>,
     pub addr: SocketAddr,
     pub admin: SocketAddr,
@@ -68,13 +203,30 @@ impl Gateway {
     /// Like [`Gateway::start`], with environment overrides (`AUTHGATE_SERVER__...`).
     pub fn start_with_env(extra: &str, env: &[(&str, &str)]) -> Gateway {
         let dir = tempfile::tempdir().expect("temp dir");
+        let store = TestStore::create(dir.path());
         let config = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\ndrain_timeout = \"10s\"\n\
-             [store]\nurl = \"sqlite://{}\"\nchange_poll_interval = \"100ms\"\n{extra}",
-            dir.path().join("authgate.db").display()
+             [store]\nurl = \"{}\"\nchange_poll_interval = \"100ms\"\n{extra}",
+            store.url()
         );
         std::fs::write(dir.path().join("authgate.toml"), config).expect("write config");
         let mut gateway = Self::spawn(dir.path(), env);
+        gateway.store = Some(store);
+        gateway._owned = Some(dir);
+        gateway
+    }
+
+    /// A second instance on `first`'s store (what runs behind one load balancer), with its
+    /// own directory and listeners.
+    pub fn start_beside(first: &Gateway, extra: &str) -> Gateway {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\ndrain_timeout = \"10s\"\n\
+             [store]\nurl = \"{}\"\nchange_poll_interval = \"100ms\"\n{extra}",
+            first.store().url()
+        );
+        std::fs::write(dir.path().join("authgate.toml"), config).expect("write config");
+        let mut gateway = Self::spawn(dir.path(), &[]);
         gateway._owned = Some(dir);
         gateway
     }
@@ -132,6 +284,7 @@ impl Gateway {
         let mut gateway = Gateway {
             child,
             dir: dir.to_owned(),
+            store: None,
             _owned: None,
             addr: unbound,
             admin: unbound,
@@ -155,6 +308,13 @@ impl Gateway {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// The store this gateway was started with.
+    pub fn store(&self) -> &TestStore {
+        self.store
+            .as_ref()
+            .expect("a gateway started with a store of its own")
     }
 
     /// GET `path` with `X-API-Key: secret`.

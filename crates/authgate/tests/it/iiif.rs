@@ -2,7 +2,7 @@
 //! resource, the probe's answers, every token error, the access cookie, logout and the
 //! tutorials' JSON login, as a viewer's browser would meet them.
 
-use crate::harness::{Gateway, PYTHON, Upstream};
+use crate::harness::{Gateway, Upstream};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -31,30 +31,6 @@ fn gateway(upstream: &Upstream) -> Gateway {
         String::from_utf8_lossy(&out.stderr)
     );
     gateway
-}
-
-/// Runs one SQL statement on the gateway's store, as time or a fault would leave it; returns
-/// the rows it changed.
-fn sql(gateway: &Gateway, statement: &str) -> i64 {
-    let db = gateway.dir.join("authgate.db");
-    let out = std::process::Command::new(PYTHON)
-        .args([
-            "-c",
-            "import sqlite3, sys\n\
-             db = sqlite3.connect(sys.argv[1])\n\
-             print(db.execute(sys.argv[2]).rowcount)\n\
-             db.commit()",
-            db.to_str().unwrap(),
-            statement,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
 /// A browser on a viewer's page: keeps the gateway's cookies.
@@ -504,7 +480,12 @@ async fn the_token_service_answers_every_error_profile() {
     assert_eq!(target, VIEWER);
 
     // expiredAspect: the sign-in has run out (its expiry moved into the past in the store).
-    assert_eq!(sql(&gateway, "UPDATE iiif_sessions SET expires_at = 1"), 1);
+    assert_eq!(
+        gateway
+            .store()
+            .execute("UPDATE iiif_sessions SET expires_at = 1"),
+        1
+    );
     let (message, _) = browser
         .token_message(&format!("?messageId=12&origin={VIEWER}"))
         .await;
@@ -513,7 +494,7 @@ async fn the_token_service_answers_every_error_profile() {
     // unavailable: the store cannot keep tokens.
     let mut fresh = Browser::new(&gateway);
     fresh.sign_in(VIEWER, "alice", "alice-password").await;
-    sql(&gateway, "DROP TABLE iiif_tokens");
+    gateway.store().execute("DROP TABLE iiif_tokens");
     let (message, _) = fresh
         .token_message(&format!("?messageId=13&origin={VIEWER}"))
         .await;

@@ -20,6 +20,7 @@ mod external_oidc;
 mod forward_auth;
 mod idempotency;
 mod iiif;
+mod instances;
 mod lifecycle;
 mod limits;
 mod observe;

@@ -312,12 +312,7 @@ async fn client_credentials_issue_tokens_to_applications_with_rfc_6749_errors() 
 
 /// A token signed with authgate's own access-token key, with these header and claims.
 async fn forge(gateway: &Gateway, header: Header, claims: &Value) -> String {
-    let store = authgate_store::open(&format!(
-        "sqlite://{}",
-        gateway.dir.join("authgate.db").display()
-    ))
-    .await
-    .unwrap();
+    let store = authgate_store::open(&gateway.store().url()).await.unwrap();
     let key = store
         .signing_keys()
         .await
