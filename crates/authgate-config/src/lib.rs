@@ -148,6 +148,9 @@ pub struct StoreConfig {
     pub change_poll_interval: Duration,
     /// How often counters kept in memory (usage per minute, keys' last use) are written.
     pub flush_interval: Duration,
+    /// How long keys verified before the store stopped answering keep working (beyond
+    /// `auth.cache_ttl`); unknown keys fail closed (503) meanwhile.
+    pub outage_grace: Duration,
 }
 
 impl Default for StoreConfig {
@@ -156,6 +159,7 @@ impl Default for StoreConfig {
             url: "sqlite://authgate.db".into(),
             change_poll_interval: Duration::from_millis(200),
             flush_interval: Duration::from_secs(5),
+            outage_grace: Duration::from_secs(300),
         }
     }
 }

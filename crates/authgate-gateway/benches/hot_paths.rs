@@ -38,7 +38,12 @@ fn key_verification(c: &mut Criterion) {
     let (authenticator, cache, secret, token) = runtime.block_on(async {
         let (store, secret) = store_with_key(dir.path()).await;
         let policy = Arc::new(GrantPolicy::new(&AuthorizationConfig::default()));
-        let cache = CredentialCache::new(store.clone(), policy, Duration::from_secs(600));
+        let cache = CredentialCache::new(
+            store.clone(),
+            policy,
+            Duration::from_secs(600),
+            Duration::ZERO,
+        );
         authgate_ops::Operations::new(store.clone(), &Config::default())
             .ensure_signing_keys()
             .await

@@ -93,7 +93,12 @@ impl Gateway {
         let static_keys = static_callers(config, &policy, store.as_ref())
             .await
             .map_err(|e| format!("cannot resolve the roles of auth.static_keys: {e}"))?;
-        let cache = CredentialCache::new(store.clone(), policy, config.auth.cache_ttl.0);
+        let cache = CredentialCache::new(
+            store.clone(),
+            policy,
+            config.auth.cache_ttl.0,
+            config.store.outage_grace.0,
+        );
         let usage = UsageRecorder::new(store.clone());
         let key_use = KeyUseRecorder::new(store.clone());
         let anonymous = AnonymousPolicy {

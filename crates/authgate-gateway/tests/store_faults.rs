@@ -47,9 +47,14 @@ impl StoreFile {
 /// A gateway over a SQLite store with one key, served on a port of its own; returns the
 /// store's file, the key's secret and the address.
 async fn serve() -> (StoreFile, String, std::net::SocketAddr, tempfile::TempDir) {
+    serve_with(Config::default()).await
+}
+
+async fn serve_with(
+    mut config: Config,
+) -> (StoreFile, String, std::net::SocketAddr, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let (store, secret, _) = support::store_with_key(dir.path()).await;
-    let mut config = Config::default();
     config.oidc.enabled = false;
     let gateway = Gateway::new(
         &config,
@@ -135,6 +140,31 @@ async fn a_store_that_cannot_answer_fails_closed_with_503() {
     assert!(body.contains("\"code\":\"store_unavailable\""), "{body}");
 
     // Back up: the same key works (the refusal was not cached).
+    file.mend_keys().await;
+    assert_eq!(get(addr, &secret).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_key_verified_before_an_outage_works_through_its_grace_and_then_fails_closed() {
+    let mut config = Config::default();
+    config.auth.cache_ttl = authgate_config::Duration(Duration::from_millis(200));
+    config.store.outage_grace = authgate_config::Duration(Duration::from_millis(1_500));
+    let (file, secret, addr, _dir) = serve_with(config).await;
+    assert_eq!(get(addr, &secret).await.0, 200);
+    file.break_keys().await;
+
+    // Past the cache's TTL: looked up again in the background, which fails; still served.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(get(addr, &secret).await.0, 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(get(addr, &secret).await.0, 200, "within the grace");
+
+    // Past TTL and grace: asked of the store, which cannot answer.
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    let (status, body) = get(addr, &secret).await;
+    assert_eq!(status, 503, "{body}");
+
+    // The store is back: so is the key.
     file.mend_keys().await;
     assert_eq!(get(addr, &secret).await.0, 200);
 }

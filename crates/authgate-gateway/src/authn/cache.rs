@@ -36,9 +36,13 @@ pub struct CachedKey {
     /// The second this key's use was last noted, so a busy key is noted once a second at most
     /// (by each thread that holds a copy).
     pub last_noted: AtomicI64,
-    /// When the shared entry expires (`None`: a TTL too long to count); a thread's copy
-    /// expires with it.
+    /// Until when the entry is used as it is (`None`: a TTL too long to count); a thread's
+    /// copy expires then. Past it, the shared entry is still used while it is looked up again
+    /// in the background, and while the store cannot answer, until the outage grace ends.
     fresh_until: Option<Instant>,
+    /// When this entry may next be looked up again (milliseconds since the cache started), so
+    /// that a stale entry is refreshed by one lookup at a time, at most once a second.
+    next_refresh: AtomicU64,
 }
 
 impl CachedKey {
@@ -49,7 +53,12 @@ impl CachedKey {
             caller: Arc::new(self.caller.thread_copy()),
             last_noted: AtomicI64::new(self.last_noted.load(Ordering::Relaxed)),
             fresh_until: self.fresh_until,
+            next_refresh: AtomicU64::new(0),
         }
+    }
+
+    fn is_fresh(&self, now: Instant) -> bool {
+        self.fresh_until.is_none_or(|until| now < until)
     }
 }
 
@@ -106,6 +115,8 @@ pub struct CredentialCache {
     /// Moves whenever entries are dropped, after the shared ones: every thread's copies go.
     generation: Arc<AtomicU64>,
     ttl: Duration,
+    /// When the cache started: the origin of [`CachedKey::next_refresh`].
+    started: Instant,
 }
 
 /// How many credential lookups the cache answered, and how many went to the store: counted
@@ -138,13 +149,20 @@ impl LookupCounts {
 }
 
 impl CredentialCache {
-    pub fn new(store: Arc<dyn Store>, policy: Arc<GrantPolicy>, ttl: Duration) -> Self {
+    /// A cache whose entries are used for `ttl`, and keys for `outage_grace` longer while the
+    /// store cannot answer (a key verified before an outage keeps working through it).
+    pub fn new(
+        store: Arc<dyn Store>,
+        policy: Arc<GrantPolicy>,
+        ttl: Duration,
+        outage_grace: Duration,
+    ) -> Self {
         Self {
             store,
             policy,
             keys: Cache::builder()
                 .max_capacity(MAX_ENTRIES)
-                .time_to_live(ttl)
+                .time_to_live(ttl.saturating_add(outage_grace))
                 .support_invalidation_closures()
                 .build_with_hasher(Hasher::default()),
             apps: Cache::builder()
@@ -162,6 +180,7 @@ impl CredentialCache {
             thread_keys: Arc::default(),
             generation: Arc::default(),
             ttl,
+            started: Instant::now(),
         }
     }
 
@@ -199,6 +218,9 @@ impl CredentialCache {
         let found = match Box::pin(self.keys.get(digest)).await {
             Some(hit) => {
                 self.lookups.note(true);
+                if let Some(key) = &hit {
+                    self.refresh_if_stale(digest, key);
+                }
                 hit
             }
             None if !admit() => return Ok(None),
@@ -232,9 +254,47 @@ impl CredentialCache {
         Some(copy.clone())
     }
 
+    /// Past its freshness, a shared entry is looked up again in the background by one lookup
+    /// at a time, at most once a second, and used meanwhile: while the store cannot answer, it
+    /// stays in use until the outage grace (its time in the shared cache) ends.
+    fn refresh_if_stale(&self, digest: &KeyDigest, key: &Arc<CachedKey>) {
+        let now = Instant::now();
+        if key.is_fresh(now) {
+            return;
+        }
+        let since_start =
+            u64::try_from(now.duration_since(self.started).as_millis()).unwrap_or(u64::MAX);
+        let next = key.next_refresh.load(Ordering::Relaxed);
+        if since_start < next
+            || key
+                .next_refresh
+                .compare_exchange(
+                    next,
+                    since_start + 1_000,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
+                .is_err()
+        {
+            return;
+        }
+        let (cache, digest) = (self.clone(), *digest);
+        tokio::spawn(async move {
+            match load_key(cache.store.as_ref(), &cache.policy, &digest, cache.ttl).await {
+                Ok(found) => cache.keys.insert(digest, found).await,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot look a cached key up again; still using it");
+                }
+            }
+        });
+    }
+
     /// Keeps a copy of `key` for this thread, unless the cache was cleared since `generation`
-    /// (then `key` may be an entry the clearing dropped).
+    /// (then `key` may be an entry the clearing dropped) or the entry is stale.
     fn keep_thread_copy(&self, digest: &KeyDigest, key: &CachedKey, generation: u64) {
+        if !key.is_fresh(Instant::now()) {
+            return;
+        }
         let mut copies = lock(self.thread_keys.local());
         if copies.generation != generation || self.generation.load(Ordering::Acquire) != generation
         {
@@ -256,22 +316,7 @@ impl CredentialCache {
         // Boxed, like every miss below: the fill's future is large and rare; unboxed it would
         // make every cache hit's future (and the stage's around it) that large.
         Box::pin(self.keys.try_get_with(digest, async move {
-            let Some(record) = store.find_key(&digest).await? else {
-                return Ok(None);
-            };
-            let method = match record.app.mode {
-                AppMode::AppIdKey => AuthMethod::AppIdKey,
-                AppMode::ApiKey | AppMode::AppId => AuthMethod::ApiKey,
-            };
-            let key = Some((record.id.clone(), record.display_prefix.clone()));
-            let identity = identity(&record.app, method, key, record.scopes.clone());
-            let grants = policy.grants(&identity, store.as_ref()).await?;
-            Ok(Some(Arc::new(CachedKey {
-                record,
-                caller: Arc::new(Caller::new(identity, grants)),
-                last_noted: AtomicI64::new(0),
-                fresh_until: Instant::now().checked_add(ttl),
-            })))
+            load_key(store.as_ref(), &policy, &digest, ttl).await
         }))
         .await
     }
@@ -417,6 +462,32 @@ impl CredentialCache {
         self.apps.run_pending_tasks().await;
         self.tokens.run_pending_tasks().await;
     }
+}
+
+/// The key with this digest from the store, with its caller, fresh for `ttl`.
+async fn load_key(
+    store: &dyn Store,
+    policy: &GrantPolicy,
+    digest: &KeyDigest,
+    ttl: Duration,
+) -> Result<Option<Arc<CachedKey>>, StoreError> {
+    let Some(record) = store.find_key(digest).await? else {
+        return Ok(None);
+    };
+    let method = match record.app.mode {
+        AppMode::AppIdKey => AuthMethod::AppIdKey,
+        AppMode::ApiKey | AppMode::AppId => AuthMethod::ApiKey,
+    };
+    let key = Some((record.id.clone(), record.display_prefix.clone()));
+    let identity = identity(&record.app, method, key, record.scopes.clone());
+    let grants = policy.grants(&identity, store).await?;
+    Ok(Some(Arc::new(CachedKey {
+        record,
+        caller: Arc::new(Caller::new(identity, grants)),
+        last_noted: AtomicI64::new(0),
+        fresh_until: Instant::now().checked_add(ttl),
+        next_refresh: AtomicU64::new(0),
+    })))
 }
 
 /// The identity an application's credential acts with: its owner's (or, ownerless, its own).

@@ -13,7 +13,7 @@ async fn cache_with_key(
     let (store, secret, key_id) = support::store_with_key(dir).await;
     let store = Arc::new(store);
     let policy = Arc::new(GrantPolicy::new(&AuthorizationConfig::default()));
-    let cache = CredentialCache::new(store.clone(), policy, ttl);
+    let cache = CredentialCache::new(store.clone(), policy, ttl, Duration::ZERO);
     (cache, store, KeyDigest::of(&secret), key_id)
 }
 
