@@ -20,6 +20,9 @@ missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v npm >/dev/null || missing+=(npm)
+# The store's conformance tests run against a real PostgreSQL server, started below. Debian
+# keeps its programs under /usr/lib/postgresql/<version>/bin, off PATH.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq
@@ -44,4 +47,41 @@ if ! grep -qs "\"version\": \"$AXE_VERSION\"" "$node_dir/node_modules/axe-core/p
   npm install --silent --no-audit --no-fund --prefix "$node_dir" "axe-core@$AXE_VERSION"
 fi
 
+# A throwaway PostgreSQL server for this run (the newest installed), in a fresh directory: trust
+# authentication, on 127.0.0.1 only, on a free port, its socket in that directory; stopped and
+# removed on exit, failed or not. Nothing it holds needs to survive a crash, so it skips
+# syncing to disk. Tests run in parallel, each with a pool of its own: hence more connections
+# than the default 100. Its default collation is linguistic (ICU), as on a production server, so
+# that the tests show listings still sort bytewise, as SQLite does.
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+pg_dir=$(mktemp -d /tmp/authgate-postgres.XXXXXX)
+if [ "$(id -u)" = 0 ]; then
+  # PostgreSQL refuses to run as root: root runs it as the user Debian's package created.
+  chown postgres: "$pg_dir"
+  as_postgres() { runuser -u postgres -- "$@"; }
+else
+  as_postgres() { "$@"; }
+fi
+stop_postgres() {
+  as_postgres "$pg_bin/pg_ctl" stop --pgdata="$pg_dir/data" --mode=immediate --silent 2>/dev/null || true
+  rm -rf "$pg_dir"
+}
+trap stop_postgres EXIT
+pg_user=$(as_postgres id -un)
+pg_port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+as_postgres "$pg_bin/initdb" --pgdata="$pg_dir/data" --username="$pg_user" --auth=trust \
+  --encoding=UTF8 --locale=C --locale-provider=icu --icu-locale=und --no-sync >/dev/null
+pg_options="-c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories=$pg_dir"
+pg_options+=" -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+if ! as_postgres "$pg_bin/pg_ctl" start --pgdata="$pg_dir/data" --log="$pg_dir/server.log" \
+  --options="$pg_options" --wait --silent; then
+  cat "$pg_dir/server.log" >&2
+  exit 1
+fi
+pg_url="postgres://$pg_user@127.0.0.1:$pg_port/postgres"
+
+# Every test, the store's conformance suite on both backends among them; then the integration
+# suite again with each gateway on a fresh PostgreSQL database instead of a SQLite file.
+export TEST_POSTGRES_URL="$pg_url"
 cargo test --workspace --all-targets "$@"
+TEST_STORE=postgres cargo test -p authgate --test it "$@"

@@ -142,7 +142,8 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
-    /// `sqlite://FILE` (created if missing).
+    /// `sqlite://FILE` (created if missing) or `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`
+    /// (the database must exist; several instances may share it).
     pub url: String,
     /// How often a running gateway looks for changes made by other processes (CLI, other instances).
     pub change_poll_interval: Duration,

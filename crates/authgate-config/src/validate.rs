@@ -9,11 +9,14 @@ pub(crate) fn validate(config: &Config, source_name: &str) -> Result<(), ConfigE
         key,
         problem,
     };
-    if !config.store.url.starts_with("sqlite:") {
+    if !["sqlite:", "postgres://", "postgresql://"]
+        .iter()
+        .any(|scheme| config.store.url.starts_with(scheme))
+    {
         return Err(invalid(
             "store.url".into(),
             format!(
-                "`{}`: only sqlite:// stores are supported by this build",
+                "`{}`: expected sqlite://FILE or postgres://USER@HOST/DATABASE",
                 config.store.url
             ),
         ));

@@ -1,6 +1,6 @@
 //! Applications: create, change, suspend, resume, delete.
 
-use crate::{Operations, OpsError, entry};
+use crate::{Operations, OpsError, check_name, entry};
 use authgate_core::id::new_id;
 use authgate_store::{Actor, App, AppChanges, AppMode, DEFAULT_TENANT, NewApp};
 use serde_json::json;
@@ -22,8 +22,9 @@ pub struct CreateApp {
 
 impl Operations {
     pub async fn create_app(&self, actor: &Actor, new: CreateApp) -> Result<App, OpsError> {
-        if new.name.trim().is_empty() {
-            return Err(OpsError::invalid("name", "an application needs a name"));
+        check_name("name", &new.name, "an application")?;
+        if let Some(tenant) = &new.tenant {
+            check_name("tenant", tenant, "a tenant")?;
         }
         check_redirect_uris(&new.redirect_uris)?;
         self.known_roles(&new.roles).await?;
@@ -62,12 +63,8 @@ impl Operations {
         id: &str,
         changes: AppChanges,
     ) -> Result<App, OpsError> {
-        if changes
-            .name
-            .as_deref()
-            .is_some_and(|name| name.trim().is_empty())
-        {
-            return Err(OpsError::invalid("name", "an application needs a name"));
+        if let Some(name) = &changes.name {
+            check_name("name", name, "an application")?;
         }
         if let Some(uris) = &changes.redirect_uris {
             check_redirect_uris(uris)?;

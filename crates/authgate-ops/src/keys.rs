@@ -1,7 +1,7 @@
 //! Keys: create, revoke, regenerate. A secret is generated here, stored as its digest, and
 //! returned once in [`WithSecret`]; audit entries carry the display prefix only.
 
-use crate::{Operations, OpsError, entry, permissions};
+use crate::{Operations, OpsError, entry, no_control_characters, permissions};
 use authgate_core::id::new_id;
 use authgate_core::key;
 use authgate_core::time::now_unix;
@@ -38,6 +38,9 @@ impl Operations {
         actor: &Actor,
         new: CreateKey,
     ) -> Result<WithSecret<Key>, OpsError> {
+        if let Some(name) = &new.name {
+            no_control_characters("name", name, "a key")?;
+        }
         let expires_at = new.expires.as_deref().map(parse_expiry).transpose()?;
         let scopes = permissions("scopes", &new.scopes)?;
         // An application's mode never changes, so it is safe to read before the change.

@@ -152,6 +152,27 @@ fn entry(
     }
 }
 
+/// A name people read (an application's, a user's, a tenant's, a key's): not blank, and free
+/// of control characters, which no one types, terminals and logs misrender, and PostgreSQL
+/// cannot store (NUL).
+fn check_name(field: &'static str, name: &str, what: &str) -> Result<(), OpsError> {
+    if name.trim().is_empty() {
+        return Err(OpsError::invalid(field, format!("{what} needs a name")));
+    }
+    no_control_characters(field, name, what)
+}
+
+/// See [`check_name`]; for names that may be left empty (a key's).
+fn no_control_characters(field: &'static str, name: &str, what: &str) -> Result<(), OpsError> {
+    if name.chars().any(char::is_control) {
+        return Err(OpsError::invalid(
+            field,
+            format!("{what}'s name may not contain control characters"),
+        ));
+    }
+    Ok(())
+}
+
 /// Permissions given as text (`resource:action`), in their canonical form; the first that is
 /// not one is refused as `field`.
 fn permissions(field: &'static str, texts: &[String]) -> Result<Vec<String>, OpsError> {

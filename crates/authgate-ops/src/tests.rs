@@ -638,3 +638,93 @@ async fn built_in_roles_are_granted_but_never_changed() {
         "{unknown:?}"
     );
 }
+
+#[tokio::test]
+async fn names_with_control_characters_are_refused_naming_the_field() {
+    let (_dir, ops) = operations().await;
+    let nul = "robot\u{0}".to_owned();
+    let refused = ops
+        .create_app(
+            &jane(),
+            CreateApp {
+                name: nul.clone(),
+                ..app(AppMode::ApiKey)
+            },
+        )
+        .await;
+    assert!(
+        matches!(&refused, Err(OpsError::Invalid { field: "name", .. })),
+        "{refused:?}"
+    );
+    let created = ops.create_app(&jane(), app(AppMode::ApiKey)).await.unwrap();
+    let renamed = ops
+        .update_app(
+            &jane(),
+            &created.id,
+            authgate_store::AppChanges {
+                name: Some("line\nbreak".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(
+        matches!(&renamed, Err(OpsError::Invalid { field: "name", .. })),
+        "{renamed:?}"
+    );
+    let key = ops
+        .create_key(
+            &jane(),
+            CreateKey {
+                name: Some(nul.clone()),
+                ..key_of(&created.id)
+            },
+        )
+        .await;
+    assert!(
+        matches!(&key, Err(OpsError::Invalid { field: "name", .. })),
+        "{key:?}"
+    );
+    let user = ops
+        .create_user(
+            &jane(),
+            CreateUser {
+                name: nul.clone(),
+                tenant: None,
+                kind: UserKind::Person,
+                roles: Vec::new(),
+                password: None,
+            },
+        )
+        .await;
+    assert!(
+        matches!(&user, Err(OpsError::Invalid { field: "name", .. })),
+        "{user:?}"
+    );
+    let tenant = ops.create_tenant(&jane(), &nul).await;
+    assert!(
+        matches!(&tenant, Err(OpsError::Invalid { field: "name", .. })),
+        "{tenant:?}"
+    );
+    let in_tenant = ops
+        .create_user(
+            &jane(),
+            CreateUser {
+                name: "ann".into(),
+                tenant: Some(nul),
+                kind: UserKind::Person,
+                roles: Vec::new(),
+                password: None,
+            },
+        )
+        .await;
+    assert!(
+        matches!(
+            &in_tenant,
+            Err(OpsError::Invalid {
+                field: "tenant",
+                ..
+            })
+        ),
+        "{in_tenant:?}"
+    );
+}

@@ -1,7 +1,7 @@
 //! Users and roles: create and delete users, give them roles, create and delete custom roles.
 //! Passwords are hashed here (argon2id) and never written anywhere else.
 
-use crate::{Operations, OpsError, entry};
+use crate::{Operations, OpsError, check_name, entry};
 use authgate_core::id::new_id;
 use authgate_core::password::{MAX_PASSWORD_BYTES, MAX_USERNAME_BYTES, hash_password};
 use authgate_core::permission::BUILTIN_ROLES;
@@ -22,8 +22,9 @@ pub struct CreateUser {
 
 impl Operations {
     pub async fn create_user(&self, actor: &Actor, new: CreateUser) -> Result<User, OpsError> {
-        if new.name.trim().is_empty() {
-            return Err(OpsError::invalid("name", "a user needs a name"));
+        check_name("name", &new.name, "a user")?;
+        if let Some(tenant) = &new.tenant {
+            check_name("tenant", tenant, "a tenant")?;
         }
         if new.name.len() > MAX_USERNAME_BYTES {
             return Err(OpsError::invalid(
@@ -104,9 +105,7 @@ impl Operations {
 
     /// Creates a tenant.
     pub async fn create_tenant(&self, actor: &Actor, name: &str) -> Result<Tenant, OpsError> {
-        if name.trim().is_empty() {
-            return Err(OpsError::invalid("name", "a tenant needs a name"));
-        }
+        check_name("name", name, "a tenant")?;
         let id = new_id("ten");
         let audit = entry(actor, "create", "tenant", name, json!({ "id": id }));
         self.commit(self.store.create_tenant(&id, name, &audit))

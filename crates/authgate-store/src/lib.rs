@@ -5,15 +5,19 @@
 //! sign-ins) and [`ChangeFeed`]; [`Store`] is all of them, what [`open`] returns for a store URL.
 //! A backend holds storage code only: the rules that are not about storage (built-in roles, how
 //! many keys an application may hold, input validation) live above it, in the operations layer,
-//! so that every backend keeps them alike. SQLite is the embedded default.
+//! so that every backend keeps them alike. SQLite is the embedded default; PostgreSQL serves
+//! instances on several hosts.
 //!
 //! **Invariant:** no secret ever reaches this crate. Keys arrive as [`KeyDigest`]s.
 #![forbid(unsafe_code)]
 
 mod model;
+mod postgres;
+mod rows;
 mod sqlite;
 
 pub use model::*;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
@@ -393,7 +397,10 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
         return Ok(Arc::new(SqliteStore::open(url).await?));
     }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(PostgresStore::open(url).await?));
+    }
     Err(StoreError::Invalid(format!(
-        "unsupported store url `{url}`: expected sqlite://FILE"
+        "unsupported store url `{url}`: expected sqlite://FILE or postgres://USER@HOST/DATABASE"
     )))
 }

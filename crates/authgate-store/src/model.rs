@@ -630,9 +630,22 @@ pub enum StoreError {
     #[error("{0}")]
     Invalid(String),
     #[error("store unavailable: {0}")]
-    Unavailable(#[from] sqlx::Error),
+    Unavailable(sqlx::Error),
     #[error("store migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        // PostgreSQL refuses text it cannot hold (a NUL character; SQLSTATE 22021): the input's
+        // fault, not a store that is down.
+        if let sqlx::Error::Database(database) = &error
+            && database.code().as_deref() == Some("22021")
+        {
+            return Self::Invalid("text with a NUL character cannot be stored or looked up".into());
+        }
+        Self::Unavailable(error)
+    }
 }
 
 /// A web UI session being started: the digest of its cookie's secret, never the secret.

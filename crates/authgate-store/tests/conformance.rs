@@ -1,39 +1,118 @@
 //! The store's contract, checked through its traits only, so that every backend runs the same
-//! suite: each test below is a function of `&dyn Store`, and `conformance!` instantiates it once
-//! per backend.
+//! suite: each test below is a function of `&dyn Store` (or, to check opening, of the URL of a new
+//! database), and `conformance!` instantiates it once per backend. The PostgreSQL backend needs a
+//! server: scripts/test.sh starts one.
 #![allow(clippy::unwrap_used)]
 
 use authgate_core::KeyDigest;
 use authgate_core::key;
 use authgate_core::time::now_unix;
 use authgate_store::*;
-use std::sync::Arc;
+use futures_util::future::join_all;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// A store under test and what keeps it alive.
-struct Backend {
-    store: Arc<dyn Store>,
-    _dir: tempfile::TempDir,
+/// A new, empty database of one backend, not yet opened, and what keeps it.
+struct Database {
+    url: String,
+    place: Place,
 }
 
-impl Backend {
+enum Place {
+    /// A temporary directory holding the SQLite file.
+    Directory(tempfile::TempDir),
+    /// A database created for the test on the PostgreSQL server `server` (a URL of its
+    /// maintenance database).
+    Server { server: String, name: String },
+}
+
+/// Where the PostgreSQL tests find their server.
+const POSTGRES_URL_VARIABLE: &str = "TEST_POSTGRES_URL";
+
+impl Database {
     /// A fresh SQLite file.
     async fn sqlite() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = open(&url).await.unwrap();
-        Self { store, _dir: dir }
+        Self {
+            url,
+            place: Place::Directory(dir),
+        }
+    }
+
+    /// A fresh database on the server named by `TEST_POSTGRES_URL`. Without one the
+    /// test fails, never skips: a skipped backend would pass CI untested.
+    async fn postgres() -> Self {
+        let server = std::env::var(POSTGRES_URL_VARIABLE).unwrap_or_else(|_| {
+            panic!(
+                "{POSTGRES_URL_VARIABLE} is not set: run the tests with scripts/test.sh, which \
+                 starts a PostgreSQL server for them (or set it to the URL of the `postgres` \
+                 database of a server where you may create databases)"
+            )
+        });
+        let name = format!(
+            "authgate_test_{}",
+            authgate_core::id::new_id("db").to_lowercase()
+        );
+        Self::on_server(&server, &format!("CREATE DATABASE {name}")).await;
+        let mut url = url::Url::parse(&server).unwrap();
+        url.set_path(&name);
+        Self {
+            url: url.into(),
+            place: Place::Server { server, name },
+        }
+    }
+
+    /// Removes the database. A test that failed keeps its PostgreSQL database for a look
+    /// (scripts/test.sh removes its whole server at the end).
+    async fn remove(self) {
+        match self.place {
+            Place::Directory(dir) => dir.close().unwrap(),
+            // Forced: the store's pool may not have closed its connections yet.
+            Place::Server { server, name } => {
+                Self::on_server(&server, &format!("DROP DATABASE {name} WITH (FORCE)")).await;
+            }
+        }
+    }
+
+    /// Runs `statement` on the server's maintenance database.
+    async fn on_server(server: &str, statement: &str) {
+        use sqlx::Connection;
+        let mut connection = sqlx::PgConnection::connect(server)
+            .await
+            .unwrap_or_else(|e| panic!("{POSTGRES_URL_VARIABLE}={server}: {e}"));
+        sqlx::raw_sql(statement)
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        connection.close().await.unwrap();
     }
 }
 
-/// One `#[tokio::test]` per backend and test function.
+/// One `#[tokio::test]` per backend and test function: `stores` tests get a store opened on a
+/// fresh database, `databases` tests the URL of a fresh database nothing opened yet.
 macro_rules! conformance {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
+    (stores: [$($test:ident),* $(,)?], databases: [$($url_test:ident),* $(,)?] $(,)?) => {
+        conformance!(@backend sqlite, [$($test),*], [$($url_test),*]);
+        conformance!(@backend postgres, [$($test),*], [$($url_test),*]);
+    };
+    (@backend $backend:ident, [$($test:ident),*], [$($url_test:ident),*]) => {
+        mod $backend {
             $(
                 #[tokio::test]
                 async fn $test() {
-                    let backend = super::Backend::sqlite().await;
-                    super::$test(backend.store.as_ref()).await;
+                    let database = super::Database::$backend().await;
+                    let store = authgate_store::open(&database.url).await.unwrap();
+                    super::$test(store.as_ref()).await;
+                    drop(store);
+                    database.remove().await;
+                }
+            )*
+            $(
+                #[tokio::test]
+                async fn $url_test() {
+                    let database = super::Database::$backend().await;
+                    super::$url_test(&database.url).await;
+                    database.remove().await;
                 }
             )*
         }
@@ -41,22 +120,35 @@ macro_rules! conformance {
 }
 
 conformance!(
-    the_change_feed_names_what_changed_in_commit_order,
-    a_created_key_is_found_by_digest_with_its_application,
-    a_key_past_the_live_key_limit_is_refused_until_one_is_revoked,
-    regenerate_replaces_the_digest_and_every_change_moves_the_sequence,
-    a_batch_of_key_uses_keeps_each_key_s_latest_use,
-    bootstrap_happens_once,
-    a_user_who_owns_applications_is_not_deleted,
-    roles_are_checked_bound_and_acted_with,
-    usage_batches_add_up_per_minute_and_outcome,
-    the_bootstrap_admin_token_is_found_by_digest,
-    rotation_retires_the_signing_key_and_keeps_it_published_until_told,
-    a_rotation_retires_only_the_key_of_its_own_purpose,
-    a_revoked_token_is_remembered_until_it_would_expire,
-    a_refresh_token_works_once_and_its_reuse_revokes_the_family,
-    route_usage_adds_up_per_route_beside_the_applications,
-    iiif_tokens_belong_to_their_session_and_end_with_it,
+    stores: [
+        text_with_a_nul_is_the_input_s_fault_not_an_outage,
+        the_change_feed_names_what_changed_in_commit_order,
+        a_created_key_is_found_by_digest_with_its_application,
+        a_key_past_the_live_key_limit_is_refused_until_one_is_revoked,
+        regenerate_replaces_the_digest_and_every_change_moves_the_sequence,
+        a_batch_of_key_uses_keeps_each_key_s_latest_use,
+        bootstrap_happens_once,
+        a_user_who_owns_applications_is_not_deleted,
+        roles_are_checked_bound_and_acted_with,
+        usage_batches_add_up_per_minute_and_outcome,
+        the_bootstrap_admin_token_is_found_by_digest,
+        rotation_retires_the_signing_key_and_keeps_it_published_until_told,
+        a_rotation_retires_only_the_key_of_its_own_purpose,
+        a_revoked_token_is_remembered_until_it_would_expire,
+        a_refresh_token_works_once_and_its_reuse_revokes_the_family,
+        route_usage_adds_up_per_route_beside_the_applications,
+        iiif_tokens_belong_to_their_session_and_end_with_it,
+        concurrent_key_creations_never_pass_the_live_key_limit,
+        concurrent_bootstraps_bootstrap_once,
+        concurrent_uses_of_a_refresh_token_are_a_use_and_a_reuse,
+        concurrent_exchanges_of_an_authorization_code_take_it_once,
+        concurrent_rotations_leave_one_signing_key_per_purpose,
+        concurrent_role_replacements_leave_one_of_them,
+        concurrent_creations_in_a_new_tenant_share_it,
+        a_reader_of_the_change_feed_misses_nothing_written_concurrently,
+        listings_order_names_bytewise,
+    ],
+    databases: [two_stores_opened_at_once_on_a_new_database_both_work],
 );
 
 fn credential() -> (String, NewCredential) {
@@ -877,4 +969,288 @@ async fn the_change_feed_names_what_changed_in_commit_order(store: &dyn Store) {
             .unwrap()
             .is_empty()
     );
+}
+
+async fn concurrent_key_creations_never_pass_the_live_key_limit(store: &dyn Store) {
+    let app = app(store, AppMode::AppIdKey).await;
+    let audit = audit();
+    let created = join_all((0..10).map(|_| {
+        let key = NewKey {
+            live_key_limit: Some(3),
+            ..new_key(&app.id, credential().1)
+        };
+        store.create_key(key, &audit)
+    }))
+    .await;
+    let refused = created
+        .iter()
+        .filter(|result| matches!(result, Err(StoreError::Conflict(_))))
+        .count();
+    assert_eq!(created.iter().filter(|result| result.is_ok()).count(), 3);
+    assert_eq!(refused, 7, "{created:?}");
+    assert_eq!(store.list_keys(Some(&app.id)).await.unwrap().len(), 3);
+}
+
+async fn concurrent_bootstraps_bootstrap_once(store: &dyn Store) {
+    let tokens: Vec<NewCredential> = (0..5).map(|_| credential().1).collect();
+    let audit = audit();
+    let bootstrapped = join_all(
+        tokens
+            .iter()
+            .map(|token| store.bootstrap_admin(token, &audit)),
+    )
+    .await;
+    let first: Vec<bool> = bootstrapped.into_iter().map(Result::unwrap).collect();
+    assert_eq!(first.iter().filter(|first| **first).count(), 1, "{first:?}");
+    assert_eq!(store.list_users().await.unwrap().len(), 1);
+    assert_eq!(store.list_admin_tokens().await.unwrap().len(), 1);
+}
+
+async fn concurrent_uses_of_a_refresh_token_are_a_use_and_a_reuse(store: &dyn Store) {
+    let token = RefreshTokenRecord {
+        id: "r1".into(),
+        digest: KeyDigest([1; 32]),
+        family_id: "fam".into(),
+        subject: "jane".into(),
+        client_id: "authgate-cli".into(),
+        scopes: vec!["openid".into()],
+        expires_at: now_unix() + 60,
+    };
+    store.create_refresh_token(&token).await.unwrap();
+    let now = now_unix();
+    store
+        .record_family_token("fam", "at-1", now + 600)
+        .await
+        .unwrap();
+    // Two connections open first, so that the uses run side by side, not one while the other
+    // connects.
+    let (left, right) = tokio::join!(store.ping(), store.ping());
+    left.and(right).unwrap();
+    let (first, second) = tokio::join!(
+        store.use_refresh_token(&token.digest, now),
+        store.use_refresh_token(&token.digest, now),
+    );
+    // As one after the other: a use, then a reuse, which revokes the family.
+    let mut uses = [first.unwrap(), second.unwrap()];
+    uses.sort_by_key(|used| matches!(used, RefreshUse::Reused));
+    assert!(matches!(uses[0], RefreshUse::Fresh(_)), "{uses:?}");
+    assert_eq!(uses[1], RefreshUse::Reused);
+    assert!(store.is_token_revoked("at-1").await.unwrap());
+}
+
+async fn concurrent_exchanges_of_an_authorization_code_take_it_once(store: &dyn Store) {
+    let code = AuthorizationCode {
+        digest: KeyDigest([7; 32]),
+        client_id: "app".into(),
+        redirect_uri: "https://app.example/callback".into(),
+        subject: "jane".into(),
+        scopes: vec!["openid".into()],
+        code_challenge: "challenge".into(),
+        nonce: None,
+        expires_at: now_unix() + 60,
+    };
+    store.create_authorization_code(&code).await.unwrap();
+    let now = now_unix();
+    let families: Vec<String> = (0..8).map(|i| format!("fam-{i}")).collect();
+    let taken: Vec<CodeUse> = join_all(
+        families
+            .iter()
+            .map(|family| store.take_authorization_code(&code.digest, now, family)),
+    )
+    .await
+    .into_iter()
+    .map(Result::unwrap)
+    .collect();
+    let fresh = taken
+        .iter()
+        .filter(|taken| matches!(taken, CodeUse::Fresh(_)))
+        .count();
+    assert_eq!(fresh, 1, "{taken:?}");
+}
+
+async fn concurrent_rotations_leave_one_signing_key_per_purpose(store: &dyn Store) {
+    let audit = audit();
+    let rotations = (0..6).map(|i| {
+        store.rotate_signing_key(signing_key(&format!("k{i}"), 1), now_unix() + 60, &audit)
+    });
+    for rotated in join_all(rotations).await {
+        rotated.unwrap();
+    }
+    let listed = store.list_signing_keys().await.unwrap();
+    assert_eq!(listed.len(), 6);
+    let active = listed.iter().filter(|key| key.status == "active").count();
+    assert_eq!(active, 1, "{listed:?}");
+}
+
+async fn concurrent_role_replacements_leave_one_of_them(store: &dyn Store) {
+    let names: Vec<String> = (0..4).map(|i| format!("role-{i}")).collect();
+    for name in &names {
+        store.create_role(name, &[], &audit()).await.unwrap();
+    }
+    let user = person(store, "jane", &["viewer"]).await.unwrap();
+    let demo = app(store, AppMode::ApiKey).await;
+    let audit = audit();
+    let sets: Vec<Vec<String>> = names.iter().map(|name| vec![name.clone()]).collect();
+    let changes: Vec<AppChanges> = sets
+        .iter()
+        .map(|roles| AppChanges {
+            roles: Some(roles.clone()),
+            ..AppChanges::default()
+        })
+        .collect();
+    let (apps, users) = tokio::join!(
+        join_all(
+            changes
+                .iter()
+                .map(|changes| store.update_app(&demo.id, changes, &audit))
+        ),
+        join_all(
+            sets.iter()
+                .map(|roles| store.set_user_roles(&user.id, roles, &audit))
+        ),
+    );
+    for changed in apps {
+        changed.unwrap();
+    }
+    for changed in users {
+        changed.unwrap();
+    }
+    let app_roles = store.get_app(&demo.id).await.unwrap().roles;
+    assert!(sets.contains(&app_roles), "{app_roles:?}");
+    let user_roles = store.get_user(&user.id).await.unwrap().roles;
+    assert!(sets.contains(&user_roles), "{user_roles:?}");
+}
+
+async fn concurrent_creations_in_a_new_tenant_share_it(store: &dyn Store) {
+    let audit = audit();
+    let users = (0..6).map(|i| {
+        store.create_user(
+            NewUser {
+                id: authgate_core::id::new_id("usr"),
+                name: format!("user-{i}"),
+                kind: UserKind::Service,
+                password_hash: None,
+                tenant: "acme".into(),
+                roles: Vec::new(),
+            },
+            &audit,
+        )
+    });
+    for created in join_all(users).await {
+        assert_eq!(created.unwrap().tenant, "acme");
+    }
+    let tenants = store.list_tenants().await.unwrap();
+    assert_eq!(tenants.iter().filter(|t| t.name == "acme").count(), 1);
+}
+
+async fn a_reader_of_the_change_feed_misses_nothing_written_concurrently(store: &dyn Store) {
+    let start = store.change_seq().await.unwrap();
+    let written = AtomicBool::new(false);
+    let writers = async {
+        join_all((0..4).map(|writer| async move {
+            for i in 0..10 {
+                let name = format!("role-{writer}-{i}");
+                store.create_role(&name, &[], &audit()).await.unwrap();
+            }
+        }))
+        .await;
+        written.store(true, Ordering::SeqCst);
+    };
+    // Polls as a gateway does, from the last change it saw; a change committed with a lower
+    // sequence number than one seen before would be missed.
+    let reader = async {
+        let mut seen = Vec::new();
+        let mut last = start;
+        loop {
+            let finished = written.load(Ordering::SeqCst);
+            let page = store.changes_since(last, 1000).await.unwrap();
+            if let Some(change) = page.last() {
+                last = change.seq;
+            }
+            seen.extend(page.into_iter().map(|change| change.id));
+            if finished {
+                break seen;
+            }
+            tokio::task::yield_now().await;
+        }
+    };
+    let ((), mut seen) = tokio::join!(writers, reader);
+    seen.sort();
+    let mut expected: Vec<String> = (0..4)
+        .flat_map(|writer| (0..10).map(move |i| format!("role-{writer}-{i}")))
+        .collect();
+    expected.sort();
+    assert_eq!(seen, expected);
+}
+
+/// As SQLite compares text, whatever the locale of a PostgreSQL database.
+async fn listings_order_names_bytewise(store: &dyn Store) {
+    let names = ["b", "B", "_a", "a-"];
+    let bytewise = ["B", "_a", "a-", "b"];
+    for name in names {
+        store.create_role(name, &[], &audit()).await.unwrap();
+    }
+    let roles: Vec<String> = store
+        .list_roles()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|role| role.name)
+        .collect();
+    assert_eq!(roles, bytewise);
+    let counts: Vec<UsageCount> = names
+        .iter()
+        .map(|name| UsageCount {
+            of: UsageOf::Route((*name).into()),
+            minute: 60,
+            outcome: UsageOutcome::Allowed,
+            count: 1,
+        })
+        .collect();
+    store.record_usage(&counts).await.unwrap();
+    let routes: Vec<String> = store
+        .usage_by_route(0, 600)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(route, _)| route)
+        .collect();
+    assert_eq!(routes, bytewise);
+}
+
+async fn two_stores_opened_at_once_on_a_new_database_both_work(url: &str) {
+    let (first, second) = tokio::join!(open(url), open(url));
+    let (first, second) = (first.unwrap(), second.unwrap());
+    first
+        .create_role("reader", &["tasks:read".into()], &audit())
+        .await
+        .unwrap();
+    let roles = second.list_roles().await.unwrap();
+    assert_eq!(roles.len(), 1);
+    assert_eq!(roles[0].name, "reader");
+}
+
+async fn text_with_a_nul_is_the_input_s_fault_not_an_outage(store: &dyn Store) {
+    // Operators cannot create such names (the operations layer refuses control characters),
+    // but lookups take what clients send.
+    for outcome in [
+        store.get_user("ann\u{0}").await.map(|_| ()),
+        store.get_app("app_\u{0}").await.map(|_| ()),
+    ] {
+        assert!(
+            matches!(
+                outcome,
+                Err(StoreError::NotFound(_) | StoreError::Invalid(_))
+            ),
+            "{outcome:?}"
+        );
+    }
+    assert!(!matches!(
+        store.find_app("app_\u{0}").await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert!(!matches!(
+        store.find_password("ann\u{0}").await,
+        Err(StoreError::Unavailable(_))
+    ));
 }

@@ -119,6 +119,10 @@ impl PasswordSignIn {
         if username.len() > MAX_USERNAME_BYTES || password.len() > MAX_PASSWORD_BYTES {
             return Err(SignInError::TooLong);
         }
+        // No user's name has one: operators cannot create such names.
+        if username.chars().any(char::is_control) {
+            return Err(SignInError::WrongCredentials);
+        }
         if let Some(wait) = self.throttle.locked_for(username) {
             return Err(SignInError::LockedOut(wait));
         }

@@ -211,6 +211,10 @@ impl Authenticator {
                 Ok(key.caller.clone())
             }
             Credential::AppId { app_id, .. } => {
+                // No stored id has one (PostgreSQL cannot even look such text up).
+                if app_id.chars().any(char::is_control) {
+                    return Err(ErrorCode::InvalidCredentials.into());
+                }
                 let app = self
                     .0
                     .cache

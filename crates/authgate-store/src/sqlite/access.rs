@@ -1,6 +1,7 @@
 //! IIIF access sessions and tokens in SQLite.
 
-use super::{SqliteStore, digest_from_row, record_change, split_list};
+use super::{SqliteStore, digest_from_row, record_change};
+use crate::rows::split_list;
 use crate::{AccessGrant, AccessStore, ChangeKind, NewAccessSession, NewAccessToken, StoreError};
 use async_trait::async_trait;
 use authgate_core::KeyDigest;

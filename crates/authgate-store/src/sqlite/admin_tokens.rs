@@ -2,7 +2,8 @@
 
 use super::audit::record_audit;
 use super::tenants::ensure_tenant;
-use super::{SqliteStore, change_one, digest_from_row, split_list};
+use super::{SqliteStore, change_one, digest_from_row};
+use crate::rows::split_list;
 use crate::{
     AdminToken, AdminTokenRecord, AdminTokenStore, AuditEntry, DEFAULT_TENANT, NewCredential,
     StoreError,

@@ -4,10 +4,9 @@ use super::audit::record_audit;
 use super::roles::{RoleHolder, grant_roles};
 use super::tenants::ensure_tenant;
 use super::users::user_id;
-use super::{SqliteStore, change_one, record_change, split_list};
-use crate::{
-    App, AppChanges, AppMode, AppRecord, AppStore, AuditEntry, ChangeKind, NewApp, StoreError,
-};
+use super::{SqliteStore, change_one, record_change};
+use crate::rows::{parse_mode, redirect_uris, split_list};
+use crate::{App, AppChanges, AppRecord, AppStore, AuditEntry, ChangeKind, NewApp, StoreError};
 use async_trait::async_trait;
 use authgate_core::time::now_unix;
 use sqlx::Row;
@@ -198,11 +197,6 @@ pub(super) async fn add_redirect_uris(
     Ok(())
 }
 
-pub(super) fn parse_mode(text: &str) -> Result<AppMode, StoreError> {
-    AppMode::parse(text)
-        .ok_or_else(|| StoreError::Invalid(format!("unknown application mode `{text}` in store")))
-}
-
 pub(super) fn app_record_from_row(row: &SqliteRow) -> Result<AppRecord, StoreError> {
     let mut roles = split_list(row.try_get("acting_roles")?);
     roles.sort();
@@ -232,16 +226,4 @@ pub(super) fn app_from_row(row: &SqliteRow) -> Result<App, StoreError> {
         suspended: row.try_get::<Option<i64>, _>("suspended_at")?.is_some(),
         created_at: row.try_get("created_at")?,
     })
-}
-
-/// Redirect URIs joined by newlines (which a URI cannot contain), sorted.
-pub(super) fn redirect_uris(joined: Option<String>) -> Vec<String> {
-    let mut uris: Vec<String> = joined
-        .unwrap_or_default()
-        .split('\n')
-        .filter(|uri| !uri.is_empty())
-        .map(str::to_owned)
-        .collect();
-    uris.sort();
-    uris
 }

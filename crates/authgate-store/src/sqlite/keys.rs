@@ -2,7 +2,8 @@
 
 use super::apps::{APP_RECORD_COLUMNS, APP_RECORD_JOINS, app_record_from_row};
 use super::audit::record_audit;
-use super::{SqliteStore, change_one, digest_from_row, record_change, split_list};
+use super::{SqliteStore, change_one, digest_from_row, record_change};
+use crate::rows::split_list;
 use crate::{
     AppStore, AuditEntry, ChangeKind, Key, KeyRecord, KeyStore, NewCredential, NewKey, StoreError,
 };

@@ -45,8 +45,14 @@ impl SqliteStore {
             .max_connections(8)
             .connect_with(options)
             .await?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        let store = Self { pool };
+        // All in one transaction holding the write lock from its start (SQLite's migrator takes
+        // no lock of its own): processes opening one new file at once take turns, and the later
+        // ones find the migrations applied.
+        let mut migration = store.write().await?;
+        MIGRATOR.run(&mut *migration).await?;
+        migration.commit().await?;
+        Ok(store)
     }
 
     /// A write transaction, holding the write lock from its first statement. A deferred one
@@ -133,13 +139,4 @@ pub(super) fn digest_from_row(row: &SqliteRow) -> Result<KeyDigest, StoreError> 
         .try_into()
         .map(KeyDigest)
         .map_err(|_| StoreError::Invalid("stored digest is not 32 bytes".into()))
-}
-
-pub(super) fn split_list(joined: Option<String>) -> Vec<String> {
-    joined
-        .unwrap_or_default()
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
 }

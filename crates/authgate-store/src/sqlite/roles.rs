@@ -1,7 +1,8 @@
 //! Roles and their bindings in SQLite.
 
 use super::audit::record_audit;
-use super::{SqliteStore, change_one, record_change, split_list};
+use super::{SqliteStore, change_one, record_change};
+use crate::rows::split_list;
 use crate::{AuditEntry, ChangeKind, Role, RoleStore, StoreError};
 use async_trait::async_trait;
 use authgate_core::time::now_unix;

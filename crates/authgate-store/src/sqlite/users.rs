@@ -3,7 +3,8 @@
 use super::audit::record_audit;
 use super::roles::{RoleHolder, grant_roles};
 use super::tenants::ensure_tenant;
-use super::{SqliteStore, record_change, split_list};
+use super::{SqliteStore, record_change};
+use crate::rows::split_list;
 use crate::{
     AuditEntry, ChangeKind, NewUser, PasswordRecord, StoreError, User, UserKind, UserStore,
 };

@@ -164,12 +164,14 @@ async fn app_id_alone_authenticates_in_app_id_mode() {
     let seen: Value = response.json().await.unwrap();
     assert_eq!(seen["headers"]["x-authgate-auth-method"], "app_id");
     assert_eq!(seen["headers"]["x-authgate-application"], app.as_str());
-    assert_401(
-        get(gateway.url("/?app_id=app_doesnotexist"), &[]).await,
-        "invalid_credentials",
-        false,
-    )
-    .await;
+    for unknown in ["app_doesnotexist", "app_%00", "%0A"] {
+        assert_401(
+            get(gateway.url(&format!("/?app_id={unknown}")), &[]).await,
+            "invalid_credentials",
+            false,
+        )
+        .await;
+    }
 }
 
 #[tokio::test]

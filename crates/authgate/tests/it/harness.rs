@@ -51,8 +51,8 @@ pub fn reserve_port() -> ReservedPort {
 
 /// A running `authgate serve`.
 /// Where a gateway started by these tests keeps its store: a SQLite file in its directory, or,
-/// with `AUTHGATE_TEST_STORE=postgres`, a fresh database on the PostgreSQL server that
-/// `AUTHGATE_TEST_POSTGRES_URL` names (`scripts/test.sh` starts one and runs this suite on both).
+/// with `TEST_STORE=postgres`, a fresh database on the PostgreSQL server that
+/// `TEST_POSTGRES_URL` names (`scripts/test.sh` starts one and runs this suite on both).
 pub enum TestStore {
     Sqlite(PathBuf),
     Postgres { server: String, database: String },
@@ -60,11 +60,11 @@ pub enum TestStore {
 
 impl TestStore {
     fn create(dir: &Path) -> Self {
-        if std::env::var("AUTHGATE_TEST_STORE").as_deref() != Ok("postgres") {
+        if std::env::var("TEST_STORE").as_deref() != Ok("postgres") {
             return Self::Sqlite(dir.join("authgate.db"));
         }
-        let server = std::env::var("AUTHGATE_TEST_POSTGRES_URL")
-            .expect("AUTHGATE_TEST_POSTGRES_URL (scripts/test.sh starts a PostgreSQL server)");
+        let server = std::env::var("TEST_POSTGRES_URL")
+            .expect("TEST_POSTGRES_URL (scripts/test.sh starts a PostgreSQL server)");
         static CREATED: AtomicUsize = AtomicUsize::new(0);
         let database = format!(
             "authgate_it_{}_{}",

@@ -579,6 +579,19 @@ async fn repeated_wrong_passwords_lock_the_name_out() {
             .await
         }
     };
+    // A name no user can have (a NUL in it) is a wrong sign-in, not a store failure.
+    let nul = token_request(
+        &gateway,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "authgate-cli"),
+            ("username", "jane\u{0}"),
+            ("password", "right"),
+        ],
+    )
+    .await;
+    assert_eq!(nul.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(nul.json::<Value>().await.unwrap()["error"], "invalid_grant");
     for _ in 0..6 {
         let response = attempt("wrong").await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);

@@ -1,0 +1,84 @@
+//! Tenants in PostgreSQL.
+
+use super::PostgresStore;
+use super::audit::record_audit;
+use crate::{AuditEntry, StoreError, Tenant, TenantStore};
+use async_trait::async_trait;
+use authgate_core::id::new_id;
+use authgate_core::time::now_unix;
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use sqlx::{Postgres, Transaction};
+
+#[async_trait]
+impl TenantStore for PostgresStore {
+    async fn create_tenant(
+        &self,
+        id: &str,
+        name: &str,
+        audit: &AuditEntry,
+    ) -> Result<Tenant, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT(name) DO NOTHING",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(now_unix())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(StoreError::Conflict(format!(
+                "a tenant named `{name}` already exists"
+            )));
+        }
+        record_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        let row = sqlx::query("SELECT id, name, created_at FROM tenants WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        tenant_from_row(&row)
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        let rows = sqlx::query(
+            r#"SELECT id, name, created_at FROM tenants ORDER BY created_at, id COLLATE "C""#,
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(tenant_from_row).collect()
+    }
+}
+
+/// The id of the tenant named `name`, created if missing. A concurrent creation of the same
+/// tenant makes the insert wait for it and do nothing; the select then sees its row.
+pub(super) async fn ensure_tenant(
+    tx: &mut Transaction<'_, Postgres>,
+    name: &str,
+) -> Result<String, StoreError> {
+    if name.trim().is_empty() {
+        return Err(StoreError::Invalid("a tenant needs a name".into()));
+    }
+    sqlx::query(
+        "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT(name) DO NOTHING",
+    )
+    .bind(new_id("ten"))
+    .bind(name)
+    .bind(now_unix())
+    .execute(&mut **tx)
+    .await?;
+    Ok(sqlx::query_scalar("SELECT id FROM tenants WHERE name = $1")
+        .bind(name)
+        .fetch_one(&mut **tx)
+        .await?)
+}
+
+pub(super) fn tenant_from_row(row: &PgRow) -> Result<Tenant, StoreError> {
+    Ok(Tenant {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
