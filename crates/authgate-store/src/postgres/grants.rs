@@ -1,7 +1,7 @@
 //! The token service's grants in PostgreSQL: revoked access tokens, refresh tokens, authorization codes and their families.
 
-use super::{PostgresStore, digest_from_row, record_change};
-use crate::rows::split_list;
+use super::{PostgresStore, record_change};
+use crate::rows::{digest_from_row, split_list};
 use crate::{
     AuthorizationCode, ChangeKind, CodeUse, GrantStore, RefreshTokenRecord, RefreshUse, StoreError,
 };

@@ -1,9 +1,9 @@
 //! API keys and app_keys in PostgreSQL.
 
-use super::apps::{APP_RECORD_COLUMNS, APP_RECORD_JOINS, app_record_from_row};
+use super::apps::{APP_RECORD_COLUMNS, APP_RECORD_JOINS};
 use super::audit::record_audit;
-use super::{PostgresStore, change_one, digest_from_row, record_change};
-use crate::rows::split_list;
+use super::{PostgresStore, change_one, record_change};
+use crate::rows::{app_record_from_row, digest_from_row, key_from_row, split_list};
 use crate::{
     AppStore, AuditEntry, ChangeKind, Key, KeyRecord, KeyStore, NewCredential, NewKey, StoreError,
 };
@@ -11,7 +11,6 @@ use async_trait::async_trait;
 use authgate_core::KeyDigest;
 use authgate_core::time::now_unix;
 use sqlx::Row;
-use sqlx::postgres::PgRow;
 
 pub(super) const KEY_COLUMNS: &str = "SELECT id, app_id, prefix, name, scopes, expires_at, revoked_at, created_at, last_used_at FROM api_keys";
 
@@ -175,18 +174,4 @@ impl KeyStore for PostgresStore {
         tx.commit().await?;
         self.get_key(id).await
     }
-}
-
-pub(super) fn key_from_row(row: &PgRow) -> Result<Key, StoreError> {
-    Ok(Key {
-        id: row.try_get("id")?,
-        app_id: row.try_get("app_id")?,
-        prefix: row.try_get("prefix")?,
-        name: row.try_get("name")?,
-        scopes: split_list(row.try_get("scopes")?),
-        expires_at: row.try_get("expires_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-        created_at: row.try_get("created_at")?,
-        last_used_at: row.try_get("last_used_at")?,
-    })
 }

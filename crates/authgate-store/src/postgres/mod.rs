@@ -8,9 +8,8 @@
 
 use crate::{Change, ChangeFeed, ChangeKind, KEPT_CHANGES, StoreError};
 use async_trait::async_trait;
-use authgate_core::KeyDigest;
 use authgate_core::time::now_unix;
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
@@ -125,13 +124,4 @@ pub(super) async fn record_change(
         .execute(&mut **tx)
         .await?;
     Ok(())
-}
-
-/// The `digest` column of a key or token row.
-pub(super) fn digest_from_row(row: &PgRow) -> Result<KeyDigest, StoreError> {
-    let stored: Vec<u8> = row.try_get("digest")?;
-    stored
-        .try_into()
-        .map(KeyDigest)
-        .map_err(|_| StoreError::Invalid("stored digest is not 32 bytes".into()))
 }

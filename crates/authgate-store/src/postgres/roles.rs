@@ -2,12 +2,10 @@
 
 use super::audit::record_audit;
 use super::{PostgresStore, change_one, record_change};
-use crate::rows::split_list;
+use crate::rows::{role_from_row, split_list};
 use crate::{AuditEntry, ChangeKind, Role, RoleStore, StoreError};
 use async_trait::async_trait;
 use authgate_core::time::now_unix;
-use sqlx::Row;
-use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Transaction};
 
 #[async_trait]
@@ -172,12 +170,4 @@ pub(super) async fn ensure_role_exists(
         Some(_) => Ok(()),
         None => Err(StoreError::NotFound(format!("role `{role}`"))),
     }
-}
-
-pub(super) fn role_from_row(row: &PgRow) -> Result<Role, StoreError> {
-    Ok(Role {
-        name: row.try_get("name")?,
-        permissions: split_list(row.try_get("permissions")?),
-        created_at: row.try_get("created_at")?,
-    })
 }

@@ -2,14 +2,10 @@
 
 use super::audit::record_audit;
 use super::{PostgresStore, record_change};
-use crate::{
-    AuditEntry, ChangeKind, SigningKey, SigningKeyRecord, SigningKeyStore, SigningPurpose,
-    StoreError,
-};
+use crate::rows::signing_key_from_row;
+use crate::{AuditEntry, ChangeKind, SigningKey, SigningKeyRecord, SigningKeyStore, StoreError};
 use async_trait::async_trait;
 use authgate_core::time::now_unix;
-use sqlx::Row;
-use sqlx::postgres::PgRow;
 
 pub(super) const SIGNING_KEY_COLUMNS: &str = "SELECT kid, purpose, alg, private_pem, public_jwk, created_at, retired_at, publish_until FROM signing_keys";
 
@@ -72,20 +68,4 @@ impl SigningKeyStore for PostgresStore {
             .map(|row| signing_key_from_row(row).map(|key| key.summary(now)))
             .collect()
     }
-}
-
-pub(super) fn signing_key_from_row(row: &PgRow) -> Result<SigningKeyRecord, StoreError> {
-    let purpose: String = row.try_get("purpose")?;
-    Ok(SigningKeyRecord {
-        kid: row.try_get("kid")?,
-        purpose: SigningPurpose::parse(&purpose).ok_or_else(|| {
-            StoreError::Invalid(format!("stored signing key purpose `{purpose}` is unknown"))
-        })?,
-        alg: row.try_get("alg")?,
-        private_pem: row.try_get("private_pem")?,
-        public_jwk: row.try_get("public_jwk")?,
-        created_at: row.try_get("created_at")?,
-        retired_at: row.try_get("retired_at")?,
-        publish_until: row.try_get("publish_until")?,
-    })
 }

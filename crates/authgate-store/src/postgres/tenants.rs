@@ -2,12 +2,11 @@
 
 use super::PostgresStore;
 use super::audit::record_audit;
+use crate::rows::tenant_from_row;
 use crate::{AuditEntry, StoreError, Tenant, TenantStore};
 use async_trait::async_trait;
 use authgate_core::id::new_id;
 use authgate_core::time::now_unix;
-use sqlx::Row;
-use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Transaction};
 
 #[async_trait]
@@ -73,12 +72,4 @@ pub(super) async fn ensure_tenant(
         .bind(name)
         .fetch_one(&mut **tx)
         .await?)
-}
-
-pub(super) fn tenant_from_row(row: &PgRow) -> Result<Tenant, StoreError> {
-    Ok(Tenant {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        created_at: row.try_get("created_at")?,
-    })
 }

@@ -4,14 +4,11 @@ use super::audit::record_audit;
 use super::roles::{RoleHolder, grant_roles, replace_roles};
 use super::tenants::ensure_tenant;
 use super::{PostgresStore, record_change};
-use crate::rows::split_list;
-use crate::{
-    AuditEntry, ChangeKind, NewUser, PasswordRecord, StoreError, User, UserKind, UserStore,
-};
+use crate::rows::user_from_row;
+use crate::{AuditEntry, ChangeKind, NewUser, PasswordRecord, StoreError, User, UserStore};
 use async_trait::async_trait;
 use authgate_core::time::now_unix;
 use sqlx::Row;
-use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Transaction};
 
 pub(super) const USER_COLUMNS: &str = "SELECT u.id, u.name, u.kind, t.name AS tenant_name, u.created_at, u.password_hash, \
@@ -189,20 +186,4 @@ async fn lock_user(tx: &mut Transaction<'_, Postgres>, id: &str) -> Result<(), S
         Some(_) => Ok(()),
         None => Err(StoreError::NotFound(format!("user `{id}`"))),
     }
-}
-
-pub(super) fn user_from_row(row: &PgRow) -> Result<User, StoreError> {
-    let mut roles = split_list(row.try_get("roles")?);
-    roles.sort();
-    Ok(User {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        kind: match row.try_get::<String, _>("kind")?.as_str() {
-            "service" => UserKind::Service,
-            _ => UserKind::Person,
-        },
-        tenant: row.try_get("tenant_name")?,
-        roles,
-        created_at: row.try_get("created_at")?,
-    })
 }

@@ -1,12 +1,10 @@
 //! IIIF access sessions and tokens in SQLite.
 
-use super::{SqliteStore, digest_from_row, record_change};
-use crate::rows::split_list;
+use super::{SqliteStore, record_change};
+use crate::rows::grant_from_row;
 use crate::{AccessGrant, AccessStore, ChangeKind, NewAccessSession, NewAccessToken, StoreError};
 use async_trait::async_trait;
 use authgate_core::KeyDigest;
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
 /// The session, its user and tenant; the digest, origin and expiry are the caller's to add.
 const GRANT_COLUMNS: &str = "s.id AS session_id, u.name AS user_name, t.name AS tenant_name, \
@@ -114,16 +112,4 @@ impl AccessStore for SqliteStore {
         tx.commit().await?;
         Ok(ended)
     }
-}
-
-fn grant_from_row(row: &SqliteRow) -> Result<AccessGrant, StoreError> {
-    Ok(AccessGrant {
-        session_id: row.try_get("session_id")?,
-        digest: digest_from_row(row)?,
-        user: row.try_get("user_name")?,
-        tenant: row.try_get("tenant_name")?,
-        roles: split_list(row.try_get("roles")?),
-        origin: row.try_get("origin")?,
-        expires_at: row.try_get("expires_at")?,
-    })
 }

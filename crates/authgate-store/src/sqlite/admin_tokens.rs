@@ -2,8 +2,8 @@
 
 use super::audit::record_audit;
 use super::tenants::ensure_tenant;
-use super::{SqliteStore, change_one, digest_from_row};
-use crate::rows::split_list;
+use super::{SqliteStore, change_one};
+use crate::rows::{admin_token_from_row, digest_from_row, split_list};
 use crate::{
     AdminToken, AdminTokenRecord, AdminTokenStore, AuditEntry, DEFAULT_TENANT, NewCredential,
     StoreError,
@@ -13,7 +13,6 @@ use authgate_core::KeyDigest;
 use authgate_core::id::new_id;
 use authgate_core::time::now_unix;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
 pub(super) const ADMIN_TOKEN_COLUMNS: &str = "SELECT t.id, u.name AS user_name, t.prefix, t.created_at, t.revoked_at \
      FROM admin_tokens t JOIN users u ON u.id = t.user_id";
@@ -149,14 +148,4 @@ impl SqliteStore {
             .transpose()?
             .ok_or_else(|| StoreError::NotFound(format!("admin token {id}")))
     }
-}
-
-pub(super) fn admin_token_from_row(row: &SqliteRow) -> Result<AdminToken, StoreError> {
-    Ok(AdminToken {
-        id: row.try_get("id")?,
-        user: row.try_get("user_name")?,
-        prefix: row.try_get("prefix")?,
-        created_at: row.try_get("created_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-    })
 }

@@ -5,12 +5,10 @@ use super::roles::{RoleHolder, grant_roles};
 use super::tenants::ensure_tenant;
 use super::users::user_id;
 use super::{SqliteStore, change_one, record_change};
-use crate::rows::{parse_mode, redirect_uris, split_list};
+use crate::rows::{app_from_row, app_record_from_row, redirect_uris};
 use crate::{App, AppChanges, AppRecord, AppStore, AuditEntry, ChangeKind, NewApp, StoreError};
 use async_trait::async_trait;
 use authgate_core::time::now_unix;
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, Transaction};
 
 pub(super) const APP_RECORD_COLUMNS: &str = "a.id AS app_id, a.mode AS app_mode, a.suspended_at AS app_suspended_at, \
@@ -195,35 +193,4 @@ pub(super) async fn add_redirect_uris(
         .await?;
     }
     Ok(())
-}
-
-pub(super) fn app_record_from_row(row: &SqliteRow) -> Result<AppRecord, StoreError> {
-    let mut roles = split_list(row.try_get("acting_roles")?);
-    roles.sort();
-    Ok(AppRecord {
-        id: row.try_get("app_id")?,
-        mode: parse_mode(row.try_get("app_mode")?)?,
-        suspended: row.try_get::<Option<i64>, _>("app_suspended_at")?.is_some(),
-        tenant: row.try_get("tenant_name")?,
-        owner: row.try_get("owner_name")?,
-        roles,
-    })
-}
-
-pub(super) fn app_from_row(row: &SqliteRow) -> Result<App, StoreError> {
-    Ok(App {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        tenant: row.try_get("tenant_name")?,
-        owner: row.try_get("owner_name")?,
-        mode: parse_mode(row.try_get("mode")?)?,
-        roles: {
-            let mut roles = split_list(row.try_get("own_roles")?);
-            roles.sort();
-            roles
-        },
-        redirect_uris: redirect_uris(row.try_get("redirect_uris")?),
-        suspended: row.try_get::<Option<i64>, _>("suspended_at")?.is_some(),
-        created_at: row.try_get("created_at")?,
-    })
 }

@@ -1,11 +1,10 @@
 //! The audit log in SQLite.
 
 use super::SqliteStore;
+use crate::rows::audit_from_row;
 use crate::{AuditEntry, AuditFilter, AuditRecord, AuditStore, StoreError};
 use async_trait::async_trait;
 use authgate_core::time::now_unix;
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, Transaction};
 
 #[async_trait]
@@ -64,19 +63,4 @@ pub(super) async fn record_audit(
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-pub(super) fn audit_from_row(row: &SqliteRow) -> Result<AuditRecord, StoreError> {
-    let details: String = row.try_get("details")?;
-    Ok(AuditRecord {
-        id: row.try_get("id")?,
-        at: row.try_get("at")?,
-        actor: row.try_get("actor")?,
-        source: row.try_get("source")?,
-        action: row.try_get("action")?,
-        target_type: row.try_get("target_type")?,
-        target_id: row.try_get("target_id")?,
-        details: serde_json::from_str(&details)
-            .map_err(|e| StoreError::Invalid(format!("stored audit details: {e}")))?,
-    })
 }

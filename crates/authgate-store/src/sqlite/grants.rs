@@ -1,7 +1,7 @@
 //! The token service's grants in SQLite: revoked access tokens, refresh tokens, authorization codes and their families.
 
-use super::{SqliteStore, digest_from_row, record_change};
-use crate::rows::split_list;
+use super::{SqliteStore, record_change};
+use crate::rows::{digest_from_row, split_list};
 use crate::{
     AuthorizationCode, ChangeKind, CodeUse, GrantStore, RefreshTokenRecord, RefreshUse, StoreError,
 };

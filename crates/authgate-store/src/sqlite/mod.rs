@@ -2,11 +2,9 @@
 
 use crate::{Change, ChangeFeed, ChangeKind, KEPT_CHANGES, StoreError};
 use async_trait::async_trait;
-use authgate_core::KeyDigest;
 use authgate_core::time::now_unix;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteRow,
 };
 use sqlx::{Row, Sqlite, Transaction};
 use std::str::FromStr;
@@ -130,13 +128,4 @@ pub(super) async fn record_change(
         .execute(&mut **tx)
         .await?;
     Ok(())
-}
-
-/// The `digest` column of a key or token row.
-pub(super) fn digest_from_row(row: &SqliteRow) -> Result<KeyDigest, StoreError> {
-    let stored: Vec<u8> = row.try_get("digest")?;
-    stored
-        .try_into()
-        .map(KeyDigest)
-        .map_err(|_| StoreError::Invalid("stored digest is not 32 bytes".into()))
 }

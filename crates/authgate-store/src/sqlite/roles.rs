@@ -2,12 +2,10 @@
 
 use super::audit::record_audit;
 use super::{SqliteStore, change_one, record_change};
-use crate::rows::split_list;
+use crate::rows::{role_from_row, split_list};
 use crate::{AuditEntry, ChangeKind, Role, RoleStore, StoreError};
 use async_trait::async_trait;
 use authgate_core::time::now_unix;
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, Transaction};
 
 #[async_trait]
@@ -149,12 +147,4 @@ pub(super) async fn ensure_role_exists(
         Some(_) => Ok(()),
         None => Err(StoreError::NotFound(format!("role `{role}`"))),
     }
-}
-
-pub(super) fn role_from_row(row: &SqliteRow) -> Result<Role, StoreError> {
-    Ok(Role {
-        name: row.try_get("name")?,
-        permissions: split_list(row.try_get("permissions")?),
-        created_at: row.try_get("created_at")?,
-    })
 }

@@ -1,8 +1,8 @@
 //! The web UI's sessions in SQLite.
 
+use super::SqliteStore;
 use super::audit::record_audit;
-use super::{SqliteStore, digest_from_row};
-use crate::rows::split_list;
+use crate::rows::{digest_from_row, split_list};
 use crate::{AuditEntry, NewSession, SessionRecord, SessionStore, StoreError};
 use async_trait::async_trait;
 use authgate_core::KeyDigest;

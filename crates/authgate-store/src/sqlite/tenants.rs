@@ -2,12 +2,11 @@
 
 use super::SqliteStore;
 use super::audit::record_audit;
+use crate::rows::tenant_from_row;
 use crate::{AuditEntry, StoreError, Tenant, TenantStore};
 use async_trait::async_trait;
 use authgate_core::id::new_id;
 use authgate_core::time::now_unix;
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, Transaction};
 
 #[async_trait]
@@ -69,12 +68,4 @@ pub(super) async fn ensure_tenant(
         .bind(name)
         .fetch_one(&mut **tx)
         .await?)
-}
-
-pub(super) fn tenant_from_row(row: &SqliteRow) -> Result<Tenant, StoreError> {
-    Ok(Tenant {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        created_at: row.try_get("created_at")?,
-    })
 }

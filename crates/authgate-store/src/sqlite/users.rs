@@ -4,14 +4,11 @@ use super::audit::record_audit;
 use super::roles::{RoleHolder, grant_roles};
 use super::tenants::ensure_tenant;
 use super::{SqliteStore, record_change};
-use crate::rows::split_list;
-use crate::{
-    AuditEntry, ChangeKind, NewUser, PasswordRecord, StoreError, User, UserKind, UserStore,
-};
+use crate::rows::user_from_row;
+use crate::{AuditEntry, ChangeKind, NewUser, PasswordRecord, StoreError, User, UserStore};
 use async_trait::async_trait;
 use authgate_core::time::now_unix;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, Transaction};
 
 pub(super) const USER_COLUMNS: &str = "SELECT u.id, u.name, u.kind, t.name AS tenant_name, u.created_at, u.password_hash, \
@@ -173,20 +170,4 @@ pub(super) async fn user_id(
         .fetch_optional(&mut **tx)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("user `{id_or_name}`")))
-}
-
-pub(super) fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
-    let mut roles = split_list(row.try_get("roles")?);
-    roles.sort();
-    Ok(User {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        kind: match row.try_get::<String, _>("kind")?.as_str() {
-            "service" => UserKind::Service,
-            _ => UserKind::Person,
-        },
-        tenant: row.try_get("tenant_name")?,
-        roles,
-        created_at: row.try_get("created_at")?,
-    })
 }
