@@ -9,9 +9,10 @@
 //! after each change this process commits, before the change is answered.
 
 use crate::authn::CredentialCache;
-use authgate_store::{Change, ChangeKind, Store};
+use authgate_store::{Change, ChangeKind, Store, StoreError};
 use authgate_token::KeyRing;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::Mutex;
 
 /// The most changes one catch-up applies one by one; past it, everything is dropped.
@@ -24,6 +25,9 @@ pub struct ChangeFollower {
     ring: Option<KeyRing>,
     /// The last change applied; `None` until the feed could be read.
     seen: Mutex<Option<i64>>,
+    /// Whether the last read of the feed failed: an outage is logged when it starts and when
+    /// it ends, not at every poll.
+    failing: AtomicBool,
 }
 
 impl ChangeFollower {
@@ -32,7 +36,7 @@ impl ChangeFollower {
         let seen = match store.change_seq().await {
             Ok(seq) => Some(seq),
             Err(error) => {
-                tracing::warn!(%error, "cannot read the store's change sequence");
+                tracing::warn!(%error, "cannot read the store's changes; cached credentials are kept meanwhile");
                 None
             }
         };
@@ -40,6 +44,7 @@ impl ChangeFollower {
             store,
             cache,
             ring,
+            failing: AtomicBool::new(seen.is_none()),
             seen: Mutex::new(seen),
         }
     }
@@ -66,9 +71,12 @@ impl ChangeFollower {
             return;
         };
         let changes = match self.store.changes_since(last, CHANGES_PER_READ).await {
-            Ok(changes) => changes,
+            Ok(changes) => {
+                self.note_reachable();
+                changes
+            }
             Err(error) => {
-                tracing::warn!(%error, "cannot read the store's changes");
+                self.note_failure(&error);
                 return;
             }
         };
@@ -105,9 +113,28 @@ impl ChangeFollower {
     }
 
     async fn read_seq(&self) -> Result<i64, ()> {
-        self.store.change_seq().await.map_err(|error| {
-            tracing::warn!(%error, "cannot read the store's change sequence");
-        })
+        match self.store.change_seq().await {
+            Ok(seq) => {
+                self.note_reachable();
+                Ok(seq)
+            }
+            Err(error) => {
+                self.note_failure(&error);
+                Err(())
+            }
+        }
+    }
+
+    fn note_failure(&self, error: &StoreError) {
+        if !self.failing.swap(true, Ordering::Relaxed) {
+            tracing::warn!(%error, "cannot read the store's changes; cached credentials are kept meanwhile");
+        }
+    }
+
+    fn note_reachable(&self) {
+        if self.failing.swap(false, Ordering::Relaxed) {
+            tracing::info!("the store's changes can be read again");
+        }
     }
 
     async fn drop_everything(&self) {
