@@ -232,3 +232,59 @@ fn telemetry_is_off_by_default_and_its_endpoint_must_be_plain_http() {
         Ok(())
     });
 }
+
+#[test]
+fn state_is_in_memory_by_default_and_redis_needs_a_redis_url() {
+    Jail::expect_with(|jail| {
+        let config = load_in_jail(jail, None).map_err(|e| e.to_string())?;
+        assert_eq!(config.state.backend, StateBackend::Memory);
+        assert_eq!(config.state.redis_url, "redis://127.0.0.1:6379");
+        assert_eq!(config.state.on_error, OnStateError::Open);
+
+        jail.create_file(
+            "authgate.toml",
+            "[state]\nbackend = \"redis\"\nredis_url = \"rediss://:hunter2@cache.internal:6380/2\"\n\
+             on_error = \"closed\"\n",
+        )?;
+        let config = load_in_jail(jail, None).map_err(|e| e.to_string())?;
+        assert_eq!(config.state.backend, StateBackend::Redis);
+        assert_eq!(config.state.on_error, OnStateError::Closed);
+        assert_eq!(
+            config.state.redis_url,
+            "rediss://:hunter2@cache.internal:6380/2"
+        );
+        let printed = config.to_toml();
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("cache.internal:6380/2"), "{printed}");
+
+        jail.set_env("AUTHGATE_STATE__REDIS_URL", "redis://127.0.0.1:7000");
+        let config = load_in_jail(jail, None).map_err(|e| e.to_string())?;
+        assert_eq!(config.state.redis_url, "redis://127.0.0.1:7000");
+
+        for (url, problem) in [
+            ("http://127.0.0.1:6379", "state.redis_url"),
+            ("redis://", "state.redis_url"),
+            ("127.0.0.1:6379", "state.redis_url"),
+            ("redis://:s3cret@[bad", "state.redis_url"),
+        ] {
+            jail.set_env("AUTHGATE_STATE__REDIS_URL", url);
+            let error = load_in_jail(jail, None).expect_err(url).to_string();
+            assert!(error.contains(problem), "{url}: {error}");
+            assert!(!error.contains("s3cret"), "{error}");
+        }
+        jail.set_env("AUTHGATE_STATE__REDIS_URL", "redis://127.0.0.1:6379");
+        jail.set_env("AUTHGATE_STATE__ON_ERROR", "sometimes");
+        let error = load_in_jail(jail, None).expect_err("on_error").to_string();
+        assert!(error.contains("state.on_error"), "{error}");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_memory_backend_does_not_look_at_the_redis_url() {
+    Jail::expect_with(|jail| {
+        jail.create_file("authgate.toml", "[state]\nredis_url = \"not a url\"\n")?;
+        load_in_jail(jail, None).map_err(|e| e.to_string())?;
+        Ok(())
+    });
+}
