@@ -1,7 +1,7 @@
 //! Idempotency records in Redis: one hash per key, `fp` (the request's fingerprint) from the
 //! claim and `response` once the request completed, expiring with the TTL the claim set.
 
-use super::RedisState;
+use super::{RedisState, Request};
 use crate::StateError;
 use crate::idempotency::{Claim, IdempotencyStore, StoredResponse};
 use async_trait::async_trait;
@@ -9,6 +9,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use redis::Script;
 use std::sync::LazyLock;
 use std::time::Duration;
+use tokio::sync::oneshot;
 
 /// KEYS[1]: the record. ARGV[1]: the fingerprint, ARGV[2]: the TTL in milliseconds. Claims a
 /// free key (an in-flight marker: the fingerprint alone), or says what holds it.
@@ -72,37 +73,58 @@ impl IdempotencyStore for RedisIdempotencyStore {
         let mut invocation = CLAIM.key(record_key(key));
         invocation.arg(&fingerprint[..]);
         invocation.arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
-        let mut answer: Vec<Vec<u8>> = self.state.run(&invocation).await?;
-        let stored = if answer.len() == 2 {
-            answer.pop()
-        } else {
-            None
-        };
-        match (answer.first().map(Vec::as_slice), stored) {
-            (Some(b"run"), None) => Ok(Claim::Run),
-            (Some(b"mismatch"), None) => Ok(Claim::Mismatch),
-            (Some(b"in_flight"), None) => Ok(Claim::InFlight),
-            (Some(b"replay"), Some(stored)) => decode(Bytes::from(stored)).map(Claim::Replay),
-            _ => Err(StateError::Unavailable(
-                "unexpected answer to an idempotency claim".into(),
-            )),
-        }
+        self.state.admitted()?;
+        // The claim runs in a task of its own: when the request gives up meanwhile, a key it
+        // claimed is released instead of staying in flight until the TTL ends.
+        let (answer, answered) = oneshot::channel();
+        let state = self.state.clone();
+        let release = Request::Command(redis::cmd("DEL").arg(record_key(key)).clone());
+        self.state.runtime.spawn(async move {
+            let claim = state
+                .clone()
+                .exchange(Request::Script(invocation))
+                .await
+                .and_then(claim_from);
+            if let Err(Ok(Claim::Run)) = answer.send(claim) {
+                let _ = state.exchange::<()>(release).await;
+            }
+        });
+        answered.await.map_err(|_| {
+            StateError::Unavailable("the runtime stopped during an idempotency claim".into())
+        })?
     }
 
     async fn complete(&self, key: &str, response: StoredResponse) -> Result<(), StateError> {
         let mut invocation = COMPLETE.key(record_key(key));
         invocation.arg(&encode(&response)[..]);
-        self.state.run::<()>(&invocation).await
+        self.state.send(Request::Script(invocation)).await
     }
 
     async fn release(&self, key: &str) -> Result<(), StateError> {
-        self.state
-            .query::<()>(redis::cmd("DEL").arg(record_key(key)))
-            .await
+        let release = redis::cmd("DEL").arg(record_key(key)).clone();
+        self.state.send(Request::Command(release)).await
     }
 
     async fn ping(&self) -> Result<(), StateError> {
         self.state.ping().await
+    }
+}
+
+/// What the claim script answered.
+fn claim_from(mut answer: Vec<Vec<u8>>) -> Result<Claim, StateError> {
+    let stored = if answer.len() == 2 {
+        answer.pop()
+    } else {
+        None
+    };
+    match (answer.first().map(Vec::as_slice), stored) {
+        (Some(b"run"), None) => Ok(Claim::Run),
+        (Some(b"mismatch"), None) => Ok(Claim::Mismatch),
+        (Some(b"in_flight"), None) => Ok(Claim::InFlight),
+        (Some(b"replay"), Some(stored)) => decode(Bytes::from(stored)).map(Claim::Replay),
+        _ => Err(StateError::Unavailable(
+            "unexpected answer to an idempotency claim".into(),
+        )),
     }
 }
 

@@ -2,7 +2,9 @@
 //! idempotency records, each decided in one atomic round trip (a Lua script).
 //!
 //! Every call is bounded by [`CALL_TIMEOUT`], so a dead or unreachable Redis answers an error
-//! quickly and never holds a request. After a call finds Redis unreachable, calls fail at once
+//! quickly and never holds a request. Calls run on the runtime the connection was made on (the
+//! gateway's main one), so the connection's own tasks never depend on one worker thread, and
+//! a call whose request gave up still ends (and tidies up after itself, see `claim`). After a call finds Redis unreachable, calls fail at once
 //! for [`COOL_DOWN`] (one call at a time probes whether it is back), so that an outage does not
 //! add the timeout to every request. The connection reconnects by itself.
 
@@ -20,6 +22,7 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use tokio::runtime::Handle;
 
 /// The longest a call waits for Redis, connecting included.
 const CALL_TIMEOUT: Duration = Duration::from_millis(300);
@@ -36,13 +39,23 @@ const MAX_KEY_PART: usize = 64;
 pub struct RedisState {
     connection: ConnectionManager,
     breaker: Arc<Breaker>,
+    runtime: Handle,
+}
+
+/// What one call sends.
+enum Request {
+    Command(Cmd),
+    Script(ScriptInvocation<'static>),
 }
 
 impl RedisState {
     /// A connection to the server `url` names (`redis://[user:password@]host[:port][/db]`, or
     /// `rediss://` for TLS). Nothing is sent yet: the first call connects, so a gateway starts
-    /// while Redis is down (and fails open or closed as configured until it is back).
+    /// while Redis is down (and fails open or closed as configured until it is back). Called
+    /// on the runtime the calls are to run on.
     pub fn connect(url: &str) -> Result<Self, StateError> {
+        let runtime = Handle::try_current()
+            .map_err(|_| StateError::Unavailable("Redis needs a Tokio runtime".into()))?;
         let info = url
             .into_connection_info()
             .map_err(|error| StateError::Unavailable(format!("bad Redis URL: {error}")))?;
@@ -61,6 +74,7 @@ impl RedisState {
         Ok(Self {
             connection,
             breaker: Arc::new(Breaker::new()),
+            runtime,
         })
     }
 
@@ -77,26 +91,33 @@ impl RedisState {
     /// Whether Redis answers now: asked whatever the recent calls found, so that a readiness
     /// probe sees Redis come back as soon as it does.
     pub async fn ping(&self) -> Result<(), StateError> {
-        let mut connection = self.connection.clone();
-        let answer = bounded(redis::cmd("PING").query_async::<String>(&mut connection)).await;
-        self.breaker.record(&answer);
-        answer.map(drop).map_err(unavailable)
+        let ping = Request::Command(redis::cmd("PING"));
+        self.runtime
+            .spawn(self.clone().exchange::<String>(ping))
+            .await
+            .map_err(gone)?
+            .map(drop)
     }
 
-    /// Runs one command.
-    async fn query<T: FromRedisValue>(&self, command: &Cmd) -> Result<T, StateError> {
+    /// Sends `request`, unless Redis was found unreachable a moment ago.
+    async fn send<T>(&self, request: Request) -> Result<T, StateError>
+    where
+        T: FromRedisValue + Send + 'static,
+    {
         self.admitted()?;
-        let mut connection = self.connection.clone();
-        let answer = bounded(command.query_async(&mut connection)).await;
-        self.breaker.record(&answer);
-        answer.map_err(unavailable)
+        self.runtime
+            .spawn(self.clone().exchange(request))
+            .await
+            .map_err(gone)?
     }
 
-    /// Runs one script (EVALSHA; the script is loaded again when Redis answers NOSCRIPT).
-    async fn run<T: FromRedisValue>(&self, script: &ScriptInvocation<'_>) -> Result<T, StateError> {
-        self.admitted()?;
+    /// One request and its answer, within [`CALL_TIMEOUT`], on the current runtime.
+    async fn exchange<T: FromRedisValue>(self, request: Request) -> Result<T, StateError> {
         let mut connection = self.connection.clone();
-        let answer = bounded(script.invoke_async(&mut connection)).await;
+        let answer = match &request {
+            Request::Command(command) => bounded(command.query_async(&mut connection)).await,
+            Request::Script(script) => bounded(script.invoke_async(&mut connection)).await,
+        };
         self.breaker.record(&answer);
         answer.map_err(unavailable)
     }
@@ -110,6 +131,11 @@ impl RedisState {
             ))
         }
     }
+}
+
+/// The task of a call ended without an answer: the runtime is shutting down.
+fn gone(error: tokio::task::JoinError) -> StateError {
+    StateError::Unavailable(format!("Redis call abandoned: {error}"))
 }
 
 /// Small commands answered at once: without Nagle's delay. On Linux, a connection whose sent

@@ -3,7 +3,7 @@
 //! counter is full again. Decisions are the in-process limiter's for the same calls, in
 //! microseconds instead of nanoseconds.
 
-use super::RedisState;
+use super::{RedisState, Request};
 use crate::{Quota, RateDecision, RateLimiter, StateError};
 use async_trait::async_trait;
 use redis::Script;
@@ -63,7 +63,7 @@ impl RateLimiter for RedisRateLimiter {
         invocation.arg(u64::try_from(interval).unwrap_or(u64::MAX));
         invocation.arg(quota.burst.get());
         let (allowed, remaining, reset_after, retry_after): (u8, u32, u64, u64) =
-            self.state.run(&invocation).await?;
+            self.state.send(Request::Script(invocation)).await?;
         Ok(RateDecision {
             allowed: allowed == 1,
             remaining,

@@ -405,3 +405,27 @@ async fn redis_keys_are_namespaced_bounded_and_expire() {
     let record = ttl(format!("authgate:idem:{key}")).await;
     assert!((59_000..=60_000).contains(&record), "{record}");
 }
+
+/// A request that gives up while its claim is on the way to Redis does not leave the key in
+/// flight until the TTL ends.
+#[tokio::test]
+async fn redis_releases_a_claim_whose_request_gave_up() {
+    let records = redis_records();
+    let key = unique("app:abandoned");
+    let ttl = Duration::from_secs(60);
+    // Polled once (which sends it), then dropped.
+    let mut claim = records.claim(&key, &[1; 32], ttl);
+    let first_poll =
+        std::future::poll_fn(|cx| std::task::Poll::Ready(claim.as_mut().poll(cx))).await;
+    assert!(first_poll.is_pending(), "the claim was still on its way");
+    drop(claim);
+    let mut claim = Claim::InFlight;
+    for _ in 0..50 {
+        claim = records.claim(&key, &[2; 32], ttl).await.unwrap();
+        if claim == Claim::Run {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(claim, Claim::Run, "released, so another request may run");
+}
