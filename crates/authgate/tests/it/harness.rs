@@ -251,7 +251,7 @@ impl Gateway {
 
     /// Starts `authgate serve` in `dir` (which holds `authgate.toml`, or nothing at all).
     pub fn spawn(dir: &Path, env: &[(&str, &str)]) -> Gateway {
-        let mut command = Command::new(AUTHGATE);
+        let mut command = authgate();
         command
             .arg("serve")
             .current_dir(dir)
@@ -422,7 +422,7 @@ impl Gateway {
     /// Runs the CLI against this gateway's store with `input` on its standard input.
     pub fn cli_with_input(&self, args: &[&str], input: &[u8]) -> Output {
         use std::io::Write as _;
-        let mut child = Command::new(AUTHGATE)
+        let mut child = authgate()
             .args(args)
             .current_dir(&self.dir)
             .stdin(Stdio::piped())
@@ -478,12 +478,24 @@ impl Drop for Gateway {
 
 /// Runs `authgate` in `dir`, where its configuration (if any) lives.
 pub fn cli_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(AUTHGATE)
+    authgate()
         .args(args)
         .current_dir(dir)
         .env_remove("RUST_LOG")
         .output()
         .expect("run authgate")
+}
+
+/// The `authgate` binary, without the tests' own settings (`AUTHGATE_TEST_*`): authgate reads
+/// every `AUTHGATE_` variable as configuration, and refuses keys it does not know.
+pub fn authgate() -> Command {
+    let mut command = Command::new(AUTHGATE);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("AUTHGATE_TEST_") {
+            command.env_remove(name);
+        }
+    }
+    command
 }
 
 /// The Python upstream, in its own process.
