@@ -23,6 +23,9 @@ command -v npm >/dev/null || missing+=(npm)
 # The store's conformance tests run against a real PostgreSQL server, started below. Debian
 # keeps its programs under /usr/lib/postgresql/<version>/bin, off PATH.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+# Shared rate limits and idempotency records are tested against a real Redis, started below (and
+# some tests start and stop one of their own).
+command -v redis-server >/dev/null || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq
@@ -62,11 +65,15 @@ if [ "$(id -u)" = 0 ]; then
 else
   as_postgres() { "$@"; }
 fi
-stop_postgres() {
+stop_servers() {
   as_postgres "$pg_bin/pg_ctl" stop --pgdata="$pg_dir/data" --mode=immediate --silent 2>/dev/null || true
   rm -rf "$pg_dir"
+  if [ -n "${redis_dir:-}" ]; then
+    [ -f "$redis_dir/redis.pid" ] && kill "$(cat "$redis_dir/redis.pid")" 2>/dev/null || true
+    rm -rf "$redis_dir"
+  fi
 }
-trap stop_postgres EXIT
+trap stop_servers EXIT
 pg_user=$(as_postgres id -un)
 pg_port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 as_postgres "$pg_bin/initdb" --pgdata="$pg_dir/data" --username="$pg_user" --auth=trust \
@@ -80,8 +87,20 @@ if ! as_postgres "$pg_bin/pg_ctl" start --pgdata="$pg_dir/data" --log="$pg_dir/s
 fi
 pg_url="postgres://$pg_user@127.0.0.1:$pg_port/postgres"
 
-# Every test, the store's conformance suite on both backends among them; then the integration
-# suite again with each gateway on a fresh PostgreSQL database instead of a SQLite file.
-export TEST_POSTGRES_URL="$pg_url"
+# A throwaway Redis for this run, the same way: loopback, a free port, nothing saved to disk.
+redis_dir=$(mktemp -d /tmp/authgate-redis.XXXXXX)
+redis_port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$redis_dir" \
+  --daemonize yes --pidfile "$redis_dir/redis.pid" --logfile "$redis_dir/redis.log"
+for _ in $(seq 50); do
+  [ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" = PONG ] && break
+  sleep 0.1
+done
+
+# Every test, the store's and the shared state's conformance suites on every backend among them;
+# then the integration suite again as several instances run it: each gateway on a fresh
+# PostgreSQL database instead of a SQLite file, and its rate limits and idempotency records in
+# Redis instead of in the process.
+export TEST_POSTGRES_URL="$pg_url" TEST_REDIS_URL="redis://127.0.0.1:$redis_port"
 cargo test --workspace --all-targets "$@"
-TEST_STORE=postgres cargo test -p authgate --test it "$@"
+TEST_STORE=postgres TEST_STATE=redis cargo test -p authgate --test it "$@"

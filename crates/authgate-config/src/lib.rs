@@ -165,17 +165,25 @@ impl Default for StoreConfig {
     }
 }
 
-/// Shared per-request state: rate limits, idempotency, revocation fan-out.
+/// Shared per-request state: rate limits and idempotency records.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct StateConfig {
     pub backend: StateBackend,
+    /// The Redis server of `backend = "redis"`: `redis://[user:password@]host[:port][/db]`, or
+    /// `rediss://` for TLS. Its password is never printed.
+    #[serde(serialize_with = "serialize_redacted_url")]
+    pub redis_url: String,
+    /// What rate limits do while Redis does not answer.
+    pub on_error: OnStateError,
 }
 
 impl Default for StateConfig {
     fn default() -> Self {
         Self {
             backend: StateBackend::Memory,
+            redis_url: "redis://127.0.0.1:6379".into(),
+            on_error: OnStateError::Open,
         }
     }
 }
@@ -185,6 +193,34 @@ impl Default for StateConfig {
 pub enum StateBackend {
     /// In this process: right for one instance.
     Memory,
+    /// In Redis: shared by every instance that names the same server.
+    Redis,
+}
+
+/// Rate limits while shared state does not answer. Idempotent requests are refused (503)
+/// either way: running one unguarded could run it twice.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OnStateError {
+    /// Requests pass unlimited: a limiter outage does not become an API outage.
+    Open,
+    /// Requests on limited routes are refused with 503 `state_unavailable`.
+    Closed,
+}
+
+/// A URL as `config check` prints it: with `<redacted>` for its password.
+fn serialize_redacted_url<S: serde::Serializer>(
+    url: &str,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            // Only fails for URLs that cannot have a password, which this one has.
+            let _ = parsed.set_password(Some("<redacted>"));
+            serializer.serialize_str(parsed.as_str())
+        }
+        _ => serializer.serialize_str(url),
+    }
 }
 
 /// Where credentials are looked for, and what happens to them.

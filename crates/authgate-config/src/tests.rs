@@ -4,6 +4,15 @@
 use super::*;
 use figment::Jail;
 
+/// A jail without the environment the tests run in: every `AUTHGATE_` variable is read as
+/// configuration, so one set where the tests run would change what they load.
+fn in_jail(test: impl FnOnce(&mut Jail) -> figment::error::Result<()>) {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        test(jail)
+    });
+}
+
 fn load_in_jail(jail: &Jail, file: Option<&str>) -> Result<Config, ConfigError> {
     match file {
         Some(name) => load(Some(&jail.directory().join(name))),
@@ -13,7 +22,7 @@ fn load_in_jail(jail: &Jail, file: Option<&str>) -> Result<Config, ConfigError> 
 
 #[test]
 fn no_file_gives_the_embedded_defaults_and_the_echo_route() {
-    Jail::expect_with(|jail| {
+    in_jail(|jail| {
         let config = load_in_jail(jail, None).map_err(|e| e.to_string())?;
         assert_eq!(config.store.url, "sqlite://authgate.db");
         assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
@@ -33,7 +42,7 @@ fn no_file_gives_the_embedded_defaults_and_the_echo_route() {
 
 #[test]
 fn iiif_settings_are_checked() {
-    Jail::expect_with(|jail| {
+    in_jail(|jail| {
         jail.create_file(
             "authgate.toml",
             "[iiif]\ndemo = false\n[[routes]]\nname = \"images\"\npath_prefix = \"/iiif/\"\n\
@@ -70,7 +79,7 @@ fn iiif_settings_are_checked() {
 
 #[test]
 fn environment_overrides_the_file() {
-    Jail::expect_with(|jail| {
+    in_jail(|jail| {
         jail.create_file("authgate.toml", "[server]\nlisten = \"127.0.0.1:9999\"\n")?;
         jail.set_env("AUTHGATE_SERVER__LISTEN", "127.0.0.1:7777");
         jail.set_env("AUTHGATE_AUTH__HIDE_CREDENTIALS", "false");
@@ -83,7 +92,7 @@ fn environment_overrides_the_file() {
 
 #[test]
 fn a_wrong_type_names_the_file_and_the_key() {
-    Jail::expect_with(|jail| {
+    in_jail(|jail| {
         jail.create_file("bad.toml", "[server]\nmax_body_size = \"lots\"\n")?;
         let err = load_in_jail(jail, Some("bad.toml"))
             .unwrap_err()
@@ -96,7 +105,7 @@ fn a_wrong_type_names_the_file_and_the_key() {
 
 #[test]
 fn an_unknown_key_is_an_error() {
-    Jail::expect_with(|jail| {
+    in_jail(|jail| {
         jail.create_file("authgate.toml", "[server]\nlisten_addr = \"127.0.0.1:1\"\n")?;
         let err = load_in_jail(jail, None).unwrap_err().to_string();
         assert!(err.contains("listen_addr"), "{err}");
@@ -106,7 +115,7 @@ fn an_unknown_key_is_an_error() {
 
 #[test]
 fn a_bad_route_names_its_key() {
-    Jail::expect_with(|jail| {
+    in_jail(|jail| {
         jail.create_file(
             "authgate.toml",
             "[[routes]]\nname = \"a\"\npath_prefix = \"api\"\nupstream = \"http://127.0.0.1:1\"\n",
@@ -120,7 +129,7 @@ fn a_bad_route_names_its_key() {
 
 #[test]
 fn a_bad_duration_says_what_is_expected() {
-    Jail::expect_with(|jail| {
+    in_jail(|jail| {
         jail.set_env("AUTHGATE_SERVER__DRAIN_TIMEOUT", "soon");
         let err = load_in_jail(jail, None).unwrap_err().to_string();
         assert!(err.contains("server.drain_timeout"), "{err}");
@@ -131,7 +140,7 @@ fn a_bad_duration_says_what_is_expected() {
 
 #[test]
 fn an_explicit_missing_file_is_an_error() {
-    Jail::expect_with(|jail| {
+    in_jail(|jail| {
         let err = load_in_jail(jail, Some("nope.toml"))
             .unwrap_err()
             .to_string();
@@ -142,7 +151,7 @@ fn an_explicit_missing_file_is_an_error() {
 
 #[test]
 fn rate_limit_env_names_set_the_default_limit() {
-    Jail::expect_with(|jail| {
+    in_jail(|jail| {
         jail.create_file("authgate.toml", "[rate_limit]\nrpm = 10\n")?;
         jail.set_env("RATE_LIMIT_RPM", "600");
         jail.set_env("RATE_LIMIT_BURST", "50");
@@ -158,7 +167,7 @@ fn rate_limit_env_names_set_the_default_limit() {
 
 #[test]
 fn a_zero_rate_is_refused() {
-    Jail::expect_with(|jail| {
+    in_jail(|jail| {
         jail.create_file("authgate.toml", "[rate_limit]\nrpm = 0\n")?;
         let err = load_in_jail(jail, None).unwrap_err().to_string();
         assert!(err.contains("rate_limit.rpm"), "{err}");
@@ -168,7 +177,7 @@ fn a_zero_rate_is_refused() {
 
 #[test]
 fn gateway_skip_auth_turns_authentication_off() {
-    Jail::expect_with(|jail| {
+    in_jail(|jail| {
         assert!(
             !load_in_jail(jail, None)
                 .map_err(|e| e.to_string())?
@@ -191,7 +200,7 @@ fn gateway_skip_auth_turns_authentication_off() {
 
 #[test]
 fn static_keys_are_never_printed() {
-    Jail::expect_with(|jail| {
+    in_jail(|jail| {
         jail.create_file(
             "authgate.toml",
             "[[auth.static_keys]]\nkey = \"jane-secret\"\nuser = \"jane\"\nroles = [\"admin\"]\n",
@@ -206,7 +215,7 @@ fn static_keys_are_never_printed() {
 
 #[test]
 fn telemetry_is_off_by_default_and_its_endpoint_must_be_plain_http() {
-    Jail::expect_with(|jail| {
+    in_jail(|jail| {
         let config = load_in_jail(jail, None).map_err(|e| e.to_string())?;
         assert_eq!(config.telemetry.otlp_endpoint, None);
         assert_eq!(
@@ -229,6 +238,62 @@ fn telemetry_is_off_by_default_and_its_endpoint_must_be_plain_http() {
             .unwrap_err()
             .to_string();
         assert!(error.contains("telemetry.otlp_endpoint"), "{error}");
+        Ok(())
+    });
+}
+
+#[test]
+fn state_is_in_memory_by_default_and_redis_needs_a_redis_url() {
+    in_jail(|jail| {
+        let config = load_in_jail(jail, None).map_err(|e| e.to_string())?;
+        assert_eq!(config.state.backend, StateBackend::Memory);
+        assert_eq!(config.state.redis_url, "redis://127.0.0.1:6379");
+        assert_eq!(config.state.on_error, OnStateError::Open);
+
+        jail.create_file(
+            "authgate.toml",
+            "[state]\nbackend = \"redis\"\nredis_url = \"rediss://:hunter2@cache.internal:6380/2\"\n\
+             on_error = \"closed\"\n",
+        )?;
+        let config = load_in_jail(jail, None).map_err(|e| e.to_string())?;
+        assert_eq!(config.state.backend, StateBackend::Redis);
+        assert_eq!(config.state.on_error, OnStateError::Closed);
+        assert_eq!(
+            config.state.redis_url,
+            "rediss://:hunter2@cache.internal:6380/2"
+        );
+        let printed = config.to_toml();
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("cache.internal:6380/2"), "{printed}");
+
+        jail.set_env("AUTHGATE_STATE__REDIS_URL", "redis://127.0.0.1:7000");
+        let config = load_in_jail(jail, None).map_err(|e| e.to_string())?;
+        assert_eq!(config.state.redis_url, "redis://127.0.0.1:7000");
+
+        for (url, problem) in [
+            ("http://127.0.0.1:6379", "state.redis_url"),
+            ("redis://", "state.redis_url"),
+            ("127.0.0.1:6379", "state.redis_url"),
+            ("redis://:s3cret@[bad", "state.redis_url"),
+        ] {
+            jail.set_env("AUTHGATE_STATE__REDIS_URL", url);
+            let error = load_in_jail(jail, None).expect_err(url).to_string();
+            assert!(error.contains(problem), "{url}: {error}");
+            assert!(!error.contains("s3cret"), "{error}");
+        }
+        jail.set_env("AUTHGATE_STATE__REDIS_URL", "redis://127.0.0.1:6379");
+        jail.set_env("AUTHGATE_STATE__ON_ERROR", "sometimes");
+        let error = load_in_jail(jail, None).expect_err("on_error").to_string();
+        assert!(error.contains("state.on_error"), "{error}");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_memory_backend_does_not_look_at_the_redis_url() {
+    in_jail(|jail| {
+        jail.create_file("authgate.toml", "[state]\nredis_url = \"not a url\"\n")?;
+        load_in_jail(jail, None).map_err(|e| e.to_string())?;
         Ok(())
     });
 }

@@ -1,6 +1,6 @@
 //! Checks that serde's types cannot express.
 
-use crate::{Config, ConfigError, ECHO_UPSTREAM, IIIF_DEMO_ROUTE, RateLimitConfig};
+use crate::{Config, ConfigError, ECHO_UPSTREAM, IIIF_DEMO_ROUTE, RateLimitConfig, StateBackend};
 use std::collections::HashSet;
 
 pub(crate) fn validate(config: &Config, source_name: &str) -> Result<(), ConfigError> {
@@ -20,6 +20,19 @@ pub(crate) fn validate(config: &Config, source_name: &str) -> Result<(), ConfigE
                 config.store.url
             ),
         ));
+    }
+    if config.state.backend == StateBackend::Redis {
+        let parsed = url::Url::parse(&config.state.redis_url).ok();
+        if !parsed.is_some_and(|url| {
+            matches!(url.scheme(), "redis" | "rediss")
+                && url.host_str().is_some_and(|h| !h.is_empty())
+        }) {
+            return Err(invalid(
+                "state.redis_url".into(),
+                // Not repeated: it may hold a password.
+                "must be a redis://host[:port][/db] or rediss:// URL".into(),
+            ));
+        }
     }
     if config.auth.key_env.is_empty()
         || !config

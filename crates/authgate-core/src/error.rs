@@ -58,6 +58,7 @@ pub enum ErrorCode {
     UpstreamUnavailable,
     UpstreamTimeout,
     StoreUnavailable,
+    StateUnavailable,
     InternalError,
 }
 
@@ -85,6 +86,7 @@ impl ErrorCode {
             Self::UpstreamUnavailable => "upstream_unavailable",
             Self::UpstreamTimeout => "upstream_timeout",
             Self::StoreUnavailable => "store_unavailable",
+            Self::StateUnavailable => "state_unavailable",
             Self::InternalError => "internal_error",
         }
     }
@@ -116,7 +118,7 @@ impl ErrorCode {
             Self::UriTooLong => 414,
             Self::UpstreamUnavailable => 502,
             Self::UpstreamTimeout => 504,
-            Self::StoreUnavailable => 503,
+            Self::StoreUnavailable | Self::StateUnavailable => 503,
             Self::InternalError => 500,
         }
     }
@@ -154,6 +156,7 @@ impl ErrorCode {
             Self::UpstreamUnavailable => "The upstream service could not be reached.",
             Self::UpstreamTimeout => "The upstream service did not answer in time.",
             Self::StoreUnavailable => "The credential store is unavailable; try again shortly.",
+            Self::StateUnavailable => "Shared state is unavailable; try again shortly.",
             Self::InternalError => "Something went wrong inside the gateway.",
         }
     }

@@ -7,7 +7,8 @@
 //! event stream, and replayed byte for byte with `Idempotent-Replayed: true` without reaching
 //! the upstream. A repeat while the first still runs is 409 `idempotency_in_flight`; the same key
 //! with another request is 422 `idempotency_mismatch`. If the shared state cannot answer, the
-//! request runs unguarded (fail open) and a warning is logged.
+//! request is refused with 503 `state_unavailable` rather than run unguarded: it may have run
+//! already. A warning is logged at most every few seconds.
 //!
 //! The first request runs in a task of its own, so a client that gives up does not leave the
 //! key in flight: the upstream's answer is still stored (a retry replays it), or the key is
@@ -64,6 +65,11 @@ impl IdempotencyPolicy {
             max_stored_body: usize::try_from(config.max_stored_body).unwrap_or(usize::MAX),
             uploads,
         }
+    }
+
+    /// Where the records live.
+    pub(crate) fn store(&self) -> &Arc<dyn IdempotencyStore> {
+        &self.store
     }
 }
 
@@ -138,8 +144,8 @@ async fn guarded(
         Ok(Claim::InFlight) => Rejection::new(ErrorCode::IdempotencyInFlight).into_response(),
         Ok(Claim::Mismatch) => Rejection::new(ErrorCode::IdempotencyMismatch).into_response(),
         Err(error) => {
-            tracing::warn!(%error, "idempotency records unavailable; running the request unguarded");
-            next.run(request).await
+            crate::state_outage::note("idempotency", &error, "refused (503)");
+            Rejection::new(ErrorCode::StateUnavailable).into_response()
         }
     }
 }
@@ -218,14 +224,14 @@ async fn run_and_record(
         body: body.clone(),
     };
     if let Err(error) = policy.store.complete(record, stored).await {
-        tracing::warn!(%error, "cannot store the response for idempotent replay");
+        crate::state_outage::note("idempotency", &error, "response not stored for replay");
     }
     Response::from_parts(parts, Body::from(body))
 }
 
 async fn release(policy: &IdempotencyPolicy, record: &str) {
     if let Err(error) = policy.store.release(record).await {
-        tracing::warn!(%error, "cannot release an idempotency record");
+        crate::state_outage::note("idempotency", &error, "record not released");
     }
 }
 

@@ -31,6 +31,7 @@ pub mod observe;
 pub mod respond;
 pub mod route;
 pub mod stack;
+mod state_outage;
 mod thread_copy;
 pub mod trace;
 pub mod trail;

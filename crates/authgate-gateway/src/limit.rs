@@ -7,14 +7,16 @@
 //! `RateLimit` fields; a refusal is 429 `rate_limited` with `Retry-After`. `Retry-After` is when
 //! one more request would pass; `X-RateLimit-Reset` and `RateLimit`'s `t` both name when the
 //! whole burst is back (the same moment, as a Unix time and as seconds). When the shared state
-//! cannot answer, the request passes (fail open, as Kong's `fault_tolerant`) and a warning is
-//! logged: a limiter outage should not become an API outage.
+//! cannot answer, the request passes without rate-limit headers (fail open, as Kong's
+//! `fault_tolerant`: a limiter outage should not become an API outage), or with
+//! `[state] on_error = "closed"` is refused with 503 `state_unavailable`; a warning is logged at
+//! most every few seconds.
 
 use crate::chain::{Next, stage};
 use crate::context::RequestContext;
 use crate::respond::Rejection;
 use crate::{Request, Response};
-use authgate_config::RateLimitConfig;
+use authgate_config::{OnStateError, RateLimitConfig};
 use authgate_core::ErrorCode;
 use authgate_core::time::now_unix;
 use authgate_state::{Quota, RateDecision, RateLimiter};
@@ -99,9 +101,14 @@ fn whole_seconds(duration: Duration) -> u64 {
 
 /// The rate-limit stage: counts each authenticated request against its route's bucket, and
 /// answers 429 past the limit.
-pub struct RateLimit(pub Arc<dyn RateLimiter>);
+pub struct RateLimit {
+    pub limiter: Arc<dyn RateLimiter>,
+    /// What a request gets when the limiter cannot answer.
+    pub on_error: OnStateError,
+}
 
-async fn run(RateLimit(limiter): &RateLimit, request: Request, next: Next<'_>) -> Response {
+async fn run(stage: &RateLimit, request: Request, next: Next<'_>) -> Response {
+    let limiter = &stage.limiter;
     let context = RequestContext::of(&request);
     let bucket = context
         .route
@@ -140,10 +147,16 @@ async fn run(RateLimit(limiter): &RateLimit, request: Request, next: Next<'_>) -
             bucket.write_headers(&decision, response.headers_mut());
             response
         }
-        Err(error) => {
-            tracing::warn!(%error, "rate limiter unavailable; letting the request through");
-            next.run(request).await
-        }
+        Err(error) => match stage.on_error {
+            OnStateError::Open => {
+                crate::state_outage::note("rate_limit", &error, "passed unlimited");
+                next.run(request).await
+            }
+            OnStateError::Closed => {
+                crate::state_outage::note("rate_limit", &error, "refused (503)");
+                Rejection::new(ErrorCode::StateUnavailable).into_response()
+            }
+        },
     }
 }
 

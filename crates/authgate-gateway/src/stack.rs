@@ -26,7 +26,7 @@ use crate::upload::UploadLimits;
 use crate::verify::{Verdict, original_request};
 use crate::{Request, Response};
 use crate::{cors, health, verify};
-use authgate_config::Config;
+use authgate_config::{Config, OnStateError};
 use authgate_core::time::SystemClock;
 use authgate_core::{AuthMethod, ErrorCode, Identity, KeyDigest};
 use authgate_iiif::IiifService;
@@ -48,6 +48,8 @@ pub struct Gateway {
     routes: RouteTable,
     authenticator: Authenticator,
     rate_limiter: Arc<dyn RateLimiter>,
+    /// What a limited request gets when the rate limiter cannot answer.
+    on_state_error: OnStateError,
     store: Arc<dyn Store>,
     /// How request bodies are read.
     uploads: UploadLimits,
@@ -173,6 +175,7 @@ impl Gateway {
             routes,
             authenticator,
             rate_limiter,
+            on_state_error: config.state.on_error,
             store,
             changes,
             uploads,
@@ -212,7 +215,10 @@ impl Gateway {
         }
         stages.push(Box::new(self.authenticator.for_worker()));
         stages.push(Box::new(Authorize));
-        stages.push(Box::new(RateLimit(self.rate_limiter.clone())));
+        stages.push(Box::new(RateLimit {
+            limiter: self.rate_limiter.clone(),
+            on_error: self.on_state_error,
+        }));
         stages.push(Box::new(self.idempotency.clone()));
         stages
     }
@@ -275,7 +281,7 @@ impl Gateway {
             ),
         };
         let mut mounts = vec![
-            health::mount(self.store.clone()),
+            health::mount(self.readiness()),
             verify::mount(self.verifier()),
             tokens,
         ];
@@ -307,6 +313,15 @@ impl Gateway {
                 })
             }
         })
+    }
+
+    /// What `/readyz` asks, on either listener: the store and the shared state.
+    pub fn readiness(&self) -> health::Readiness {
+        health::Readiness {
+            store: self.store.clone(),
+            rate_limiter: self.rate_limiter.clone(),
+            idempotency: self.idempotency.store().clone(),
+        }
     }
 
     /// Forgets rate-limit counters that are full again (clients can invent their keys).

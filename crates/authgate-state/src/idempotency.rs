@@ -43,4 +43,9 @@ pub trait IdempotencyStore: Send + Sync + 'static {
     async fn complete(&self, key: &str, response: StoredResponse) -> Result<(), StateError>;
     /// Forgets a claim whose response is not to be replayed (5xx, 429, too large).
     async fn release(&self, key: &str) -> Result<(), StateError>;
+
+    /// Whether the records can be reached (`/readyz`); records in this process always can.
+    async fn ping(&self) -> Result<(), StateError> {
+        Ok(())
+    }
 }

@@ -3,15 +3,17 @@
 //! behind a trait of its own.
 //!
 //! Each kind of state is a trait with an in-process implementation (`memory`), which is right
-//! for one instance; a Redis implementation slots in beside it for many (SPEC §8) without
-//! touching the gateway.
+//! for one instance, and a Redis one (`redis`) that many instances share (SPEC §8); the gateway
+//! sees only the traits.
 #![forbid(unsafe_code)]
 
 pub mod idempotency;
 mod memory;
+mod redis;
 
 pub use idempotency::{Claim, IdempotencyStore, StoredResponse};
 pub use memory::{MemoryIdempotencyStore, MemoryRateLimiter};
+pub use redis::{RedisIdempotencyStore, RedisRateLimiter, RedisState};
 
 use async_trait::async_trait;
 use std::num::NonZeroU32;
@@ -65,4 +67,9 @@ pub trait RateLimiter: Send + Sync + 'static {
     /// them. Called now and then, so that keys a client can invent (addresses, user names)
     /// are held no longer than their counters matter. A shared store expires keys itself.
     fn forget_idle(&self) {}
+
+    /// Whether the counters can be reached (`/readyz`); counters in this process always can.
+    async fn ping(&self) -> Result<(), StateError> {
+        Ok(())
+    }
 }

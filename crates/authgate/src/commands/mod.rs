@@ -15,7 +15,9 @@ use anyhow::Context as _;
 use authgate_config::{Config, StateBackend};
 use authgate_gateway::stack::Gateway;
 use authgate_ops::Operations;
-use authgate_state::{MemoryIdempotencyStore, MemoryRateLimiter};
+use authgate_state::{
+    IdempotencyStore, MemoryIdempotencyStore, MemoryRateLimiter, RateLimiter, RedisState,
+};
 use authgate_store::Store;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -75,12 +77,22 @@ async fn operations(config: &Config) -> anyhow::Result<Operations> {
 
 /// The gateway as `serve` runs it and `check` consults it: configuration, store, shared state.
 pub(crate) async fn gateway(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Gateway> {
-    let (rate_limiter, idempotency) = match config.state.backend {
-        StateBackend::Memory => (
-            Arc::new(MemoryRateLimiter::new()),
-            Arc::new(MemoryIdempotencyStore::default()),
-        ),
-    };
+    let (rate_limiter, idempotency): (Arc<dyn RateLimiter>, Arc<dyn IdempotencyStore>) =
+        match config.state.backend {
+            StateBackend::Memory => (
+                Arc::new(MemoryRateLimiter::new()),
+                Arc::new(MemoryIdempotencyStore::default()),
+            ),
+            // Connects on first use: a gateway starts while Redis is down.
+            StateBackend::Redis => {
+                let redis =
+                    RedisState::connect(&config.state.redis_url).context("state.redis_url")?;
+                (
+                    Arc::new(redis.rate_limiter()),
+                    Arc::new(redis.idempotency_store()),
+                )
+            }
+        };
     Gateway::new(config, store, rate_limiter, idempotency)
         .await
         .map_err(anyhow::Error::msg)

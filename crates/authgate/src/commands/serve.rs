@@ -71,7 +71,7 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
         ui,
         metrics_renderer(metrics.clone(), gateway.cache.lookups()),
     )
-    .merge(health::routes(store.clone()))
+    .merge(health::routes(gateway.readiness()))
     .layer(axum::middleware::map_request(peer_as_connect_info));
 
     let workers = match config.server.workers {
@@ -179,6 +179,10 @@ fn install_metrics() -> anyhow::Result<PrometheusHandle> {
     metrics::describe_counter!(
         "authgate_rate_limited_total",
         "Requests refused with 429 by the rate limit, by route."
+    );
+    metrics::describe_counter!(
+        "authgate_state_errors_total",
+        "Requests that met shared state (Redis) unable to answer, by stage (rate_limit, idempotency)."
     );
     metrics::describe_counter!(
         "authgate_credential_cache_lookups_total",

@@ -132,7 +132,7 @@ fn config_check_names_the_file_and_the_key() {
         "the default route is shown: {printed}"
     );
 
-    let out = std::process::Command::new(crate::harness::AUTHGATE)
+    let out = crate::harness::authgate()
         .args(["config", "check"])
         .current_dir(dir.path())
         .env("AUTHGATE_SERVER__LISTEN", "not-an-address")
@@ -167,7 +167,7 @@ async fn passwords_are_stored_as_argon2id_hashes() {
 
     let service = gateway.json(&["users", "create", "ci-bot", "--service"]);
     assert_eq!(service["kind"], "service");
-    let empty = std::process::Command::new(crate::harness::AUTHGATE)
+    let empty = crate::harness::authgate()
         .args(["users", "create", "x", "--password-stdin"])
         .current_dir(&gateway.dir)
         .stdin(std::process::Stdio::null())
@@ -183,7 +183,7 @@ fn concurrent_writers_wait_their_turn_instead_of_failing() {
     // 48 processes at once: each opens the store, creates a key and exits.
     let writers: Vec<_> = (0..48)
         .map(|n| {
-            std::process::Command::new(crate::harness::AUTHGATE)
+            crate::harness::authgate()
                 .args(["keys", "create", "--app", &app, "--name", &format!("k{n}")])
                 .current_dir(&gateway.dir)
                 .stdout(std::process::Stdio::piped())
@@ -223,7 +223,7 @@ fn with_output_json_errors_are_json_on_stderr() {
 async fn cli_changes_are_audited_as_the_operating_system_user_and_refusals_are_not() {
     let gateway = Gateway::start("");
     let as_user = |user: &str, args: &[&str]| {
-        std::process::Command::new(crate::harness::AUTHGATE)
+        crate::harness::authgate()
             .args(args)
             .args(["--output", "json"])
             .current_dir(&gateway.dir)

@@ -157,6 +157,28 @@ impl Drop for TestStore {
     }
 }
 
+/// A test gateway's configuration: listeners on port 0, the store at `store_url`, shared state
+/// as the suite runs it, and the test's own `extra`.
+fn config(store_url: &str, extra: &str) -> String {
+    format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\ndrain_timeout = \"10s\"\n\
+         [store]\nurl = \"{store_url}\"\nchange_poll_interval = \"100ms\"\n{}{extra}",
+        shared_state(extra)
+    )
+}
+
+/// The `[state]` section when the suite runs on Redis (`TEST_STATE=redis`, with the server
+/// `TEST_REDIS_URL` names), unless the test sets its own: rate limits and idempotency records
+/// then go through Redis; otherwise nothing (in-process state).
+fn shared_state(extra: &str) -> String {
+    if std::env::var("TEST_STATE").as_deref() != Ok("redis") || extra.contains("[state]") {
+        return String::new();
+    }
+    let url = std::env::var("TEST_REDIS_URL")
+        .expect("TEST_REDIS_URL (scripts/test.sh starts a Redis server)");
+    format!("[state]\nbackend = \"redis\"\nredis_url = \"{url}\"\n")
+}
+
 /// Runs `statement` with psql on the database `url` names; what psql printed.
 fn psql(url: &str, statement: &str) -> String {
     let out = Command::new("psql")
@@ -204,12 +226,11 @@ impl Gateway {
     pub fn start_with_env(extra: &str, env: &[(&str, &str)]) -> Gateway {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = TestStore::create(dir.path());
-        let config = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\ndrain_timeout = \"10s\"\n\
-             [store]\nurl = \"{}\"\nchange_poll_interval = \"100ms\"\n{extra}",
-            store.url()
-        );
-        std::fs::write(dir.path().join("authgate.toml"), config).expect("write config");
+        std::fs::write(
+            dir.path().join("authgate.toml"),
+            config(&store.url(), extra),
+        )
+        .expect("write config");
         let mut gateway = Self::spawn(dir.path(), env);
         gateway.store = Some(store);
         gateway._owned = Some(dir);
@@ -220,12 +241,11 @@ impl Gateway {
     /// own directory and listeners.
     pub fn start_beside(first: &Gateway, extra: &str) -> Gateway {
         let dir = tempfile::tempdir().expect("temp dir");
-        let config = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\ndrain_timeout = \"10s\"\n\
-             [store]\nurl = \"{}\"\nchange_poll_interval = \"100ms\"\n{extra}",
-            first.store().url()
-        );
-        std::fs::write(dir.path().join("authgate.toml"), config).expect("write config");
+        std::fs::write(
+            dir.path().join("authgate.toml"),
+            config(&first.store().url(), extra),
+        )
+        .expect("write config");
         let mut gateway = Self::spawn(dir.path(), &[]);
         gateway._owned = Some(dir);
         gateway
@@ -251,7 +271,7 @@ impl Gateway {
 
     /// Starts `authgate serve` in `dir` (which holds `authgate.toml`, or nothing at all).
     pub fn spawn(dir: &Path, env: &[(&str, &str)]) -> Gateway {
-        let mut command = Command::new(AUTHGATE);
+        let mut command = authgate();
         command
             .arg("serve")
             .current_dir(dir)
@@ -422,7 +442,7 @@ impl Gateway {
     /// Runs the CLI against this gateway's store with `input` on its standard input.
     pub fn cli_with_input(&self, args: &[&str], input: &[u8]) -> Output {
         use std::io::Write as _;
-        let mut child = Command::new(AUTHGATE)
+        let mut child = authgate()
             .args(args)
             .current_dir(&self.dir)
             .stdin(Stdio::piped())
@@ -478,12 +498,25 @@ impl Drop for Gateway {
 
 /// Runs `authgate` in `dir`, where its configuration (if any) lives.
 pub fn cli_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(AUTHGATE)
+    authgate()
         .args(args)
         .current_dir(dir)
         .env_remove("RUST_LOG")
         .output()
         .expect("run authgate")
+}
+
+/// The `authgate` binary, without the `AUTHGATE_` variables of the environment the tests run in
+/// (authgate reads each as configuration): a test's processes see only the configuration it
+/// gives them.
+pub fn authgate() -> Command {
+    let mut command = Command::new(AUTHGATE);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("AUTHGATE_") {
+            command.env_remove(name);
+        }
+    }
+    command
 }
 
 /// The Python upstream, in its own process.

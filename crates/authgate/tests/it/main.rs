@@ -27,5 +27,6 @@ mod observe;
 mod proxy;
 mod robustness;
 mod serve;
+mod shared_state;
 mod telemetry;
 mod tokens;

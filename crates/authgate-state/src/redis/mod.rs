@@ -1,0 +1,289 @@
+//! State in Redis, shared by every instance that names the same server: rate limits and
+//! idempotency records, each decided in one atomic round trip (a Lua script).
+//!
+//! Every call is bounded by [`CALL_TIMEOUT`], so a dead or unreachable Redis answers an error
+//! quickly and never holds a request. Calls run on the runtime the connection was made on (the
+//! gateway's main one), so the connection's own tasks never depend on one worker thread, and
+//! a call whose request gave up still ends (and tidies up after itself, see `claim`). After a call finds Redis unreachable, calls fail at once
+//! for [`COOL_DOWN`] (one call at a time probes whether it is back), so that an outage does not
+//! add the timeout to every request. The connection reconnects by itself.
+
+mod idempotency;
+mod rate_limit;
+
+pub use idempotency::RedisIdempotencyStore;
+pub use rate_limit::RedisRateLimiter;
+
+use crate::StateError;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::io::tcp::TcpSettings;
+use redis::{Cmd, FromRedisValue, IntoConnectionInfo, RedisError, ScriptInvocation};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::runtime::Handle;
+
+/// The longest a call waits for Redis, connecting included.
+const CALL_TIMEOUT: Duration = Duration::from_millis(300);
+/// How long calls fail at once after Redis was found unreachable.
+const COOL_DOWN: Duration = Duration::from_secs(1);
+/// Every key authgate writes starts with this.
+const NAMESPACE: &str = "authgate";
+/// Longest client-influenced part of a key kept as it is; longer ones are hashed.
+const MAX_KEY_PART: usize = 64;
+
+/// A connection to one Redis server, shared by the rate limiter and the idempotency records:
+/// their commands are multiplexed on it. Clones share it.
+#[derive(Clone)]
+pub struct RedisState {
+    connection: ConnectionManager,
+    breaker: Arc<Breaker>,
+    runtime: Handle,
+}
+
+/// What one call sends.
+enum Request {
+    Command(Cmd),
+    Script(ScriptInvocation<'static>),
+}
+
+impl RedisState {
+    /// A connection to the server `url` names (`redis://[user:password@]host[:port][/db]`, or
+    /// `rediss://` for TLS). Nothing is sent yet: the first call connects, so a gateway starts
+    /// while Redis is down (and fails open or closed as configured until it is back). Called
+    /// on the runtime the calls are to run on.
+    pub fn connect(url: &str) -> Result<Self, StateError> {
+        let runtime = Handle::try_current()
+            .map_err(|_| StateError::Unavailable("Redis needs a Tokio runtime".into()))?;
+        let info = url
+            .into_connection_info()
+            .map_err(|error| StateError::Unavailable(format!("bad Redis URL: {error}")))?;
+        let info = info.set_tcp_settings(tcp_settings());
+        let client = redis::Client::open(info)
+            .map_err(|error| StateError::Unavailable(format!("bad Redis URL: {error}")))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CALL_TIMEOUT))
+            .set_response_timeout(Some(CALL_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(100))
+            .set_max_delay(COOL_DOWN);
+        let connection = client
+            .get_connection_manager_lazy(config)
+            .map_err(unavailable)?;
+        Ok(Self {
+            connection,
+            breaker: Arc::new(Breaker::new()),
+            runtime,
+        })
+    }
+
+    /// The rate limiter on this connection.
+    pub fn rate_limiter(&self) -> RedisRateLimiter {
+        RedisRateLimiter::new(self.clone())
+    }
+
+    /// The idempotency records on this connection.
+    pub fn idempotency_store(&self) -> RedisIdempotencyStore {
+        RedisIdempotencyStore::new(self.clone())
+    }
+
+    /// Whether Redis answers now: asked whatever the recent calls found, so that a readiness
+    /// probe sees Redis come back as soon as it does.
+    pub async fn ping(&self) -> Result<(), StateError> {
+        let ping = Request::Command(redis::cmd("PING"));
+        self.runtime
+            .spawn(self.clone().exchange::<String>(ping))
+            .await
+            .map_err(gone)?
+            .map(drop)
+    }
+
+    /// Sends `request`, unless Redis was found unreachable a moment ago.
+    async fn send<T>(&self, request: Request) -> Result<T, StateError>
+    where
+        T: FromRedisValue + Send + 'static,
+    {
+        self.admitted()?;
+        self.runtime
+            .spawn(self.clone().exchange(request))
+            .await
+            .map_err(gone)?
+    }
+
+    /// One request and its answer, within [`CALL_TIMEOUT`], on the current runtime.
+    async fn exchange<T: FromRedisValue>(self, request: Request) -> Result<T, StateError> {
+        let mut connection = self.connection.clone();
+        let answer = match &request {
+            Request::Command(command) => bounded(command.query_async(&mut connection)).await,
+            Request::Script(script) => bounded(script.invoke_async(&mut connection)).await,
+        };
+        self.breaker.record(&answer);
+        answer.map_err(unavailable)
+    }
+
+    fn admitted(&self) -> Result<(), StateError> {
+        if self.breaker.admits() {
+            Ok(())
+        } else {
+            Err(StateError::Unavailable(
+                "Redis did not answer a moment ago".into(),
+            ))
+        }
+    }
+}
+
+/// The task of a call ended without an answer: the runtime is shutting down.
+fn gone(error: tokio::task::JoinError) -> StateError {
+    StateError::Unavailable(format!("Redis call abandoned: {error}"))
+}
+
+/// Small commands answered at once: without Nagle's delay. On Linux, a connection whose sent
+/// data goes unacknowledged this long is given up (a server that vanished without a reset).
+fn tcp_settings() -> TcpSettings {
+    let settings = TcpSettings::default().set_nodelay(true);
+    #[cfg(target_os = "linux")]
+    let settings = settings.set_user_timeout(Duration::from_secs(5));
+    settings
+}
+
+/// `future`, failed with a timeout after [`CALL_TIMEOUT`].
+async fn bounded<T>(future: impl Future<Output = Result<T, RedisError>>) -> Result<T, RedisError> {
+    tokio::time::timeout(CALL_TIMEOUT, future)
+        .await
+        .unwrap_or_else(|_| {
+            Err(RedisError::from(std::io::Error::from(
+                std::io::ErrorKind::TimedOut,
+            )))
+        })
+}
+
+fn unavailable(error: RedisError) -> StateError {
+    StateError::Unavailable(format!("Redis: {error}"))
+}
+
+/// Whether `error` says Redis cannot be reached (as opposed to an answer refusing a command).
+fn unreachable(error: &RedisError) -> bool {
+    error.is_io_error()
+        || error.is_timeout()
+        || error.is_connection_dropped()
+        || error.is_connection_refusal()
+        || error.is_unrecoverable_error()
+}
+
+/// `authgate:<kind>:<part>:...`: each part as it is, or hashed when longer than
+/// [`MAX_KEY_PART`] (clients choose some of them). A hashed part is longer than any kept one,
+/// so the two cannot meet.
+fn key(kind: &str, parts: &[&str]) -> String {
+    let mut key = String::with_capacity(NAMESPACE.len() + kind.len() + 2 + parts.len() * 24);
+    key.push_str(NAMESPACE);
+    key.push(':');
+    key.push_str(kind);
+    for part in parts {
+        key.push(':');
+        if part.len() <= MAX_KEY_PART {
+            key.push_str(part);
+        } else {
+            key.push_str("sha256=");
+            key.push_str(&hex::encode(Sha256::digest(part.as_bytes())));
+        }
+    }
+    key
+}
+
+/// Fails calls at once for [`COOL_DOWN`] after one found Redis unreachable; then lets one call
+/// through to probe, the others still failing at once until it answers.
+struct Breaker {
+    started: Instant,
+    /// Milliseconds since `started` until which calls fail at once; 0 while Redis answers.
+    open_until: AtomicU64,
+}
+
+impl Breaker {
+    fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            open_until: AtomicU64::new(0),
+        }
+    }
+
+    /// Never 0, which means closed.
+    fn now(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1)
+    }
+
+    fn admits(&self) -> bool {
+        let until = self.open_until.load(Ordering::Acquire);
+        if until == 0 {
+            return true;
+        }
+        let now = self.now();
+        if now < until {
+            return false;
+        }
+        // This caller probes; a probe that never reports (its request was dropped) is
+        // replaced once its own time is up.
+        let probe_until = now.saturating_add(millis(CALL_TIMEOUT) * 2);
+        self.open_until
+            .compare_exchange(until, probe_until, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    fn record<T>(&self, answer: &Result<T, RedisError>) {
+        match answer {
+            Err(error) if unreachable(error) => {
+                let until = self.now().saturating_add(millis(COOL_DOWN));
+                self.open_until.store(until, Ordering::Release);
+            }
+            _ => {
+                if self.open_until.load(Ordering::Acquire) != 0 {
+                    self.open_until.store(0, Ordering::Release);
+                }
+            }
+        }
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_namespaced_and_long_parts_hashed() {
+        assert_eq!(
+            key("rl", &["route:api", "app_1"]),
+            "authgate:rl:route:api:app_1"
+        );
+        let long = "x".repeat(MAX_KEY_PART + 1);
+        let hashed = key("rl", &["default", &long]);
+        assert!(hashed.starts_with("authgate:rl:default:sha256="));
+        assert_eq!(hashed.len(), "authgate:rl:default:sha256=".len() + 64);
+        assert_ne!(
+            hashed,
+            key("rl", &["default", &"x".repeat(MAX_KEY_PART + 2)])
+        );
+    }
+
+    #[test]
+    fn the_breaker_opens_on_unreachable_and_lets_one_probe_through_later() {
+        let breaker = Breaker::new();
+        assert!(breaker.admits());
+        let refused: Result<(), RedisError> = Err(RedisError::from(std::io::Error::from(
+            std::io::ErrorKind::ConnectionRefused,
+        )));
+        breaker.record(&refused);
+        assert!(!breaker.admits(), "fails at once during the cool-down");
+        // As if the cool-down were over.
+        breaker.open_until.store(1, Ordering::Release);
+        assert!(breaker.admits(), "one probe");
+        assert!(!breaker.admits(), "only one");
+        breaker.record(&Ok::<(), RedisError>(()));
+        assert!(breaker.admits() && breaker.admits(), "closed again");
+    }
+}
