@@ -100,7 +100,8 @@ done
 # Every test, the store's and the shared state's conformance suites on every backend among them;
 # then the integration suite again as several instances run it: each gateway on a fresh
 # PostgreSQL database instead of a SQLite file, and its rate limits and idempotency records in
-# Redis instead of in the process.
+# Redis instead of in the process. (`--workspace`, as above: the same features for every crate,
+# so nothing is built again.)
 export TEST_POSTGRES_URL="$pg_url" TEST_REDIS_URL="redis://127.0.0.1:$redis_port"
 cargo test --workspace --all-targets "$@"
-TEST_STORE=postgres TEST_STATE=redis cargo test -p authgate --test it "$@"
+TEST_STORE=postgres TEST_STATE=redis cargo test --workspace --test it "$@"
