@@ -176,6 +176,9 @@ pub struct StateConfig {
     pub redis_url: String,
     /// What rate limits do while Redis does not answer.
     pub on_error: OnStateError,
+    /// What every key authgate writes in Redis starts with, so that deployments sharing one
+    /// Redis (staging beside production) keep apart; every instance of one uses the same.
+    pub key_prefix: String,
 }
 
 impl Default for StateConfig {
@@ -184,6 +187,7 @@ impl Default for StateConfig {
             backend: StateBackend::Memory,
             redis_url: "redis://127.0.0.1:6379".into(),
             on_error: OnStateError::Open,
+            key_prefix: "authgate".into(),
         }
     }
 }

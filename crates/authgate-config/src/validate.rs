@@ -33,6 +33,18 @@ pub(crate) fn validate(config: &Config, source_name: &str) -> Result<(), ConfigE
                 "must be a redis://host[:port][/db] or rediss:// URL".into(),
             ));
         }
+        if config.state.key_prefix.is_empty()
+            || !config
+                .state
+                .key_prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        {
+            return Err(invalid(
+                "state.key_prefix".into(),
+                "must be letters, digits, - _ or . (and not empty)".into(),
+            ));
+        }
     }
     if config.auth.key_env.is_empty()
         || !config

@@ -58,10 +58,6 @@ impl RedisIdempotencyStore {
     }
 }
 
-fn record_key(key: &str) -> String {
-    super::key("idem", &[key])
-}
-
 #[async_trait]
 impl IdempotencyStore for RedisIdempotencyStore {
     async fn claim(
@@ -70,7 +66,7 @@ impl IdempotencyStore for RedisIdempotencyStore {
         fingerprint: &[u8; 32],
         ttl: Duration,
     ) -> Result<Claim, StateError> {
-        let mut invocation = CLAIM.key(record_key(key));
+        let mut invocation = CLAIM.key(self.state.key("idem", &[key]));
         invocation.arg(&fingerprint[..]);
         invocation.arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
         self.state.admitted()?;
@@ -78,7 +74,11 @@ impl IdempotencyStore for RedisIdempotencyStore {
         // claimed is released instead of staying in flight until the TTL ends.
         let (answer, answered) = oneshot::channel();
         let state = self.state.clone();
-        let release = Request::Command(redis::cmd("DEL").arg(record_key(key)).clone());
+        let release = Request::Command(
+            redis::cmd("DEL")
+                .arg(self.state.key("idem", &[key]))
+                .clone(),
+        );
         self.state.runtime.spawn(async move {
             let claim = state
                 .clone()
@@ -95,13 +95,15 @@ impl IdempotencyStore for RedisIdempotencyStore {
     }
 
     async fn complete(&self, key: &str, response: StoredResponse) -> Result<(), StateError> {
-        let mut invocation = COMPLETE.key(record_key(key));
+        let mut invocation = COMPLETE.key(self.state.key("idem", &[key]));
         invocation.arg(&encode(&response)[..]);
         self.state.send(Request::Script(invocation)).await
     }
 
     async fn release(&self, key: &str) -> Result<(), StateError> {
-        let release = redis::cmd("DEL").arg(record_key(key)).clone();
+        let release = redis::cmd("DEL")
+            .arg(self.state.key("idem", &[key]))
+            .clone();
         self.state.send(Request::Command(release)).await
     }
 

@@ -28,8 +28,8 @@ use tokio::runtime::Handle;
 const CALL_TIMEOUT: Duration = Duration::from_millis(300);
 /// How long calls fail at once after Redis was found unreachable.
 const COOL_DOWN: Duration = Duration::from_secs(1);
-/// Every key authgate writes starts with this.
-const NAMESPACE: &str = "authgate";
+/// What every key authgate writes starts with, unless configured otherwise.
+const DEFAULT_KEY_PREFIX: &str = "authgate";
 /// Longest client-influenced part of a key kept as it is; longer ones are hashed.
 const MAX_KEY_PART: usize = 64;
 
@@ -40,6 +40,8 @@ pub struct RedisState {
     connection: ConnectionManager,
     breaker: Arc<Breaker>,
     runtime: Handle,
+    /// What every key written starts with: deployments sharing one Redis keep apart by it.
+    prefix: Arc<str>,
 }
 
 /// What one call sends.
@@ -75,7 +77,19 @@ impl RedisState {
             connection,
             breaker: Arc::new(Breaker::new()),
             runtime,
+            prefix: DEFAULT_KEY_PREFIX.into(),
         })
+    }
+
+    /// Starts every key written with `prefix` instead of [`DEFAULT_KEY_PREFIX`].
+    pub fn with_key_prefix(mut self, prefix: &str) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The key of `kind` for `parts`, under this state's prefix.
+    fn key(&self, kind: &str, parts: &[&str]) -> String {
+        key(&self.prefix, kind, parts)
     }
 
     /// The rate limiter on this connection.
@@ -171,12 +185,12 @@ fn unreachable(error: &RedisError) -> bool {
         || error.is_unrecoverable_error()
 }
 
-/// `authgate:<kind>:<part>:...`: each part as it is, or hashed when longer than
+/// `<prefix>:<kind>:<part>:...`: each part as it is, or hashed when longer than
 /// [`MAX_KEY_PART`] (clients choose some of them). A hashed part is longer than any kept one,
 /// so the two cannot meet.
-fn key(kind: &str, parts: &[&str]) -> String {
-    let mut key = String::with_capacity(NAMESPACE.len() + kind.len() + 2 + parts.len() * 24);
-    key.push_str(NAMESPACE);
+fn key(prefix: &str, kind: &str, parts: &[&str]) -> String {
+    let mut key = String::with_capacity(prefix.len() + kind.len() + 2 + parts.len() * 24);
+    key.push_str(prefix);
     key.push(':');
     key.push_str(kind);
     for part in parts {
@@ -257,16 +271,20 @@ mod tests {
     #[test]
     fn keys_are_namespaced_and_long_parts_hashed() {
         assert_eq!(
-            key("rl", &["route:api", "app_1"]),
+            key("authgate", "rl", &["route:api", "app_1"]),
             "authgate:rl:route:api:app_1"
         );
         let long = "x".repeat(MAX_KEY_PART + 1);
-        let hashed = key("rl", &["default", &long]);
+        let hashed = key("authgate", "rl", &["default", &long]);
         assert!(hashed.starts_with("authgate:rl:default:sha256="));
         assert_eq!(hashed.len(), "authgate:rl:default:sha256=".len() + 64);
         assert_ne!(
             hashed,
-            key("rl", &["default", &"x".repeat(MAX_KEY_PART + 2)])
+            key(
+                "authgate",
+                "rl",
+                &["default", &"x".repeat(MAX_KEY_PART + 2)]
+            )
         );
     }
 

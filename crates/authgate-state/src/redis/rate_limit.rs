@@ -58,7 +58,7 @@ impl RateLimiter for RedisRateLimiter {
     ) -> Result<RateDecision, StateError> {
         // At least 1 µs, as governor's interval is at least 1 ns.
         let interval = quota.emission_interval().as_micros().max(1);
-        let counter = super::key("rl", &[bucket, key]);
+        let counter = self.state.key("rl", &[bucket, key]);
         let mut invocation = GCRA.key(counter);
         invocation.arg(u64::try_from(interval).unwrap_or(u64::MAX));
         invocation.arg(quota.burst.get());

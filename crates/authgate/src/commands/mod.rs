@@ -85,8 +85,9 @@ pub(crate) async fn gateway(config: &Config, store: Arc<dyn Store>) -> anyhow::R
             ),
             // Connects on first use: a gateway starts while Redis is down.
             StateBackend::Redis => {
-                let redis =
-                    RedisState::connect(&config.state.redis_url).context("state.redis_url")?;
+                let redis = RedisState::connect(&config.state.redis_url)
+                    .context("state.redis_url")?
+                    .with_key_prefix(&config.state.key_prefix);
                 (
                     Arc::new(redis.rate_limiter()),
                     Arc::new(redis.idempotency_store()),

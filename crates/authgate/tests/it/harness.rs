@@ -2,6 +2,7 @@
 //! store of its own (a SQLite file, or a fresh PostgreSQL database: [`TestStore`]), and the
 //! Python upstream in a process of its own; both die with the test.
 
+use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -157,26 +158,33 @@ impl Drop for TestStore {
     }
 }
 
-/// A test gateway's configuration: listeners on port 0, the store at `store_url`, shared state
-/// as the suite runs it, and the test's own `extra`.
-fn config(store_url: &str, extra: &str) -> String {
+/// A test gateway's configuration: listeners on port 0, `store`, shared state as the suite
+/// runs it, and the test's own `extra`.
+fn config(store: &TestStore, extra: &str) -> String {
     format!(
         "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\ndrain_timeout = \"10s\"\n\
-         [store]\nurl = \"{store_url}\"\nchange_poll_interval = \"100ms\"\n{}{extra}",
-        shared_state(extra)
+         [store]\nurl = \"{}\"\nchange_poll_interval = \"100ms\"\n{}{extra}",
+        store.url(),
+        shared_state(store, extra)
     )
 }
 
 /// The `[state]` section when the suite runs on Redis (`TEST_STATE=redis`, with the server
-/// `TEST_REDIS_URL` names), unless the test sets its own: rate limits and idempotency records
-/// then go through Redis; otherwise nothing (in-process state).
-fn shared_state(extra: &str) -> String {
+/// `TEST_REDIS_URL` names), unless the test sets its own: rate limits, sign-in lockouts and
+/// idempotency records then go through Redis, under a key prefix of the store's own (the
+/// instances of one test share it; tests running at once keep apart, as deployments do);
+/// otherwise nothing (in-process state).
+fn shared_state(store: &TestStore, extra: &str) -> String {
     if std::env::var("TEST_STATE").as_deref() != Ok("redis") || extra.contains("[state]") {
         return String::new();
     }
     let url = std::env::var("TEST_REDIS_URL")
         .expect("TEST_REDIS_URL (scripts/test.sh starts a Redis server)");
-    format!("[state]\nbackend = \"redis\"\nredis_url = \"{url}\"\n")
+    let prefix = format!("{:x}", Sha256::digest(store.url()));
+    format!(
+        "[state]\nbackend = \"redis\"\nredis_url = \"{url}\"\nkey_prefix = \"{}\"\n",
+        &prefix[..16]
+    )
 }
 
 /// Runs `statement` with psql on the database `url` names; what psql printed.
@@ -226,11 +234,8 @@ impl Gateway {
     pub fn start_with_env(extra: &str, env: &[(&str, &str)]) -> Gateway {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = TestStore::create(dir.path());
-        std::fs::write(
-            dir.path().join("authgate.toml"),
-            config(&store.url(), extra),
-        )
-        .expect("write config");
+        std::fs::write(dir.path().join("authgate.toml"), config(&store, extra))
+            .expect("write config");
         let mut gateway = Self::spawn(dir.path(), env);
         gateway.store = Some(store);
         gateway._owned = Some(dir);
@@ -243,7 +248,7 @@ impl Gateway {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(
             dir.path().join("authgate.toml"),
-            config(&first.store().url(), extra),
+            config(first.store(), extra),
         )
         .expect("write config");
         let mut gateway = Self::spawn(dir.path(), &[]);
