@@ -16,6 +16,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 mod outage;
+#[path = "../support/own_redis.rs"]
+mod own_redis;
 
 /// The Redis server the suite runs against.
 fn redis_url() -> String {

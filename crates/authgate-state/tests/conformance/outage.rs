@@ -1,55 +1,9 @@
 //! Redis gone: an error comes quickly (never a hang), and state works again once Redis is back.
 
+use crate::own_redis::{OwnRedis, free_port};
 use authgate_state::{RateLimiter, RedisState};
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A Redis server of the test's own, to stop and start: `redis-server` as a child process on
-/// `port`, keeping nothing on disk.
-struct OwnRedis {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl OwnRedis {
-    fn start(port: u16) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server (scripts/test.sh installs it)");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(5),
-                "redis-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child, _dir: dir }
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A loopback port nothing listens on.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn quota() -> authgate_state::Quota {
     let n = std::num::NonZeroU32::new(600).unwrap();

@@ -5,6 +5,9 @@
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod harness;
+// A Redis of a test's own, shared with the state crate's tests.
+#[path = "../../../authgate-state/tests/support/own_redis.rs"]
+mod own_redis;
 
 mod admin_api;
 mod admin_ui;

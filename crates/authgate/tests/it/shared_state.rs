@@ -3,9 +3,10 @@
 //! to stop and start it, a `redis-server` of the test's own.
 
 use crate::harness::{Gateway, Upstream, eventually, route_to};
+use crate::own_redis::{OwnRedis, free_port};
 use reqwest::StatusCode;
 use serde_json::Value;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -22,51 +23,6 @@ fn on_redis(url: &str, on_error: &str, routes: &str) -> String {
     format!(
         "[state]\nbackend = \"redis\"\nredis_url = \"{url}\"\non_error = \"{on_error}\"\n{routes}"
     )
-}
-
-/// A Redis server of the test's own on `port`, keeping nothing on disk; stopped when dropped.
-struct OwnRedis {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl OwnRedis {
-    fn start(port: u16) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server (scripts/test.sh installs it)");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(5),
-                "redis-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child, _dir: dir }
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A loopback port nothing listens on (yet).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Redis's clock (`TIME`), which the limiter decides on.
