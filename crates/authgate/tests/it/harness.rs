@@ -11,6 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+/// How long a change may take to reach a running gateway (SPEC §1: within 1 s).
+pub const PROPAGATION: Duration = Duration::from_secs(1);
+
 pub const AUTHGATE: &str = env!("CARGO_BIN_EXE_authgate");
 
 /// The system's Python, where `scripts/test.sh` installs the libraries the tests use.
@@ -333,6 +336,24 @@ impl Gateway {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// The status of `GET /` with `X-API-Key: secret`.
+    pub async fn status_with_key(&self, secret: &str) -> reqwest::StatusCode {
+        self.get_with_key("/", secret).await.status()
+    }
+
+    /// How long until `GET /` with the key is answered `want`, if within `limit`.
+    pub async fn answers_within(
+        &self,
+        secret: &str,
+        want: reqwest::StatusCode,
+        limit: Duration,
+    ) -> Option<Duration> {
+        eventually(limit, || async {
+            self.status_with_key(secret).await == want
+        })
+        .await
     }
 
     /// The store this gateway was started with.

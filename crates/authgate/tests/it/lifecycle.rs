@@ -1,16 +1,9 @@
 //! Changes made with the CLI reach the running gateway within 1 s: suspend, resume, regenerate,
 //! revoke, expiry, delete.
 
-use crate::harness::{Gateway, eventually};
+use crate::harness::{Gateway, PROPAGATION};
 use reqwest::StatusCode;
 use std::time::Duration;
-
-/// How long a change may take to reach the gateway (SPEC §1: within 1 s).
-const PROPAGATION: Duration = Duration::from_secs(1);
-
-async fn status(gateway: &Gateway, secret: &str) -> StatusCode {
-    gateway.get_with_key("/", secret).await.status()
-}
 
 async fn becomes(gateway: &Gateway, secret: &str, want: StatusCode) -> bool {
     becomes_within(gateway, secret, want, PROPAGATION).await
@@ -22,9 +15,7 @@ async fn becomes_within(
     want: StatusCode,
     limit: Duration,
 ) -> bool {
-    eventually(limit, || async { status(gateway, secret).await == want })
-        .await
-        .is_some()
+    gateway.answers_within(secret, want, limit).await.is_some()
 }
 
 #[tokio::test]
@@ -32,7 +23,7 @@ async fn suspend_refuses_within_a_second_and_resume_restores() {
     let gateway = Gateway::start("");
     let app = gateway.app("api-key");
     let (_, secret) = gateway.key(&app, &[]);
-    assert_eq!(status(&gateway, &secret).await, StatusCode::OK);
+    assert_eq!(gateway.status_with_key(&secret).await, StatusCode::OK);
 
     let suspended = gateway.json(&["apps", "suspend", &app]);
     assert_eq!(suspended["suspended"], true);
@@ -54,7 +45,7 @@ async fn regenerate_fails_the_old_secret_and_admits_the_new_one() {
     let gateway = Gateway::start("");
     let app = gateway.app("api-key");
     let (id, old) = gateway.key(&app, &[]);
-    assert_eq!(status(&gateway, &old).await, StatusCode::OK);
+    assert_eq!(gateway.status_with_key(&old).await, StatusCode::OK);
 
     let regenerated = gateway.json(&["keys", "regenerate", &id]);
     assert_eq!(regenerated["id"], id.as_str());
@@ -64,7 +55,7 @@ async fn regenerate_fails_the_old_secret_and_admits_the_new_one() {
         becomes(&gateway, &old, StatusCode::UNAUTHORIZED).await,
         "old secret refused within 1 s"
     );
-    assert_eq!(status(&gateway, &new).await, StatusCode::OK);
+    assert_eq!(gateway.status_with_key(&new).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -73,10 +64,10 @@ async fn a_second_key_keeps_working_while_the_first_is_revoked() {
     let app = gateway.app("api-key");
     let (first_id, first) = gateway.key(&app, &[]);
     let (_, second) = gateway.key(&app, &[]);
-    assert_eq!(status(&gateway, &first).await, StatusCode::OK);
+    assert_eq!(gateway.status_with_key(&first).await, StatusCode::OK);
     assert!(gateway.cli(&["keys", "revoke", &first_id]).status.success());
     assert!(becomes(&gateway, &first, StatusCode::UNAUTHORIZED).await);
-    assert_eq!(status(&gateway, &second).await, StatusCode::OK);
+    assert_eq!(gateway.status_with_key(&second).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -85,7 +76,7 @@ async fn an_expired_key_is_refused_with_expired_credentials() {
     let app = gateway.app("api-key");
     // Expiry is kept in whole seconds: a "3s" key lives between 2 and 3 s.
     let (_, secret) = gateway.key(&app, &["--expires", "3s"]);
-    assert_eq!(status(&gateway, &secret).await, StatusCode::OK);
+    assert_eq!(gateway.status_with_key(&secret).await, StatusCode::OK);
     assert!(
         becomes_within(
             &gateway,
@@ -105,7 +96,7 @@ async fn deleting_an_application_refuses_its_keys() {
     let gateway = Gateway::start("");
     let app = gateway.app("api-key");
     let (_, secret) = gateway.key(&app, &[]);
-    assert_eq!(status(&gateway, &secret).await, StatusCode::OK);
+    assert_eq!(gateway.status_with_key(&secret).await, StatusCode::OK);
     assert!(gateway.cli(&["apps", "delete", &app]).status.success());
     assert!(becomes(&gateway, &secret, StatusCode::UNAUTHORIZED).await);
 }
@@ -120,7 +111,7 @@ async fn key_use_is_recorded_without_a_write_per_request() {
         gateway.json(&["keys", "list", "--app", &app])[0]["last_used_at"].clone()
     };
     for _ in 0..20 {
-        assert_eq!(status(&gateway, &secret).await, StatusCode::OK);
+        assert_eq!(gateway.status_with_key(&secret).await, StatusCode::OK);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
