@@ -7,7 +7,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// The name of the store's file in the directory given to [`store_with_key`].
-#[allow(dead_code)] // Not every target that includes this module breaks its store.
 pub(crate) const STORE_FILE: &str = "gateway.db";
 
 /// A SQLite store in `dir` with one `api-key` application and one key, made through the
@@ -16,16 +15,27 @@ pub(crate) async fn store_with_key(dir: &Path) -> (SqliteStore, String, String) 
     let url = format!("sqlite://{}", dir.join(STORE_FILE).display());
     let store = SqliteStore::open(&url).await.expect("store");
     let ops = Operations::new(Arc::new(store.clone()), &Config::default());
-    let tester = Actor {
+    let app = add_app(&ops, "one-key").await;
+    let (secret, key_id) = add_key(&ops, &app).await;
+    (store, secret, key_id)
+}
+
+/// Who the set-up says made its changes.
+pub(crate) fn tester() -> Actor {
+    Actor {
         name: "tester".into(),
         source: "test".into(),
         signed_in: false,
-    };
+    }
+}
+
+/// A new `api-key` application named `name`; its id.
+pub(crate) async fn add_app(ops: &Operations, name: &str) -> String {
     let app = ops
         .create_app(
-            &tester,
+            &tester(),
             CreateApp {
-                name: "one-key".into(),
+                name: name.into(),
                 tenant: None,
                 owner: None,
                 mode: AppMode::ApiKey,
@@ -35,11 +45,16 @@ pub(crate) async fn store_with_key(dir: &Path) -> (SqliteStore, String, String) 
         )
         .await
         .expect("app");
+    app.id
+}
+
+/// A new key of the application `app_id`: its secret and id.
+pub(crate) async fn add_key(ops: &Operations, app_id: &str) -> (String, String) {
     let created = ops
         .create_key(
-            &tester,
+            &tester(),
             CreateKey {
-                app_id: app.id,
+                app_id: app_id.into(),
                 name: None,
                 expires: None,
                 scopes: Vec::new(),
@@ -47,5 +62,5 @@ pub(crate) async fn store_with_key(dir: &Path) -> (SqliteStore, String, String) 
         )
         .await
         .expect("key");
-    (store, created.secret, created.item.id)
+    (created.secret, created.item.id)
 }

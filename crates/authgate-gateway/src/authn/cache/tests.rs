@@ -1,6 +1,6 @@
 use super::*;
 use authgate_config::AuthorizationConfig;
-use authgate_store::{Actor, AppMode, ChangeFeed, SqliteStore};
+use authgate_store::{ChangeFeed, SqliteStore};
 
 #[path = "../../../tests/support/mod.rs"]
 mod support;
@@ -19,13 +19,8 @@ async fn cache_with_key(
 
 /// Revokes a key as an operator would.
 async fn revoke(store: &Arc<SqliteStore>, id: &str) {
-    let tester = Actor {
-        name: "tester".into(),
-        source: "test".into(),
-        signed_in: false,
-    };
     authgate_ops::Operations::new(store.clone(), &authgate_config::Config::default())
-        .revoke_key(&tester, id)
+        .revoke_key(&support::tester(), id)
         .await
         .expect("revoke");
 }
@@ -94,58 +89,18 @@ async fn a_change_drops_only_the_entries_it_touches() {
     let dir = tempfile::tempdir().expect("dir");
     let (cache, store, first, _) = cache_with_key(dir.path(), Duration::from_secs(60)).await;
     let ops = authgate_ops::Operations::new(store.clone(), &authgate_config::Config::default());
-    let tester = Actor {
-        name: "tester".into(),
-        source: "test".into(),
-        signed_in: false,
-    };
-    let other_app = ops
-        .create_app(
-            &tester,
-            authgate_ops::CreateApp {
-                name: "other".into(),
-                tenant: None,
-                owner: None,
-                mode: AppMode::ApiKey,
-                roles: Vec::new(),
-                redirect_uris: Vec::new(),
-            },
-        )
-        .await
-        .expect("app");
-    let other = ops
-        .create_key(
-            &tester,
-            authgate_ops::CreateKey {
-                app_id: other_app.id.clone(),
-                name: None,
-                expires: None,
-                scopes: Vec::new(),
-            },
-        )
-        .await
-        .expect("key");
-    let second = KeyDigest::of(&other.secret);
+    let tester = support::tester();
+    let other_app = support::add_app(&ops, "other").await;
+    let (other_secret, other_id) = support::add_key(&ops, &other_app).await;
+    let second = KeyDigest::of(&other_secret);
     let mut seen = store.change_seq().await.expect("seq");
     let first_app = found(&cache, &first).await.record.app.id.clone();
     found(&cache, &second).await;
     assert_eq!(cache.lookups().get(), (0, 2));
 
     // A key created and one revoked for the other application: the first key stays cached.
-    ops.create_key(
-        &tester,
-        authgate_ops::CreateKey {
-            app_id: other_app.id.clone(),
-            name: None,
-            expires: None,
-            scopes: Vec::new(),
-        },
-    )
-    .await
-    .expect("key");
-    ops.revoke_key(&tester, &other.item.id)
-        .await
-        .expect("revoke");
+    support::add_key(&ops, &other_app).await;
+    ops.revoke_key(&tester, &other_id).await.expect("revoke");
     seen = forget_changes(&cache, &store, seen).await;
     assert!(!found(&cache, &first).await.record.revoked);
     assert!(found(&cache, &second).await.record.revoked);
