@@ -207,9 +207,7 @@ async fn metrics_count_requests_by_route_status_and_decision() {
     );
     let text = response.text().await.unwrap();
     let value = |series: &str| -> f64 {
-        text.lines()
-            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no `{series}` in:\n{text}"))
+        sample(&text, series).unwrap_or_else(|| panic!("no `{series}` in:\n{text}"))
     };
     let requests = |route: &str, status: &str, decision: &str| {
         value(&format!(
@@ -241,6 +239,12 @@ async fn metrics_count_requests_by_route_status_and_decision() {
     );
 }
 
+/// The value of `series` (its name and labels) in a Prometheus text exposition.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+}
+
 /// The hit and miss counts of the credential cache, from `/metrics`.
 async fn cache_lookups(gateway: &Gateway) -> (f64, f64) {
     let text = reqwest::get(gateway.admin_url("/metrics"))
@@ -249,11 +253,8 @@ async fn cache_lookups(gateway: &Gateway) -> (f64, f64) {
         .text()
         .await
         .unwrap();
-    let value = |series: &str| -> f64 {
-        text.lines()
-            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-            .unwrap_or(0.0)
-    };
+    // A series not counted yet is not shown.
+    let value = |series: &str| sample(&text, series).unwrap_or(0.0);
     (
         value("authgate_credential_cache_lookups_total{result=\"hit\"}"),
         value("authgate_credential_cache_lookups_total{result=\"miss\"}"),
