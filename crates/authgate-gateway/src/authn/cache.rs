@@ -21,6 +21,7 @@ use crate::caller::Caller;
 use authgate_core::per_thread::PerThread;
 use authgate_core::{AuthMethod, ErrorCode, Identity, KeyDigest};
 use authgate_store::{AppMode, AppRecord, Change, ChangeKind, KeyRecord, Store, StoreError};
+use moka::PredicateError;
 use moka::future::Cache;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -420,23 +421,13 @@ impl CredentialCache {
     pub fn forget(&self, change: &Change) {
         let id = change.id.clone();
         let dropped = match change.kind {
-            ChangeKind::Key => self.keys.invalidate_entries_if(move |_, key| {
-                key.as_ref().is_some_and(|key| key.record.id == id)
-            }),
-            ChangeKind::Application => {
-                let (app, tokens_app) = (id.clone(), id.clone());
-                self.apps
-                    .invalidate_entries_if(move |app_id, _| *app_id == app)
-                    .and_then(|_| {
-                        self.tokens
-                            .invalidate_entries_if(move |_, token| token.client_id == tokens_app)
-                    })
-                    .and_then(|_| {
-                        self.keys.invalidate_entries_if(move |_, key| {
-                            key.as_ref().is_some_and(|key| key.record.app.id == id)
-                        })
-                    })
-            }
+            ChangeKind::Key => self
+                .keys
+                .invalidate_entries_if(move |_, key| {
+                    key.as_ref().is_some_and(|key| key.record.id == id)
+                })
+                .map(drop),
+            ChangeKind::Application => self.forget_application(id),
             ChangeKind::AccessToken | ChangeKind::TokenFamily | ChangeKind::IiifSession => {
                 self.clear_tokens();
                 return;
@@ -453,6 +444,20 @@ impl CredentialCache {
             return;
         }
         self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Marks an application's entries: its own (`app-id` credentials), its keys and the tokens
+    /// issued to it.
+    fn forget_application(&self, id: String) -> Result<(), PredicateError> {
+        let (app, client) = (id.clone(), id.clone());
+        self.apps
+            .invalidate_entries_if(move |app_id, _| *app_id == app)?;
+        self.tokens
+            .invalidate_entries_if(move |_, token| token.client_id == client)?;
+        self.keys.invalidate_entries_if(move |_, key| {
+            key.as_ref().is_some_and(|key| key.record.app.id == id)
+        })?;
+        Ok(())
     }
 
     /// Removes the entries `forget` marked, so that they stop taking memory and lookups stop
