@@ -47,10 +47,6 @@ pub struct Identity {
     /// The credential's scopes; empty means unrestricted.
     pub scopes: Vec<String>,
     pub method: AuthMethod,
-    /// The key's id, when a key was presented (not in `app-id` mode).
-    pub key_id: Option<String>,
-    /// The key's display prefix: the only part of a secret that may be logged.
-    pub key_prefix: Option<String>,
 }
 
 impl Identity {
@@ -63,8 +59,6 @@ impl Identity {
             roles,
             scopes: Vec::new(),
             method,
-            key_id: None,
-            key_prefix: None,
         }
     }
 }

@@ -18,7 +18,7 @@ pub struct Caller {
     /// What it may do.
     pub grants: Grants,
     /// `X-Authgate-*` headers for the upstream (or the proxy asking in forward-auth).
-    identity_headers: Vec<(HeaderName, HeaderValue)>,
+    identity_headers: Vec<(&'static HeaderName, HeaderValue)>,
 }
 
 impl Caller {
@@ -35,7 +35,7 @@ impl Caller {
         // Empty values (no application for anonymous) and values that cannot be a header are
         // left out, not mangled.
         .filter(|(_, value)| !value.is_empty())
-        .filter_map(|(name, value)| HeaderValue::from_str(value).ok().map(|v| (name.clone(), v)))
+        .filter_map(|(name, value)| HeaderValue::from_str(value).ok().map(|v| (name, v)))
         .collect();
         Self {
             identity,
@@ -52,7 +52,7 @@ impl Caller {
             identity_headers: self
                 .identity_headers
                 .iter()
-                .map(|(name, value)| (name.clone(), crate::thread_copy::header_value(value)))
+                .map(|(name, value)| (*name, crate::thread_copy::header_value(value)))
                 .collect(),
         }
     }
@@ -60,7 +60,7 @@ impl Caller {
     /// Sets the `X-Authgate-*` identity headers, replacing any already there.
     pub fn write_identity_headers(&self, headers: &mut HeaderMap) {
         for (name, value) in &self.identity_headers {
-            headers.insert(name.clone(), value.clone());
+            headers.insert(*name, value.clone());
         }
     }
 }

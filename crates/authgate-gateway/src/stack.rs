@@ -355,8 +355,6 @@ async fn static_callers(
             roles: entry.roles.clone(),
             scopes: Vec::new(),
             method: AuthMethod::ApiKey,
-            key_id: None,
-            key_prefix: None,
         };
         let grants = policy.grants(&identity, store).await?;
         callers.insert(

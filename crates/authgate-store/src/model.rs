@@ -128,14 +128,39 @@ pub struct KeyRecord {
 }
 
 impl KeyRecord {
-    /// Why this key cannot be used at `now` (Unix seconds), if it cannot: revoked, expired, or
+    /// Why this key cannot be used at `now` (Unix seconds), if it cannot.
+    pub fn refusal(&self, now: i64) -> Option<ErrorCode> {
+        self.standing().refusal(now)
+    }
+
+    /// What decides whether the key may be used.
+    pub fn standing(&self) -> KeyStanding {
+        KeyStanding {
+            revoked: self.revoked,
+            expires_at: self.expires_at,
+            app_suspended: self.app.suspended,
+        }
+    }
+}
+
+/// What decides whether a key may be used, without the rest of its record (which a cache of
+/// many keys need not hold twice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyStanding {
+    pub revoked: bool,
+    pub expires_at: Option<i64>,
+    pub app_suspended: bool,
+}
+
+impl KeyStanding {
+    /// Why the key cannot be used at `now` (Unix seconds), if it cannot: revoked, expired, or
     /// its application suspended.
     pub fn refusal(&self, now: i64) -> Option<ErrorCode> {
         if self.revoked {
             Some(ErrorCode::RevokedCredentials)
         } else if self.expires_at.is_some_and(|at| at <= now) {
             Some(ErrorCode::ExpiredCredentials)
-        } else if self.app.suspended {
+        } else if self.app_suspended {
             Some(ErrorCode::ApplicationSuspended)
         } else {
             None

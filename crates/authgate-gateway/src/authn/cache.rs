@@ -1,7 +1,7 @@
 //! The in-process credential cache (told of the store's changes by `Gateway::catch_up`).
 //!
 //! Entries are keyed by key digest (or app id) and hold the store's answer, including "no such
-//! key", so repeated bad keys do not hit the store either; a found record is kept with its
+//! key", so repeated bad keys do not hit the store either; a found key is kept with its
 //! [`Caller`] (identity and grants) already built. Concurrent misses for one key share a single
 //! lookup. A change drops only the entries it touches ([`CredentialCache::forget`]): a key's own
 //! entry, an application's keys and tokens; changes whose reach is wide (users, roles, signing
@@ -9,10 +9,13 @@
 //! takes effect within one poll interval, while keys being created elsewhere leave the keys in
 //! use cached; entries also expire after the configured TTL as a backstop.
 //!
-//! In front of the shared cache, each thread keeps its own copies of the keys it verified
-//! ([`ThreadKeys`]): a hit there reads and writes only that thread's memory, where the shared
-//! cache's bookkeeping and the reference counts of shared records would move between the
-//! workers' cores on every request. A copy never outlives the shared entry it came from, and
+//! A key is held once in the shared cache, with only what a use needs (its caller, digest and
+//! standing), and the keys of one application with the same scopes share one caller. In front of it, each thread keeps its own copies of the keys it verified last
+//! ([`ThreadKeys`], at most [`MAX_THREAD_KEYS`]): a hit there reads and writes only that
+//! thread's memory, where the shared cache's bookkeeping and the reference counts of shared
+//! records would move between the workers' cores on every request (without the copies, a
+//! proxied request took about 2% more instructions; BENCHMARKS.md). The copies are few, so
+//! memory grows with the keys in use, not with the workers. A copy never outlives the shared entry it came from, and
 //! any forgetting drops every thread's copies (they are copied again from the shared entries).
 
 use super::Refusal;
@@ -20,7 +23,7 @@ use crate::authz::GrantPolicy;
 use crate::caller::Caller;
 use authgate_core::per_thread::PerThread;
 use authgate_core::{AuthMethod, ErrorCode, Identity, KeyDigest};
-use authgate_store::{AppMode, AppRecord, Change, ChangeKind, KeyRecord, Store, StoreError};
+use authgate_store::{AppMode, AppRecord, Change, ChangeKind, KeyStanding, Store, StoreError};
 use moka::PredicateError;
 use moka::future::Cache;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -29,11 +32,19 @@ use std::time::{Duration, Instant};
 
 const MAX_ENTRIES: u64 = 1_000_000;
 
-/// A key's record with its caller, as cached.
+/// A found key as cached: its caller and what each use checks. The rest of the store's record
+/// (application, tenant, roles, scopes) is in the caller, which the keys of one application
+/// with the same scopes share.
 #[derive(Debug)]
 pub struct CachedKey {
-    pub record: KeyRecord,
     pub caller: Arc<Caller>,
+    /// The key's id: its uses are noted under it, and a change to it finds the entry by it.
+    pub id: String,
+    /// Compared with the presented key's in constant time.
+    digest: KeyDigest,
+    /// How its application's callers identify themselves.
+    pub mode: AppMode,
+    standing: KeyStanding,
     /// The second this key's use was last noted, so a busy key is noted once a second at most
     /// (by each thread that holds a copy).
     pub last_noted: AtomicI64,
@@ -50,12 +61,30 @@ impl CachedKey {
     /// A copy for one thread, sharing no memory with the original.
     fn thread_copy(&self) -> Self {
         Self {
-            record: self.record.clone(),
             caller: Arc::new(self.caller.thread_copy()),
+            id: self.id.clone(),
+            digest: self.digest,
+            mode: self.mode,
+            standing: self.standing,
             last_noted: AtomicI64::new(self.last_noted.load(Ordering::Relaxed)),
             fresh_until: self.fresh_until,
             next_refresh: AtomicU64::new(0),
         }
+    }
+
+    /// Whether `digest`, the presented key's, is this key's.
+    pub fn matches(&self, digest: &KeyDigest) -> bool {
+        self.digest.matches(digest)
+    }
+
+    /// Why the key cannot be used at `now` (Unix seconds), if it cannot.
+    pub fn refusal(&self, now: i64) -> Option<ErrorCode> {
+        self.standing.refusal(now)
+    }
+
+    /// The id of the key's application.
+    pub fn app_id(&self) -> &str {
+        &self.caller.identity.application
     }
 
     fn is_fresh(&self, now: Instant) -> bool {
@@ -70,8 +99,9 @@ struct ThreadKeys {
     keys: foldhash::HashMap<KeyDigest, Arc<CachedKey>>,
 }
 
-/// Copies a thread keeps at most; past it, they are dropped and gathered again.
-const MAX_THREAD_KEYS: usize = 10_000;
+/// Copies a thread keeps at most; past it, they are dropped and gathered again. Enough for the
+/// keys busy at one moment; a copy takes about 1 KB.
+const MAX_THREAD_KEYS: usize = 1_000;
 
 /// An application's record with its caller (for `app-id` credentials), as cached.
 #[derive(Debug)]
@@ -104,6 +134,9 @@ pub struct CredentialCache {
     policy: Arc<GrantPolicy>,
     keys: Cache<KeyDigest, Option<Arc<CachedKey>>, Hasher>,
     apps: Cache<String, Option<Arc<CachedApp>>, Hasher>,
+    /// The callers of keys, one per application and scopes, shared by its keys' entries: a
+    /// million keys of a thousand applications hold a thousand callers, not a million.
+    key_callers: Cache<KeyCallerId, Arc<Caller>, Hasher>,
     /// Verified access tokens by the digest of the token, so a token's signature is checked
     /// once per cache lifetime, not once per request.
     tokens: Cache<KeyDigest, Arc<CachedToken>, Hasher>,
@@ -118,6 +151,13 @@ pub struct CredentialCache {
     ttl: Duration,
     /// When the cache started: the origin of [`CachedKey::next_refresh`].
     started: Instant,
+}
+
+/// What the keys sharing a caller have in common.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct KeyCallerId {
+    app: String,
+    scopes: Vec<String>,
 }
 
 /// How many credential lookups the cache answered, and how many went to the store: counted
@@ -167,6 +207,11 @@ impl CredentialCache {
                 .support_invalidation_closures()
                 .build_with_hasher(Hasher::default()),
             apps: Cache::builder()
+                .max_capacity(MAX_ENTRIES)
+                .time_to_live(ttl)
+                .support_invalidation_closures()
+                .build_with_hasher(Hasher::default()),
+            key_callers: Cache::builder()
                 .max_capacity(MAX_ENTRIES)
                 .time_to_live(ttl)
                 .support_invalidation_closures()
@@ -281,7 +326,7 @@ impl CredentialCache {
         }
         let (cache, digest) = (self.clone(), *digest);
         tokio::spawn(async move {
-            match load_key(cache.store.as_ref(), &cache.policy, &digest, cache.ttl).await {
+            match cache.load_key(&digest).await {
                 Ok(found) => cache.keys.insert(digest, found).await,
                 Err(error) => {
                     tracing::warn!(%error, "cannot look a cached key up again; still using it");
@@ -312,14 +357,51 @@ impl CredentialCache {
         &self,
         digest: &KeyDigest,
     ) -> Result<Option<Arc<CachedKey>>, Arc<StoreError>> {
-        let (store, policy, digest, ttl) =
-            (self.store.clone(), self.policy.clone(), *digest, self.ttl);
+        let (cache, digest) = (self.clone(), *digest);
         // Boxed, like every miss below: the fill's future is large and rare; unboxed it would
         // make every cache hit's future (and the stage's around it) that large.
-        Box::pin(self.keys.try_get_with(digest, async move {
-            load_key(store.as_ref(), &policy, &digest, ttl).await
-        }))
+        Box::pin(
+            self.keys
+                .try_get_with(digest, async move { cache.load_key(&digest).await }),
+        )
         .await
+    }
+
+    /// The key with this digest from the store, with its application's caller, fresh for the
+    /// TTL.
+    async fn load_key(&self, digest: &KeyDigest) -> Result<Option<Arc<CachedKey>>, StoreError> {
+        let Some(record) = self.store.find_key(digest).await? else {
+            return Ok(None);
+        };
+        let standing = record.standing();
+        let caller_id = KeyCallerId {
+            app: record.app.id.clone(),
+            scopes: record.scopes,
+        };
+        let caller = match self.key_callers.get(&caller_id).await {
+            Some(caller) => caller,
+            None => {
+                let method = match record.app.mode {
+                    AppMode::AppIdKey => AuthMethod::AppIdKey,
+                    AppMode::ApiKey | AppMode::AppId => AuthMethod::ApiKey,
+                };
+                let identity = identity(&record.app, method, caller_id.scopes.clone());
+                let grants = self.policy.grants(&identity, self.store.as_ref()).await?;
+                let caller = Arc::new(Caller::new(identity, grants));
+                self.key_callers.insert(caller_id, caller.clone()).await;
+                caller
+            }
+        };
+        Ok(Some(Arc::new(CachedKey {
+            caller,
+            id: record.id,
+            digest: record.digest,
+            mode: record.app.mode,
+            standing,
+            last_noted: AtomicI64::new(0),
+            fresh_until: Instant::now().checked_add(self.ttl),
+            next_refresh: AtomicU64::new(0),
+        })))
     }
 
     /// The application with this id, from the cache or the store.
@@ -335,7 +417,7 @@ impl CredentialCache {
             let Some(record) = store.find_app(&id).await? else {
                 return Ok(None);
             };
-            let identity = identity(&record, AuthMethod::AppId, None, Vec::new());
+            let identity = identity(&record, AuthMethod::AppId, Vec::new());
             let grants = policy.grants(&identity, store.as_ref()).await?;
             Ok(Some(Arc::new(CachedApp {
                 record,
@@ -405,6 +487,7 @@ impl CredentialCache {
     /// can no longer find them.
     pub fn clear(&self) {
         self.keys.invalidate_all();
+        self.key_callers.invalidate_all();
         self.tokens.invalidate_all();
         self.apps.invalidate_all();
         self.anonymous.invalidate_all();
@@ -423,9 +506,7 @@ impl CredentialCache {
         let dropped = match change.kind {
             ChangeKind::Key => self
                 .keys
-                .invalidate_entries_if(move |_, key| {
-                    key.as_ref().is_some_and(|key| key.record.id == id)
-                })
+                .invalidate_entries_if(move |_, key| key.as_ref().is_some_and(|key| key.id == id))
                 .map(drop),
             ChangeKind::Application => self.forget_application(id),
             ChangeKind::AccessToken | ChangeKind::TokenFamily | ChangeKind::IiifSession => {
@@ -449,13 +530,15 @@ impl CredentialCache {
     /// Marks an application's entries: its own (`app-id` credentials), its keys and the tokens
     /// issued to it.
     fn forget_application(&self, id: String) -> Result<(), PredicateError> {
-        let (app, client) = (id.clone(), id.clone());
+        let (app, client, callers) = (id.clone(), id.clone(), id.clone());
         self.apps
             .invalidate_entries_if(move |app_id, _| *app_id == app)?;
+        self.key_callers
+            .invalidate_entries_if(move |caller, _| caller.app == callers)?;
         self.tokens
             .invalidate_entries_if(move |_, token| token.client_id == client)?;
         self.keys.invalidate_entries_if(move |_, key| {
-            key.as_ref().is_some_and(|key| key.record.app.id == id)
+            key.as_ref().is_some_and(|key| key.app_id() == id)
         })?;
         Ok(())
     }
@@ -464,45 +547,14 @@ impl CredentialCache {
     /// testing them against its conditions.
     pub async fn run_pending_tasks(&self) {
         self.keys.run_pending_tasks().await;
+        self.key_callers.run_pending_tasks().await;
         self.apps.run_pending_tasks().await;
         self.tokens.run_pending_tasks().await;
     }
 }
 
-/// The key with this digest from the store, with its caller, fresh for `ttl`.
-async fn load_key(
-    store: &dyn Store,
-    policy: &GrantPolicy,
-    digest: &KeyDigest,
-    ttl: Duration,
-) -> Result<Option<Arc<CachedKey>>, StoreError> {
-    let Some(record) = store.find_key(digest).await? else {
-        return Ok(None);
-    };
-    let method = match record.app.mode {
-        AppMode::AppIdKey => AuthMethod::AppIdKey,
-        AppMode::ApiKey | AppMode::AppId => AuthMethod::ApiKey,
-    };
-    let key = Some((record.id.clone(), record.display_prefix.clone()));
-    let identity = identity(&record.app, method, key, record.scopes.clone());
-    let grants = policy.grants(&identity, store).await?;
-    Ok(Some(Arc::new(CachedKey {
-        record,
-        caller: Arc::new(Caller::new(identity, grants)),
-        last_noted: AtomicI64::new(0),
-        fresh_until: Instant::now().checked_add(ttl),
-        next_refresh: AtomicU64::new(0),
-    })))
-}
-
 /// The identity an application's credential acts with: its owner's (or, ownerless, its own).
-fn identity(
-    app: &AppRecord,
-    method: AuthMethod,
-    key: Option<(String, String)>,
-    scopes: Vec<String>,
-) -> Identity {
-    let (key_id, key_prefix) = key.unzip();
+fn identity(app: &AppRecord, method: AuthMethod, scopes: Vec<String>) -> Identity {
     Identity {
         subject: app.owner.clone().unwrap_or_else(|| app.id.clone()),
         application: app.id.clone(),
@@ -510,8 +562,6 @@ fn identity(
         roles: app.roles.clone(),
         scopes,
         method,
-        key_id,
-        key_prefix,
     }
 }
 

@@ -65,8 +65,6 @@ impl IiifAuthenticator {
             roles: found.roles,
             scopes: Vec::new(),
             method: AuthMethod::Iiif,
-            key_id: None,
-            key_prefix: None,
         };
         // The cookie opens content on pages of any site (`<img>`): the browser's SameSite=None
         // rules and the token's origin decide, not this.

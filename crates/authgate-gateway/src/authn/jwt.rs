@@ -110,8 +110,6 @@ async fn cached_token(
         roles: caller.roles,
         scopes: caller.scopes,
         method: AuthMethod::Jwt,
-        key_id: None,
-        key_prefix: None,
     };
     cache.token_entry(identity, caller.expires_at, None).await
 }

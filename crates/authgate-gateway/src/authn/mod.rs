@@ -196,7 +196,7 @@ impl Authenticator {
                     return Ok(caller.clone());
                 }
                 let key = self.verify_secret(secret, digest).await?;
-                if key.record.app.mode != AppMode::ApiKey {
+                if key.mode != AppMode::ApiKey {
                     return Err(ErrorCode::InvalidCredentials.into());
                 }
                 Ok(key.caller.clone())
@@ -205,7 +205,7 @@ impl Authenticator {
                 app_id, app_key, ..
             } => {
                 let key = self.verify_secret(app_key, None).await?;
-                if key.record.app.id != *app_id || key.record.app.mode != AppMode::AppIdKey {
+                if key.app_id() != *app_id || key.mode != AppMode::AppIdKey {
                     return Err(ErrorCode::InvalidCredentials.into());
                 }
                 Ok(key.caller.clone())
@@ -282,15 +282,14 @@ impl Authenticator {
             .await
             .map_err(|_| ErrorCode::StoreUnavailable)?
             .ok_or(ErrorCode::InvalidCredentials)?;
-        let record = &key.record;
-        if !record.digest.matches(&digest) {
+        if !key.matches(&digest) {
             return Err(ErrorCode::InvalidCredentials.into());
         }
         let now = now_unix();
-        if let Some(code) = record.refusal(now) {
+        if let Some(code) = key.refusal(now) {
             return Err(Refusal {
                 code,
-                application: Some(record.app.id.clone()),
+                application: Some(key.app_id().to_owned()),
             });
         }
         // Read before writing: a write on every request would pull the key's cache line away
@@ -298,7 +297,7 @@ impl Authenticator {
         if key.last_noted.load(Ordering::Relaxed) != now
             && key.last_noted.swap(now, Ordering::Relaxed) != now
         {
-            self.0.key_use.record(&record.id, now);
+            self.0.key_use.record(&key.id, now);
         }
         Ok(key)
     }
@@ -345,7 +344,6 @@ async fn run(authenticator: &Authenticator, mut request: Request, next: Next<'_>
         route = %route.name,
         application = %caller.identity.application,
         method = caller.identity.method.as_str(),
-        key_prefix = caller.identity.key_prefix.as_deref().unwrap_or("-"),
         "authenticated"
     );
     let context = RequestContext::of_mut(&mut request);

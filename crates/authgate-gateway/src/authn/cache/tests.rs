@@ -31,7 +31,7 @@ async fn revoked(cache: &CredentialCache, digest: &KeyDigest) -> bool {
         .await
         .expect("lookup")
         .expect("found");
-    key.record.revoked
+    key.refusal(0) == Some(ErrorCode::RevokedCredentials)
 }
 
 #[tokio::test]
@@ -94,7 +94,7 @@ async fn a_change_drops_only_the_entries_it_touches() {
     let (other_secret, other_id) = support::add_key(&ops, &other_app).await;
     let second = KeyDigest::of(&other_secret);
     let mut seen = store.change_seq().await.expect("seq");
-    let first_app = found(&cache, &first).await.record.app.id.clone();
+    let first_app = found(&cache, &first).await.app_id().to_owned();
     found(&cache, &second).await;
     assert_eq!(cache.lookups().get(), (0, 2));
 
@@ -102,8 +102,11 @@ async fn a_change_drops_only_the_entries_it_touches() {
     support::add_key(&ops, &other_app).await;
     ops.revoke_key(&tester, &other_id).await.expect("revoke");
     seen = forget_changes(&cache, &store, seen).await;
-    assert!(!found(&cache, &first).await.record.revoked);
-    assert!(found(&cache, &second).await.record.revoked);
+    assert_eq!(found(&cache, &first).await.refusal(0), None);
+    assert_eq!(
+        found(&cache, &second).await.refusal(0),
+        Some(ErrorCode::RevokedCredentials)
+    );
     assert_eq!(
         cache.lookups().get(),
         (1, 3),
@@ -115,7 +118,10 @@ async fn a_change_drops_only_the_entries_it_touches() {
         .await
         .expect("suspend");
     seen = forget_changes(&cache, &store, seen).await;
-    assert!(found(&cache, &first).await.record.app.suspended);
+    assert_eq!(
+        found(&cache, &first).await.refusal(0),
+        Some(ErrorCode::ApplicationSuspended)
+    );
     found(&cache, &second).await;
     assert_eq!(cache.lookups().get(), (2, 4));
 
@@ -127,4 +133,62 @@ async fn a_change_drops_only_the_entries_it_touches() {
     found(&cache, &first).await;
     found(&cache, &second).await;
     assert_eq!(cache.lookups().get(), (2, 6));
+}
+
+#[tokio::test]
+async fn the_keys_of_one_application_share_its_caller_until_it_changes() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (cache, store, first, _) = cache_with_key(dir.path(), Duration::from_secs(60)).await;
+    let ops = authgate_ops::Operations::new(store.clone(), &authgate_config::Config::default());
+    let app = found(&cache, &first).await.app_id().to_owned();
+    let (second, _) = support::add_key(&ops, &app).await;
+    let scoped = ops
+        .create_key(
+            &support::tester(),
+            authgate_ops::CreateKey {
+                app_id: app.clone(),
+                name: None,
+                expires: None,
+                scopes: vec!["tasks:read".into()],
+            },
+        )
+        .await
+        .expect("scoped key");
+    let [first, second, scoped] = [first, KeyDigest::of(&second), KeyDigest::of(&scoped.secret)];
+    let seen = store.change_seq().await.expect("seq");
+    // The shared entries' callers (a thread's copies have callers of their own).
+    let callers = async || {
+        let mut callers = Vec::new();
+        for digest in [&first, &second, &scoped] {
+            found(&cache, digest).await;
+            let shared = cache
+                .keys
+                .get(digest)
+                .await
+                .flatten()
+                .expect("shared entry");
+            callers.push(shared.caller.clone());
+        }
+        callers
+    };
+
+    let before = callers().await;
+    assert!(Arc::ptr_eq(&before[0], &before[1]), "one caller for both");
+    assert!(!Arc::ptr_eq(&before[0], &before[2]), "scopes make another");
+    assert!(before[0].identity.roles.is_empty());
+    assert_eq!(before[2].identity.scopes, ["tasks:read"]);
+
+    // The application's roles change: its keys act with the new ones.
+    let changes = authgate_store::AppChanges {
+        roles: Some(vec!["viewer".into()]),
+        ..Default::default()
+    };
+    ops.update_app(&support::tester(), &app, changes)
+        .await
+        .expect("update");
+    forget_changes(&cache, &store, seen).await;
+    let after = callers().await;
+    assert!(Arc::ptr_eq(&after[0], &after[1]));
+    assert_eq!(after[0].identity.roles, ["viewer"]);
+    assert_eq!(after[2].identity.roles, ["viewer"]);
 }

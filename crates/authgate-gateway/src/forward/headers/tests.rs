@@ -9,8 +9,6 @@ fn identity() -> Identity {
         roles: vec!["admin".into(), "viewer".into()],
         scopes: vec![],
         method: AuthMethod::ApiKey,
-        key_id: Some("key_1".into()),
-        key_prefix: Some("sk_live_abcdef".into()),
     }
 }
 
