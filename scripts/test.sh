@@ -50,58 +50,18 @@ if ! grep -qs "\"version\": \"$AXE_VERSION\"" "$node_dir/node_modules/axe-core/p
   npm install --silent --no-audit --no-fund --prefix "$node_dir" "axe-core@$AXE_VERSION"
 fi
 
-# A throwaway PostgreSQL server for this run (the newest installed), in a fresh directory: trust
-# authentication, on 127.0.0.1 only, on a free port, its socket in that directory; stopped and
-# removed on exit, failed or not. Nothing it holds needs to survive a crash, so it skips
-# syncing to disk. Tests run in parallel, each with a pool of its own: hence more connections
-# than the default 100. Its default collation is linguistic (ICU), as on a production server, so
-# that the tests show listings still sort bytewise, as SQLite does.
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-pg_dir=$(mktemp -d /tmp/authgate-postgres.XXXXXX)
-if [ "$(id -u)" = 0 ]; then
-  # PostgreSQL refuses to run as root: root runs it as the user Debian's package created.
-  chown postgres: "$pg_dir"
-  as_postgres() { runuser -u postgres -- "$@"; }
-else
-  as_postgres() { "$@"; }
-fi
-stop_servers() {
-  as_postgres "$pg_bin/pg_ctl" stop --pgdata="$pg_dir/data" --mode=immediate --silent 2>/dev/null || true
-  rm -rf "$pg_dir"
-  if [ -n "${redis_dir:-}" ]; then
-    [ -f "$redis_dir/redis.pid" ] && kill "$(cat "$redis_dir/redis.pid")" 2>/dev/null || true
-    rm -rf "$redis_dir"
-  fi
-}
+# A throwaway PostgreSQL server and Redis for this run, stopped and removed on exit, failed or not.
+# shellcheck source=servers.sh
+. scripts/servers.sh
 trap stop_servers EXIT
-pg_user=$(as_postgres id -un)
-pg_port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-as_postgres "$pg_bin/initdb" --pgdata="$pg_dir/data" --username="$pg_user" --auth=trust \
-  --encoding=UTF8 --locale=C --locale-provider=icu --icu-locale=und --no-sync >/dev/null
-pg_options="-c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories=$pg_dir"
-pg_options+=" -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-if ! as_postgres "$pg_bin/pg_ctl" start --pgdata="$pg_dir/data" --log="$pg_dir/server.log" \
-  --options="$pg_options" --wait --silent; then
-  cat "$pg_dir/server.log" >&2
-  exit 1
-fi
-pg_url="postgres://$pg_user@127.0.0.1:$pg_port/postgres"
-
-# A throwaway Redis for this run, the same way: loopback, a free port, nothing saved to disk.
-redis_dir=$(mktemp -d /tmp/authgate-redis.XXXXXX)
-redis_port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$redis_dir" \
-  --daemonize yes --pidfile "$redis_dir/redis.pid" --logfile "$redis_dir/redis.log"
-for _ in $(seq 50); do
-  [ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" = PONG ] && break
-  sleep 0.1
-done
+start_postgres
+start_redis
 
 # Every test, the store's and the shared state's conformance suites on every backend among them;
 # then the integration suite again as several instances run it: each gateway on a fresh
 # PostgreSQL database instead of a SQLite file, and its rate limits and idempotency records in
 # Redis instead of in the process. (`--workspace`, as above: the same features for every crate,
 # so nothing is built again.)
-export TEST_POSTGRES_URL="$pg_url" TEST_REDIS_URL="redis://127.0.0.1:$redis_port"
+export TEST_POSTGRES_URL="$pg_url" TEST_REDIS_URL="$redis_url"
 cargo test --workspace --all-targets "$@"
 TEST_STORE=postgres TEST_STATE=redis cargo test --workspace --test it "$@"

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -619,6 +619,44 @@ pub async fn raw(gateway: &Gateway, request: &[u8], close_write: bool) -> String
         .expect("the gateway answered and closed the connection")
         .unwrap();
     String::from_utf8_lossy(&response).into_owned()
+}
+
+/// Requests that stop after this long fail the test: nothing may hang.
+pub const NO_HANG: Duration = Duration::from_secs(3);
+
+/// A client whose requests fail the test when unanswered after `limit`.
+pub fn client_waiting(limit: Duration) -> reqwest::Client {
+    reqwest::Client::builder().timeout(limit).build().unwrap()
+}
+
+/// `GET`s with the key, over `urls` in turn, every 5 ms while `running`; returns every status
+/// and the slowest answer. An answer later than [`NO_HANG`] fails the test.
+pub fn background_load(
+    urls: Vec<String>,
+    secret: &str,
+    running: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<(Vec<reqwest::StatusCode>, Duration)> {
+    let secret = secret.to_owned();
+    tokio::spawn(async move {
+        let client = client_waiting(NO_HANG);
+        let (mut statuses, mut slowest) = (Vec::new(), Duration::ZERO);
+        for url in urls.iter().cycle() {
+            if !running.load(Ordering::Relaxed) || statuses.len() >= 100_000 {
+                break;
+            }
+            let sent = Instant::now();
+            let response = client
+                .get(url)
+                .header("X-API-Key", &secret)
+                .send()
+                .await
+                .expect("no request hangs");
+            slowest = slowest.max(sent.elapsed());
+            statuses.push(response.status());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        (statuses, slowest)
+    })
 }
 
 /// Polls `probe` until it returns true or `limit` passes; returns how long it took.

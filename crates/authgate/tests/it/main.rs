@@ -6,6 +6,7 @@
 
 mod harness;
 // A Redis of a test's own, shared with the state crate's tests.
+mod own_postgres;
 #[path = "../../../authgate-state/tests/support/own_redis.rs"]
 mod own_redis;
 
@@ -31,5 +32,6 @@ mod proxy;
 mod robustness;
 mod serve;
 mod shared_state;
+mod store_outage;
 mod telemetry;
 mod tokens;

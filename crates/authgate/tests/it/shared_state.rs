@@ -2,7 +2,9 @@
 //! "redis"`): the server `TEST_REDIS_URL` names (`scripts/test.sh` starts one), or,
 //! to stop and start it, a `redis-server` of the test's own.
 
-use crate::harness::{Gateway, Upstream, eventually, route_to};
+use crate::harness::{
+    Gateway, NO_HANG, Upstream, background_load, client_waiting, eventually, route_to,
+};
 use crate::own_redis::{OwnRedis, free_port};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -37,11 +39,8 @@ fn redis_clock(url: &str) -> Duration {
     Duration::from_secs(seconds) + Duration::from_micros(micros)
 }
 
-/// Requests that stop after this long fail the test: nothing may hang.
-const NO_HANG: Duration = Duration::from_secs(3);
-
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(NO_HANG).build().unwrap()
+    client_waiting(NO_HANG)
 }
 
 #[tokio::test]
@@ -191,34 +190,6 @@ async fn an_idempotency_key_used_on_one_instance_is_replayed_by_the_other() {
 }
 
 /// Load on both instances for as long as `running`: every answer's status and the slowest.
-fn background_load(
-    gateways: [&Gateway; 2],
-    secret: &str,
-    running: Arc<AtomicBool>,
-) -> tokio::task::JoinHandle<(Vec<StatusCode>, Duration)> {
-    let urls = gateways.map(|gateway| gateway.url("/limited"));
-    let secret = secret.to_owned();
-    tokio::spawn(async move {
-        let client = client();
-        let (mut statuses, mut slowest) = (Vec::new(), Duration::ZERO);
-        let mut i = 0;
-        while running.load(Ordering::Relaxed) && statuses.len() < 100_000 {
-            let sent = Instant::now();
-            let response = client
-                .get(&urls[i % 2])
-                .header("X-API-Key", &secret)
-                .send()
-                .await
-                .expect("no request hangs");
-            slowest = slowest.max(sent.elapsed());
-            statuses.push(response.status());
-            i += 1;
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        (statuses, slowest)
-    })
-}
-
 async fn readiness(client: &reqwest::Client, url: String) -> (StatusCode, Value) {
     let response = client.get(url).send().await.unwrap();
     (response.status(), response.json().await.unwrap())
@@ -251,7 +222,8 @@ async fn redis_stopped_and_started_mid_load_fails_open_then_everything_returns()
     assert!(limited.headers().get("x-ratelimit-remaining").is_some());
 
     let running = Arc::new(AtomicBool::new(true));
-    let load = background_load([&one, &other], &secret, running.clone());
+    let urls = [&one, &other].map(|gateway| gateway.url("/limited"));
+    let load = background_load(urls.into(), &secret, running.clone());
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     drop(redis);
