@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Resident memory per active key: authgate's RSS after every key of a set has been verified once
+# (and so is held in the credential cache), beside its RSS with one key in use, for each key count
+# and worker count. Loopback only; everything started is stopped.
+#
+#   scripts/bench-memory.sh                                # 100,000 and 1,000,000 keys; 2 and 8 workers
+#   COUNTS="10000" WORKERS="2" scripts/bench-memory.sh
+#
+# The keys (1,000 per application, applications with the viewer role) are made by the
+# `seed_keys` example through the operations layer, for the largest count, in a store kept in
+# SEED_DIR (on tmpfs where there is one) and reused by later runs: seeding a million took 16
+# minutes here. Smaller counts use the first keys of that set. The cache TTL is an hour, so no entry expires during a run. wrk sends each key once
+# (scripts/bench-memory.lua), and the run checks that the cache counted as many misses.
+#
+# Needs nginx-light, wrk and curl (installed here when missing and running as root).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=bench-common.sh
+. "$ROOT/scripts/bench-common.sh"
+KIT="${BENCH_KIT:-$ROOT/../shared/bench}"
+COUNTS="${COUNTS:-100000 1000000}"
+WORKERS="${WORKERS:-2 8}"
+UPSTREAM_PORT=9401 AUTHGATE_PORT=9404
+unset RATE_LIMIT_RPM RATE_LIMIT_BURST
+
+[ -f "$KIT/upstream.conf.in" ] || { echo "bench-memory: no anchor kit at $KIT" >&2; exit 1; }
+bench_install_tools
+BIN="$(bench_build)"
+cargo build --release -p authgate-ops --example seed_keys --quiet
+SEED="$ROOT/target/release/examples/seed_keys"
+SEED_DIR="${SEED_DIR:-$( [ -d /dev/shm ] && echo /dev/shm || echo "${TMPDIR:-/tmp}")/authgate-bench-memory}"
+bench_workdir memory
+bench_kit_start "$WORK" "$KIT" "$UPSTREAM_PORT" 0 unused upstream
+
+largest=0
+for count in $COUNTS; do [ "$count" -gt "$largest" ] && largest=$count; done
+bench_authgate_config "$WORK" "$AUTHGATE_PORT" "$UPSTREAM_PORT"
+sed -i "s|^url = .*|url = \"sqlite://$SEED_DIR/authgate.db\"|" "$WORK/authgate.toml"
+printf '[auth]\ncache_ttl = "1h"\n' >> "$WORK/authgate.toml"
+if [ "$(wc -l < "$SEED_DIR/all.keys" 2>/dev/null || echo 0)" -lt "$largest" ]; then
+  echo "seeding $largest keys in $SEED_DIR ..." >&2
+  rm -rf "$SEED_DIR" && mkdir -p "$SEED_DIR"
+  "$SEED" "sqlite://$SEED_DIR/authgate.db" $(((largest + 999) / 1000)) 1000 > "$SEED_DIR/all.keys"
+fi
+
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+misses() {
+  curl -s "http://127.0.0.1:$((AUTHGATE_PORT + 1))/metrics" \
+    | awk '/^authgate_credential_cache_lookups_total\{result="miss"\}/ { print int($2) }'
+}
+
+echo "| keys | workers | RSS with one key (MiB) | RSS with every key (MiB) | per key (bytes) |"
+echo "|---:|---:|---:|---:|---:|"
+for count in $COUNTS; do
+  head -n "$count" "$SEED_DIR/all.keys" > "$WORK/keys"
+  for workers in $WORKERS; do
+    sed -i "/^workers = /d; s/^\[server\]$/[server]\nworkers = $workers/" "$WORK/authgate.toml"
+    RATE_LIMIT_RPM=60000000 "$BIN" --config "$WORK/authgate.toml" serve >"$WORK/serve.log" 2>&1 &
+    pid=$!
+    bench_wait_healthy "$AUTHGATE_PORT"
+    url="http://127.0.0.1:$AUTHGATE_PORT/"
+    head -n 1 "$WORK/keys" > "$WORK/one.key"
+    wrk -t1 -c1 -d2s -H "X-API-Key: $(cat "$WORK/one.key")" "$url" >/dev/null
+    before=$(rss_kib "$pid")
+    wrk -t2 -c16 -d600s -s "$ROOT/scripts/bench-memory.lua" "$url" -- "$WORK/keys" 2 >/dev/null
+    after=$(rss_kib "$pid")
+    if [ "$(misses)" -lt "$count" ]; then
+      echo "bench-memory: only $(misses) of $count keys were looked up" >&2
+      exit 1
+    fi
+    printf '| %s | %s | %.0f | %.0f | %.0f |\n' "$count" "$workers" "$(echo "$before / 1024" | bc -l)" \
+      "$(echo "$after / 1024" | bc -l)" "$(echo "($after - $before) * 1024 / $count" | bc -l)"
+    kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+  done
+done
