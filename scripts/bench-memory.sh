@@ -10,7 +10,8 @@
 # `seed_keys` example through the operations layer, for the largest count, in a store kept in
 # SEED_DIR (on tmpfs where there is one) and reused by later runs: seeding a million took 16
 # minutes here. Smaller counts use the first keys of that set. The cache TTL is an hour, so no entry expires during a run. wrk sends each key once
-# (scripts/bench-memory.lua), and the run checks that the cache counted as many misses.
+# (scripts/bench-memory.lua) and is stopped once the cache has counted as many misses (its
+# threads stop sending, but wrk itself would wait out its whole duration).
 #
 # Needs nginx-light, wrk and curl (installed here when missing and running as root).
 set -euo pipefail
@@ -57,17 +58,21 @@ for count in $COUNTS; do
     sed -i "/^workers = /d; s/^\[server\]$/[server]\nworkers = $workers/" "$WORK/authgate.toml"
     RATE_LIMIT_RPM=60000000 "$BIN" --config "$WORK/authgate.toml" serve >"$WORK/serve.log" 2>&1 &
     pid=$!
+    PIDS+=("$pid")
     bench_wait_healthy "$AUTHGATE_PORT"
     url="http://127.0.0.1:$AUTHGATE_PORT/"
     head -n 1 "$WORK/keys" > "$WORK/one.key"
     wrk -t1 -c1 -d2s -H "X-API-Key: $(cat "$WORK/one.key")" "$url" >/dev/null
     before=$(rss_kib "$pid")
-    wrk -t2 -c16 -d600s -s "$ROOT/scripts/bench-memory.lua" "$url" -- "$WORK/keys" 2 >/dev/null
+    wrk -t2 -c16 -d600s -s "$ROOT/scripts/bench-memory.lua" "$url" -- "$WORK/keys" 2 >/dev/null &
+    wrk=$!
+    while [ "$(misses)" -lt "$count" ]; do
+      kill -0 "$wrk" 2>/dev/null || { echo "bench-memory: only $(misses) of $count keys were looked up" >&2; exit 1; }
+      sleep 1
+    done
+    sleep 1
+    kill "$wrk"; wait "$wrk" 2>/dev/null || true
     after=$(rss_kib "$pid")
-    if [ "$(misses)" -lt "$count" ]; then
-      echo "bench-memory: only $(misses) of $count keys were looked up" >&2
-      exit 1
-    fi
     printf '| %s | %s | %.0f | %.0f | %.0f |\n' "$count" "$workers" "$(echo "$before / 1024" | bc -l)" \
       "$(echo "$after / 1024" | bc -l)" "$(echo "($after - $before) * 1024 / $count" | bc -l)"
     kill -TERM "$pid"; wait "$pid" 2>/dev/null || true

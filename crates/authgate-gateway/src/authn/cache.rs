@@ -10,13 +10,14 @@
 //! use cached; entries also expire after the configured TTL as a backstop.
 //!
 //! A key is held once in the shared cache, with only what a use needs (its caller, digest and
-//! standing), and the keys of one application with the same scopes share one caller. In front of it, each thread keeps its own copies of the keys it verified last
-//! ([`ThreadKeys`], at most [`MAX_THREAD_KEYS`]): a hit there reads and writes only that
-//! thread's memory, where the shared cache's bookkeeping and the reference counts of shared
-//! records would move between the workers' cores on every request (without the copies, a
-//! proxied request took about 2% more instructions; BENCHMARKS.md). The copies are few, so
-//! memory grows with the keys in use, not with the workers. A copy never outlives the shared entry it came from, and
-//! any forgetting drops every thread's copies (they are copied again from the shared entries).
+//! standing), and the keys of one application with the same scopes share one caller. In front
+//! of it, each thread keeps its own copies of the keys it verified last ([`ThreadKeys`], at
+//! most [`MAX_THREAD_KEYS`]): a hit there reads and writes only that thread's memory, where the
+//! shared cache's bookkeeping and the reference counts of shared records would move between the
+//! workers' cores on every request (without the copies, a proxied request took about 2% more
+//! instructions; BENCHMARKS.md). The copies are few, so memory grows with the keys in use, not
+//! with the workers. A copy never outlives the shared entry it came from, and any forgetting
+//! drops every thread's copies (they are copied again from the shared entries).
 
 use super::Refusal;
 use crate::authz::GrantPolicy;
