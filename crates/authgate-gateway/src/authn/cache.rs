@@ -41,6 +41,8 @@ pub struct CachedKey {
     pub caller: Arc<Caller>,
     /// The key's id: its uses are noted under it, and a change to it finds the entry by it.
     pub id: String,
+    /// What logs may name the key by (`sk_live_3xK9aQ`).
+    pub display_prefix: String,
     /// Compared with the presented key's in constant time.
     digest: KeyDigest,
     /// How its application's callers identify themselves.
@@ -64,6 +66,7 @@ impl CachedKey {
         Self {
             caller: Arc::new(self.caller.thread_copy()),
             id: self.id.clone(),
+            display_prefix: self.display_prefix.clone(),
             digest: self.digest,
             mode: self.mode,
             standing: self.standing,
@@ -396,6 +399,7 @@ impl CredentialCache {
         Ok(Some(Arc::new(CachedKey {
             caller,
             id: record.id,
+            display_prefix: record.display_prefix,
             digest: record.digest,
             mode: record.app.mode,
             standing,
