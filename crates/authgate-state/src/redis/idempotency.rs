@@ -79,7 +79,7 @@ impl IdempotencyStore for RedisIdempotencyStore {
                 .arg(self.state.key("idem", &[key]))
                 .clone(),
         );
-        self.state.runtime.spawn(async move {
+        tokio::spawn(async move {
             let claim = state
                 .clone()
                 .exchange(Request::Script(invocation))

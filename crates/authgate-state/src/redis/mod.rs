@@ -2,11 +2,13 @@
 //! idempotency records, each decided in one atomic round trip (a Lua script).
 //!
 //! Every call is bounded by [`CALL_TIMEOUT`], so a dead or unreachable Redis answers an error
-//! quickly and never holds a request. Calls run on the runtime the connection was made on (the
-//! gateway's main one), so the connection's own tasks never depend on one worker thread, and
-//! a call whose request gave up still ends (and tidies up after itself, see `claim`). After a call finds Redis unreachable, calls fail at once
-//! for [`COOL_DOWN`] (one call at a time probes whether it is back), so that an outage does not
-//! add the timeout to every request. The connection reconnects by itself.
+//! quickly and never holds a request. Each thread keeps a connection of its own, made on its
+//! runtime when it first calls: a gateway worker's calls then never leave its thread (handing
+//! every call to a connection on the main runtime cost two thread wake-ups a request, see
+//! BENCHMARKS.md). A call runs in a task of its own, so a call whose request gave up still ends
+//! (and tidies up after itself, see `claim`). After a call finds Redis unreachable, calls fail
+//! at once for [`COOL_DOWN`] (one call at a time probes whether it is back), so that an outage
+//! does not add the timeout to every request. Connections reconnect by themselves.
 
 mod idempotency;
 mod rate_limit;
@@ -19,10 +21,12 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::io::tcp::TcpSettings;
 use redis::{Cmd, FromRedisValue, IntoConnectionInfo, RedisError, ScriptInvocation};
 use sha2::{Digest, Sha256};
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::runtime::Handle;
+use thread_local::ThreadLocal;
+use tokio::runtime::{self, Handle};
 
 /// The longest a call waits for Redis, connecting included.
 const CALL_TIMEOUT: Duration = Duration::from_millis(300);
@@ -33,16 +37,20 @@ const DEFAULT_KEY_PREFIX: &str = "authgate";
 /// Longest client-influenced part of a key kept as it is; longer ones are hashed.
 const MAX_KEY_PART: usize = 64;
 
-/// A connection to one Redis server, shared by the rate limiter and the idempotency records:
-/// their commands are multiplexed on it. Clones share it.
+/// Connections to one Redis server, one a thread, shared by the rate limiter and the
+/// idempotency records: their commands are multiplexed on it. Clones share them.
 #[derive(Clone)]
 pub struct RedisState {
-    connection: ConnectionManager,
+    client: redis::Client,
+    connections: Arc<ThreadLocal<ThreadConnection>>,
     breaker: Arc<Breaker>,
-    runtime: Handle,
     /// What every key written starts with: deployments sharing one Redis keep apart by it.
     prefix: Arc<str>,
 }
+
+/// A thread's connection and the runtime it was made on (and runs on). A thread that exits
+/// leaves its slot to the next thread, which makes its own on its own runtime.
+type ThreadConnection = RefCell<Option<(runtime::Id, ConnectionManager)>>;
 
 /// What one call sends.
 enum Request {
@@ -51,34 +59,48 @@ enum Request {
 }
 
 impl RedisState {
-    /// A connection to the server `url` names (`redis://[user:password@]host[:port][/db]`, or
-    /// `rediss://` for TLS). Nothing is sent yet: the first call connects, so a gateway starts
-    /// while Redis is down (and fails open or closed as configured until it is back). Called
-    /// on the runtime the calls are to run on.
+    /// Connections to the server `url` names (`redis://[user:password@]host[:port][/db]`, or
+    /// `rediss://` for TLS). Nothing is sent yet: each thread's first call connects, so a
+    /// gateway starts while Redis is down (and fails open or closed as configured until it is
+    /// back).
     pub fn connect(url: &str) -> Result<Self, StateError> {
-        let runtime = Handle::try_current()
-            .map_err(|_| StateError::Unavailable("Redis needs a Tokio runtime".into()))?;
         let info = url
             .into_connection_info()
             .map_err(|error| StateError::Unavailable(format!("bad Redis URL: {error}")))?;
         let info = info.set_tcp_settings(tcp_settings());
         let client = redis::Client::open(info)
             .map_err(|error| StateError::Unavailable(format!("bad Redis URL: {error}")))?;
+        Ok(Self {
+            client,
+            connections: Arc::default(),
+            breaker: Arc::new(Breaker::new()),
+            prefix: DEFAULT_KEY_PREFIX.into(),
+        })
+    }
+
+    /// The calling thread's connection, made now if it has none on the current runtime.
+    fn connection(&self) -> Result<ConnectionManager, StateError> {
+        let runtime = Handle::try_current()
+            .map_err(|_| StateError::Unavailable("Redis needs a Tokio runtime".into()))?
+            .id();
+        let mut slot = self.connections.get_or_default().borrow_mut();
+        if let Some((made_on, connection)) = &*slot
+            && *made_on == runtime
+        {
+            return Ok(connection.clone());
+        }
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CALL_TIMEOUT))
             .set_response_timeout(Some(CALL_TIMEOUT))
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(100))
             .set_max_delay(COOL_DOWN);
-        let connection = client
+        let connection = self
+            .client
             .get_connection_manager_lazy(config)
             .map_err(unavailable)?;
-        Ok(Self {
-            connection,
-            breaker: Arc::new(Breaker::new()),
-            runtime,
-            prefix: DEFAULT_KEY_PREFIX.into(),
-        })
+        *slot = Some((runtime, connection.clone()));
+        Ok(connection)
     }
 
     /// Starts every key written with `prefix` instead of [`DEFAULT_KEY_PREFIX`].
@@ -105,11 +127,8 @@ impl RedisState {
     /// Whether Redis answers now: asked whatever the recent calls found, so that a readiness
     /// probe sees Redis come back as soon as it does.
     pub async fn ping(&self) -> Result<(), StateError> {
-        let ping = Request::Command(redis::cmd("PING"));
-        self.runtime
-            .spawn(self.clone().exchange::<String>(ping))
+        self.call::<String>(Request::Command(redis::cmd("PING")))
             .await
-            .map_err(gone)?
             .map(drop)
     }
 
@@ -119,15 +138,22 @@ impl RedisState {
         T: FromRedisValue + Send + 'static,
     {
         self.admitted()?;
-        self.runtime
-            .spawn(self.clone().exchange(request))
+        self.call(request).await
+    }
+
+    /// [`exchange`](Self::exchange) in a task of its own on the current runtime.
+    async fn call<T>(&self, request: Request) -> Result<T, StateError>
+    where
+        T: FromRedisValue + Send + 'static,
+    {
+        tokio::spawn(self.clone().exchange(request))
             .await
             .map_err(gone)?
     }
 
-    /// One request and its answer, within [`CALL_TIMEOUT`], on the current runtime.
+    /// One request and its answer, within [`CALL_TIMEOUT`], on the calling thread's connection.
     async fn exchange<T: FromRedisValue>(self, request: Request) -> Result<T, StateError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection()?;
         let answer = match &request {
             Request::Command(command) => bounded(command.query_async(&mut connection)).await,
             Request::Script(script) => bounded(script.invoke_async(&mut connection)).await,
