@@ -6,12 +6,14 @@
 #
 #   scripts/bench-instances.sh
 #   NKEYS=10000 DURATION=20 scripts/bench-instances.sh
+#   APPS=1000 scripts/bench-instances.sh     # the keys spread over 1,000 applications
 #
 # Every gateway routes / to the anchor kit's nginx upstream with its limiter on (60,000,000 a
 # minute per application: it counts, in Redis for the shared ones, but never refuses). wrk sends
-# NKEYS keys of one application in turn (the kit's rotate.lua): 2 threads and 64 connections
-# against one instance, 1 thread and 32 connections against each of two at once (their req/s
-# summed, the worse p99 kept), after a 3 s warm-up that also fills the credential caches.
+# NKEYS keys of APPS applications (1 unless set) in turn (the kit's rotate.lua): 2 threads and
+# 64 connections against one instance, 1 thread and 32 connections against each of two at once
+# (their req/s summed, the worse p99 kept), after a 3 s warm-up that also fills the credential
+# caches.
 # Everything shares this machine's CPUs, the servers included, so two instances cannot do more
 # work than one here; the row shows what sharing state costs, not how far it scales.
 #
@@ -23,6 +25,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 . "$ROOT/scripts/bench-common.sh"
 KIT="${BENCH_KIT:-$ROOT/../shared/bench}"
 NKEYS="${NKEYS:-1000}"
+APPS="${APPS:-1}"
 DURATION="${DURATION:-10}"
 UPSTREAM_PORT=9501
 unset RATE_LIMIT_RPM RATE_LIMIT_BURST
@@ -60,10 +63,10 @@ serve() {
 }
 
 gateway embedded 9504 "sqlite://$WORK/embedded/authgate.db"
-"$SEED" "sqlite://$WORK/embedded/authgate.db" 1 "$NKEYS" > "$WORK/embedded.keys"
+"$SEED" "sqlite://$WORK/embedded/authgate.db" "$APPS" $((NKEYS / APPS)) > "$WORK/embedded.keys"
 gateway shared-1 9506 "$pg_url" "$redis_url"
 gateway shared-2 9508 "$pg_url" "$redis_url"
-"$SEED" "$pg_url" 1 "$NKEYS" > "$WORK/shared.keys"
+"$SEED" "$pg_url" "$APPS" $((NKEYS / APPS)) > "$WORK/shared.keys"
 serve embedded 9504
 serve shared-1 9506
 serve shared-2 9508

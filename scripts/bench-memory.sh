@@ -5,11 +5,13 @@
 #
 #   scripts/bench-memory.sh                                # 100,000 and 1,000,000 keys; 2 and 8 workers
 #   COUNTS="10000" WORKERS="2" scripts/bench-memory.sh
+#   KEYS_PER_APP=1 COUNTS=100000 scripts/bench-memory.sh  # every key of an application of its own
 #
-# The keys (1,000 per application, applications with the viewer role) are made by the
-# `seed_keys` example through the operations layer, for the largest count, in a store kept in
-# SEED_DIR (on tmpfs where there is one) and reused by later runs: seeding a million took 16
-# minutes here. Smaller counts use the first keys of that set. The cache TTL is an hour, so no entry expires during a run. wrk sends each key once
+# The keys (KEYS_PER_APP, 1,000 unless set, per application, applications with the viewer role)
+# are made by the `seed_keys` example through the operations layer, for the largest count, in a
+# store kept in SEED_DIR (on tmpfs where there is one) and reused by later runs: seeding a
+# million took 16 minutes here. Smaller counts use the first keys of that set. The cache TTL is
+# an hour, so no entry expires during a run. wrk sends each key once
 # (scripts/bench-memory.lua) and is stopped once the cache has counted as many misses (its
 # threads stop sending, but wrk itself would wait out its whole duration).
 #
@@ -21,6 +23,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 KIT="${BENCH_KIT:-$ROOT/../shared/bench}"
 COUNTS="${COUNTS:-100000 1000000}"
 WORKERS="${WORKERS:-2 8}"
+KEYS_PER_APP="${KEYS_PER_APP:-1000}"
 UPSTREAM_PORT=9401 AUTHGATE_PORT=9404
 unset RATE_LIMIT_RPM RATE_LIMIT_BURST
 
@@ -29,7 +32,7 @@ bench_install_tools
 BIN="$(bench_build)"
 cargo build --release -p authgate-ops --example seed_keys --quiet
 SEED="$ROOT/target/release/examples/seed_keys"
-SEED_DIR="${SEED_DIR:-$( [ -d /dev/shm ] && echo /dev/shm || echo "${TMPDIR:-/tmp}")/authgate-bench-memory}"
+SEED_DIR="${SEED_DIR:-$( [ -d /dev/shm ] && echo /dev/shm || echo "${TMPDIR:-/tmp}")/authgate-bench-memory-$KEYS_PER_APP}"
 bench_workdir memory
 bench_kit_start "$WORK" "$KIT" "$UPSTREAM_PORT" 0 unused upstream
 
@@ -41,7 +44,8 @@ printf '[auth]\ncache_ttl = "1h"\n' >> "$WORK/authgate.toml"
 if [ "$(wc -l < "$SEED_DIR/all.keys" 2>/dev/null || echo 0)" -lt "$largest" ]; then
   echo "seeding $largest keys in $SEED_DIR ..." >&2
   rm -rf "$SEED_DIR" && mkdir -p "$SEED_DIR"
-  "$SEED" "sqlite://$SEED_DIR/authgate.db" $(((largest + 999) / 1000)) 1000 > "$SEED_DIR/all.keys"
+  "$SEED" "sqlite://$SEED_DIR/authgate.db" $(((largest + KEYS_PER_APP - 1) / KEYS_PER_APP)) \
+    "$KEYS_PER_APP" > "$SEED_DIR/all.keys"
 fi
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }

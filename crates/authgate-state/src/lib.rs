@@ -46,7 +46,7 @@ pub struct RateDecision {
 }
 
 /// Why shared state could not answer.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StateError {
     #[error("shared state unavailable: {0}")]
     Unavailable(String),

@@ -48,9 +48,17 @@ pub struct RedisState {
     prefix: Arc<str>,
 }
 
-/// A thread's connection and the runtime it was made on (and runs on). A thread that exits
-/// leaves its slot to the next thread, which makes its own on its own runtime.
-type ThreadConnection = RefCell<Option<(runtime::Id, ConnectionManager)>>;
+/// A thread's connection, if it has one. A thread that exits leaves its slot to the next
+/// thread, which makes its own on its own runtime.
+type ThreadConnection = RefCell<Option<Connection>>;
+
+/// A connection, the runtime it was made on (and runs on), and how many times Redis had come
+/// back from an outage when it was made.
+struct Connection {
+    runtime: runtime::Id,
+    recoveries: u64,
+    manager: ConnectionManager,
+}
 
 /// What one call sends.
 enum Request {
@@ -78,16 +86,20 @@ impl RedisState {
         })
     }
 
-    /// The calling thread's connection, made now if it has none on the current runtime.
+    /// The calling thread's connection, made now if it has none on the current runtime or
+    /// has one from before Redis last came back: that one's socket is likely dead, and the
+    /// call that found out would fail and open the breaker again for every thread.
     fn connection(&self) -> Result<ConnectionManager, StateError> {
         let runtime = Handle::try_current()
             .map_err(|_| StateError::Unavailable("Redis needs a Tokio runtime".into()))?
             .id();
+        let recoveries = self.breaker.recoveries.load(Ordering::Acquire);
         let mut slot = self.connections.get_or_default().borrow_mut();
-        if let Some((made_on, connection)) = &*slot
-            && *made_on == runtime
+        if let Some(connection) = &*slot
+            && connection.runtime == runtime
+            && connection.recoveries == recoveries
         {
-            return Ok(connection.clone());
+            return Ok(connection.manager.clone());
         }
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CALL_TIMEOUT))
@@ -95,12 +107,16 @@ impl RedisState {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(100))
             .set_max_delay(COOL_DOWN);
-        let connection = self
+        let manager = self
             .client
             .get_connection_manager_lazy(config)
             .map_err(unavailable)?;
-        *slot = Some((runtime, connection.clone()));
-        Ok(connection)
+        *slot = Some(Connection {
+            runtime,
+            recoveries,
+            manager: manager.clone(),
+        });
+        Ok(manager)
     }
 
     /// Starts every key written with `prefix` instead of [`DEFAULT_KEY_PREFIX`].
@@ -237,6 +253,8 @@ struct Breaker {
     started: Instant,
     /// Milliseconds since `started` until which calls fail at once; 0 while Redis answers.
     open_until: AtomicU64,
+    /// How many times a call answered while the breaker was open.
+    recoveries: AtomicU64,
 }
 
 impl Breaker {
@@ -244,6 +262,7 @@ impl Breaker {
         Self {
             started: Instant::now(),
             open_until: AtomicU64::new(0),
+            recoveries: AtomicU64::new(0),
         }
     }
 
@@ -280,6 +299,7 @@ impl Breaker {
             _ => {
                 if self.open_until.load(Ordering::Acquire) != 0 {
                     self.open_until.store(0, Ordering::Release);
+                    self.recoveries.fetch_add(1, Ordering::AcqRel);
                 }
             }
         }
@@ -315,7 +335,7 @@ mod tests {
     }
 
     #[test]
-    fn the_breaker_opens_on_unreachable_and_lets_one_probe_through_later() {
+    fn the_breaker_opens_on_unreachable_lets_one_probe_through_later_and_counts_recoveries() {
         let breaker = Breaker::new();
         assert!(breaker.admits());
         let refused: Result<(), RedisError> = Err(RedisError::from(std::io::Error::from(
@@ -329,5 +349,10 @@ mod tests {
         assert!(!breaker.admits(), "only one");
         breaker.record(&Ok::<(), RedisError>(()));
         assert!(breaker.admits() && breaker.admits(), "closed again");
+        assert_eq!(
+            breaker.recoveries.load(Ordering::Acquire),
+            1,
+            "threads make new connections"
+        );
     }
 }

@@ -90,6 +90,11 @@ macro_rules! conformance {
             }
 
             #[tokio::test]
+            async fn concurrent_checks_of_one_counter_are_each_decided_once() {
+                super::concurrent_checks_of_one_counter_are_each_decided_once($limiter).await;
+            }
+
+            #[tokio::test]
             async fn state_answers_pings() {
                 $limiter.ping().await.unwrap();
                 $records.ping().await.unwrap();
@@ -163,6 +168,33 @@ async fn a_burst_passes_then_the_rate_holds_and_recovers(limiter: Arc<dyn RateLi
     assert!(
         !check(limiter.as_ref(), &bucket, q, "app_a").await.allowed,
         "and only one"
+    );
+}
+
+/// 200 checks of one counter at once (more than Redis is asked in one call), 50 at once allowed:
+/// exactly 50 pass, each told a different number of requests left, as if they came in turn.
+async fn concurrent_checks_of_one_counter_are_each_decided_once(limiter: Arc<dyn RateLimiter>) {
+    let bucket = unique("concurrent");
+    let q = quota(1, 50);
+    let mut checks = tokio::task::JoinSet::new();
+    for _ in 0..200 {
+        let limiter = limiter.clone();
+        let bucket = bucket.clone();
+        checks.spawn(async move { check(limiter.as_ref(), &bucket, q, "app_a").await });
+    }
+    let decisions = checks.join_all().await;
+    let mut remaining: Vec<u32> = decisions
+        .iter()
+        .filter(|decision| decision.allowed)
+        .map(|decision| decision.remaining)
+        .collect();
+    remaining.sort_unstable();
+    assert_eq!(remaining, (0..50).collect::<Vec<u32>>());
+    assert!(
+        decisions
+            .iter()
+            .filter(|decision| !decision.allowed)
+            .all(|decision| decision.retry_after.is_some() && decision.remaining == 0)
     );
 }
 
