@@ -3,58 +3,63 @@
 //! counter is full again. Decisions are the in-process limiter's for the same calls, in
 //! microseconds instead of nanoseconds.
 //!
-//! Checks of one counter that arrive on a thread while a call for it is in flight wait for the
-//! next call, which decides them all in turn: one round trip for many requests of a busy
-//! application, each decided as if it had come alone (a script run costs Redis about 13 µs,
-//! more than the rest of its work for a request; see BENCHMARKS.md). An idle counter's check
-//! is sent at once.
+//! Each thread has at most one call in flight; checks that arrive meanwhile wait and go
+//! together in the next call, which decides them in the order they came, whatever their
+//! counters, each as if it had come alone. A script run costs Redis far more than one more
+//! check in it (see BENCHMARKS.md), so under load a call carries many; a check on an idle
+//! thread is sent at once.
 
 use super::{RedisState, Request};
 use crate::{Quota, RateDecision, RateLimiter, StateError};
 use async_trait::async_trait;
 use redis::Script;
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use thread_local::ThreadLocal;
 use tokio::sync::oneshot;
 
-/// KEYS[1]: the counter. ARGV[1]: the emission interval t, ARGV[2]: the burst, both as integers
-/// (microseconds, requests), ARGV[3]: how many requests to decide, in turn. Returns four
-/// integers a request: allowed (0|1), remaining, reset_after, retry_after, the durations in
-/// microseconds. As governor: tau = t * (burst - 1); a request passes unless now is before
-/// TAT - tau, and then moves TAT to max(TAT, now) + t.
+/// KEYS: the counters, one a check (a counter may come more than once). ARGV: two integers a
+/// check, its emission interval t in microseconds and its burst. Returns four integers a check:
+/// allowed (0|1), remaining, reset_after, retry_after, the durations in microseconds. As
+/// governor: tau = t * (burst - 1); a check passes unless now is before TAT - tau, and then
+/// moves TAT to max(TAT, now) + t. Each counter is read once and written once.
 static GCRA: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local t = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local count = tonumber(ARGV[3])
-local tau = t * (burst - 1)
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-local passed = false
+local tats = {}
+local moved = {}
 local decisions = {}
-for i = 0, count - 1 do
+for i, counter in ipairs(KEYS) do
+  local t = tonumber(ARGV[i * 2 - 1])
+  local burst = tonumber(ARGV[i * 2])
+  local tau = t * (burst - 1)
+  local tat = tats[counter]
+  if tat == nil then
+    tat = tonumber(redis.call('GET', counter) or now)
+  end
   local earliest = tat - tau
+  local at = (i - 1) * 4
   if now < earliest then
-    decisions[i * 4 + 1] = 0
-    decisions[i * 4 + 2] = 0
-    decisions[i * 4 + 3] = tat - now
-    decisions[i * 4 + 4] = earliest - now
+    decisions[at + 1] = 0
+    decisions[at + 2] = 0
+    decisions[at + 3] = tat - now
+    decisions[at + 4] = earliest - now
   else
     tat = math.max(tat, now) + t
-    passed = true
+    moved[counter] = true
     local remaining = math.floor(math.min(now + tau + t - tat, tau + t) / t)
-    decisions[i * 4 + 1] = 1
-    decisions[i * 4 + 2] = remaining
-    decisions[i * 4 + 3] = t * (burst - remaining)
-    decisions[i * 4 + 4] = 0
+    decisions[at + 1] = 1
+    decisions[at + 2] = remaining
+    decisions[at + 3] = t * (burst - remaining)
+    decisions[at + 4] = 0
   end
+  tats[counter] = tat
 end
-if passed then
-  redis.call('SET', KEYS[1], string.format('%.0f', tat),
+for counter in pairs(moved) do
+  local tat = tats[counter]
+  redis.call('SET', counter, string.format('%.0f', tat),
     'PX', math.max(1, math.ceil((tat - now) / 1000)))
 end
 return decisions
@@ -69,43 +74,47 @@ const MAX_BATCH: usize = 64;
 #[derive(Clone)]
 pub struct RedisRateLimiter {
     state: RedisState,
-    /// Each thread's counters with a call in flight, and the checks waiting for the next one.
-    waiting: Arc<ThreadLocal<Arc<Waiting>>>,
+    /// Each thread's checks waiting for a call.
+    queues: Arc<ThreadLocal<Arc<Mutex<Queue>>>>,
 }
 
-/// Counters (their Redis key and quota) with a call in flight, each with the checks that came
-/// meanwhile. A counter is here exactly while a task sends its calls (see [`send_batches`]).
-type Waiting = Mutex<HashMap<(String, Quota), Vec<Waiter>>>;
+/// One thread's checks waiting for a call, and whether a task is sending them.
+#[derive(Default)]
+struct Queue {
+    sending: bool,
+    waiting: Vec<Check>,
+}
 
-/// Where one check's decision goes.
-type Waiter = oneshot::Sender<Result<RateDecision, StateError>>;
+/// One check: its counter's Redis key, its quota, and where its decision goes.
+struct Check {
+    counter: String,
+    quota: Quota,
+    answer: oneshot::Sender<Result<RateDecision, StateError>>,
+}
 
 impl RedisRateLimiter {
     pub(super) fn new(state: RedisState) -> Self {
         Self {
             state,
-            waiting: Arc::default(),
+            queues: Arc::default(),
         }
     }
 
-    /// Queues `waiter` for the next call on `counter`, and starts the task that sends them
-    /// unless one is already at work on this thread.
-    fn wait_for_call(&self, counter: String, quota: Quota, waiter: Waiter) {
-        let counter = (counter, quota);
-        let waiting = self.waiting.get_or_default();
-        let mut counters = waiting.lock().unwrap_or_else(PoisonError::into_inner);
-        match counters.get_mut(&counter) {
-            Some(waiters) => waiters.push(waiter),
-            None => {
-                counters.insert(counter.clone(), vec![waiter]);
-                tokio::spawn(send_batches(
-                    self.state.clone(),
-                    Arc::clone(waiting),
-                    counter,
-                ));
-            }
+    /// Queues `check` for the next call, and starts the task that sends the calls unless one
+    /// is already at work for this thread.
+    fn enqueue(&self, check: Check) {
+        let queue = self.queues.get_or_default();
+        let mut waiting = lock(queue);
+        waiting.waiting.push(check);
+        if !waiting.sending {
+            waiting.sending = true;
+            tokio::spawn(send_calls(self.state.clone(), Arc::clone(queue)));
         }
     }
+}
+
+fn lock(queue: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
+    queue.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[async_trait]
@@ -116,8 +125,12 @@ impl RateLimiter for RedisRateLimiter {
         quota: Quota,
         key: &str,
     ) -> Result<RateDecision, StateError> {
-        let (waiter, decision) = oneshot::channel();
-        self.wait_for_call(self.state.key("rl", &[bucket, key]), quota, waiter);
+        let (answer, decision) = oneshot::channel();
+        self.enqueue(Check {
+            counter: self.state.key("rl", &[bucket, key]),
+            quota,
+            answer,
+        });
         decision.await.map_err(|_| {
             StateError::Unavailable("a rate-limit call ended without an answer".into())
         })?
@@ -128,69 +141,62 @@ impl RateLimiter for RedisRateLimiter {
     }
 }
 
-/// Sends the checks waiting on `counter`, up to [`MAX_BATCH`] a call, until none wait; then
-/// takes the counter out of `waiting`. Taken out as well if this task ends early (its runtime
-/// stopped), so that later checks start a task of their own instead of waiting on none.
-async fn send_batches(state: RedisState, waiting: Arc<Waiting>, counter: (String, Quota)) {
-    let mut ended_early = EndedEarly(Some((&waiting, &counter)));
+/// Sends the checks waiting in `queue`, up to [`MAX_BATCH`] a call, one call at a time, until
+/// none wait. If this task is dropped before (its runtime stopped), the checks still waiting
+/// are answered with an error and the next check starts a task of its own.
+async fn send_calls(state: RedisState, queue: Arc<Mutex<Queue>>) {
+    let mut ended_early = EndedEarly(Some(&queue));
     loop {
-        let batch: Vec<Waiter> = {
-            let mut counters = waiting.lock().unwrap_or_else(PoisonError::into_inner);
-            match counters.get_mut(&counter) {
-                Some(waiters) if !waiters.is_empty() => {
-                    let take = waiters.len().min(MAX_BATCH);
-                    waiters.drain(..take).collect()
-                }
-                _ => {
-                    counters.remove(&counter);
-                    ended_early.0 = None;
-                    return;
-                }
+        let batch: Vec<Check> = {
+            let mut waiting = lock(&queue);
+            if waiting.waiting.is_empty() {
+                waiting.sending = false;
+                ended_early.0 = None;
+                return;
             }
+            let take = waiting.waiting.len().min(MAX_BATCH);
+            waiting.waiting.drain(..take).collect()
         };
-        match decide(&state, &counter.0, counter.1, batch.len()).await {
+        match decide(&state, &batch).await {
             Ok(decisions) => {
-                for (waiter, decision) in batch.into_iter().zip(decisions) {
-                    let _ = waiter.send(Ok(decision));
+                for (check, decision) in batch.into_iter().zip(decisions) {
+                    let _ = check.answer.send(Ok(decision));
                 }
             }
             Err(error) => {
-                for waiter in batch {
-                    let _ = waiter.send(Err(error.clone()));
+                for check in batch {
+                    let _ = check.answer.send(Err(error.clone()));
                 }
             }
         }
     }
 }
 
-/// Takes a counter out of its map when [`send_batches`] is dropped before it ended; its
-/// waiters then get an error instead of waiting for ever.
-struct EndedEarly<'a>(Option<(&'a Waiting, &'a (String, Quota))>);
+/// Frees a queue whose [`send_calls`] was dropped before it ended.
+struct EndedEarly<'a>(Option<&'a Mutex<Queue>>);
 
 impl Drop for EndedEarly<'_> {
     fn drop(&mut self) {
-        if let Some((waiting, counter)) = self.0 {
-            let mut counters = waiting.lock().unwrap_or_else(PoisonError::into_inner);
-            counters.remove(counter);
+        if let Some(queue) = self.0 {
+            let mut waiting = lock(queue);
+            waiting.sending = false;
+            waiting.waiting.clear();
         }
     }
 }
 
-/// `count` requests on `counter`, decided in turn in one call.
-async fn decide(
-    state: &RedisState,
-    counter: &str,
-    quota: Quota,
-    count: usize,
-) -> Result<Vec<RateDecision>, StateError> {
-    // At least 1 µs, as governor's interval is at least 1 ns.
-    let interval = quota.emission_interval().as_micros().max(1);
-    let mut invocation = GCRA.key(counter);
-    invocation.arg(u64::try_from(interval).unwrap_or(u64::MAX));
-    invocation.arg(quota.burst.get());
-    invocation.arg(count);
+/// The checks of `batch`, decided in turn in one call.
+async fn decide(state: &RedisState, batch: &[Check]) -> Result<Vec<RateDecision>, StateError> {
+    let mut invocation = GCRA.prepare_invoke();
+    for check in batch {
+        // At least 1 µs, as governor's interval is at least 1 ns.
+        let interval = check.quota.emission_interval().as_micros().max(1);
+        invocation.key(&check.counter);
+        invocation.arg(u64::try_from(interval).unwrap_or(u64::MAX));
+        invocation.arg(check.quota.burst.get());
+    }
     let numbers: Vec<u64> = state.send(Request::Script(invocation)).await?;
-    if numbers.len() != count * 4 {
+    if numbers.len() != batch.len() * 4 {
         return Err(StateError::Unavailable(
             "unexpected answer to a rate-limit call".into(),
         ));

@@ -90,8 +90,8 @@ macro_rules! conformance {
             }
 
             #[tokio::test]
-            async fn concurrent_checks_of_one_counter_are_each_decided_once() {
-                super::concurrent_checks_of_one_counter_are_each_decided_once($limiter).await;
+            async fn concurrent_checks_are_each_decided_once() {
+                super::concurrent_checks_are_each_decided_once($limiter).await;
             }
 
             #[tokio::test]
@@ -171,30 +171,34 @@ async fn a_burst_passes_then_the_rate_holds_and_recovers(limiter: Arc<dyn RateLi
     );
 }
 
-/// 200 checks of one counter at once (more than Redis is asked in one call), 50 at once allowed:
-/// exactly 50 pass, each told a different number of requests left, as if they came in turn.
-async fn concurrent_checks_of_one_counter_are_each_decided_once(limiter: Arc<dyn RateLimiter>) {
+/// 400 checks at once (more than Redis is asked in one call), on two counters in turn, 50 at
+/// once allowed: on each counter exactly 50 pass, each told a different number of requests
+/// left, as if they came one by one.
+async fn concurrent_checks_are_each_decided_once(limiter: Arc<dyn RateLimiter>) {
     let bucket = unique("concurrent");
     let q = quota(1, 50);
     let mut checks = tokio::task::JoinSet::new();
-    for _ in 0..200 {
+    for n in 0..400 {
         let limiter = limiter.clone();
         let bucket = bucket.clone();
-        checks.spawn(async move { check(limiter.as_ref(), &bucket, q, "app_a").await });
+        let app = if n % 2 == 0 { "app_a" } else { "app_b" };
+        checks.spawn(async move { (app, check(limiter.as_ref(), &bucket, q, app).await) });
     }
     let decisions = checks.join_all().await;
-    let mut remaining: Vec<u32> = decisions
-        .iter()
-        .filter(|decision| decision.allowed)
-        .map(|decision| decision.remaining)
-        .collect();
-    remaining.sort_unstable();
-    assert_eq!(remaining, (0..50).collect::<Vec<u32>>());
+    for app in ["app_a", "app_b"] {
+        let mut remaining: Vec<u32> = decisions
+            .iter()
+            .filter(|(of, decision)| *of == app && decision.allowed)
+            .map(|(_, decision)| decision.remaining)
+            .collect();
+        remaining.sort_unstable();
+        assert_eq!(remaining, (0..50).collect::<Vec<u32>>(), "{app}");
+    }
     assert!(
         decisions
             .iter()
-            .filter(|decision| !decision.allowed)
-            .all(|decision| decision.retry_after.is_some() && decision.remaining == 0)
+            .filter(|(_, decision)| !decision.allowed)
+            .all(|(_, decision)| decision.retry_after.is_some() && decision.remaining == 0)
     );
 }
 
