@@ -38,7 +38,7 @@ const DEFAULT_KEY_PREFIX: &str = "authgate";
 const MAX_KEY_PART: usize = 64;
 
 /// Connections to one Redis server, one a thread, shared by the rate limiter and the
-/// idempotency records: their commands are multiplexed on it. Clones share them.
+/// idempotency records: their commands are multiplexed on each. Clones share them.
 #[derive(Clone)]
 pub struct RedisState {
     client: redis::Client,
