@@ -41,7 +41,7 @@ for count in $COUNTS; do [ "$count" -gt "$largest" ] && largest=$count; done
 bench_authgate_config "$WORK" "$AUTHGATE_PORT" "$UPSTREAM_PORT"
 sed -i "s|^url = .*|url = \"sqlite://$SEED_DIR/authgate.db\"|" "$WORK/authgate.toml"
 printf '[auth]\ncache_ttl = "1h"\n' >> "$WORK/authgate.toml"
-if [ "$(wc -l < "$SEED_DIR/all.keys" 2>/dev/null || echo 0)" -lt "$largest" ]; then
+if [ "$(cat "$SEED_DIR/all.keys" 2>/dev/null | wc -l)" -lt "$largest" ]; then
   echo "seeding $largest keys in $SEED_DIR ..." >&2
   rm -rf "$SEED_DIR" && mkdir -p "$SEED_DIR"
   "$SEED" "sqlite://$SEED_DIR/authgate.db" $(((largest + KEYS_PER_APP - 1) / KEYS_PER_APP)) \
