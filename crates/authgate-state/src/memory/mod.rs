@@ -5,13 +5,13 @@ mod idempotency;
 
 pub use idempotency::MemoryIdempotencyStore;
 
-use crate::{Quota, RateDecision, RateLimiter, StateError};
+use crate::{Quota, RateDecision, RateLimiter, StateError, lock};
 use async_trait::async_trait;
 use authgate_core::per_thread::PerThread;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DashMapStateStore;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 type Keyed<C> =
     governor::RateLimiter<String, DashMapStateStore<String>, C, StateInformationMiddleware>;
@@ -95,11 +95,6 @@ fn find<'a, C: Clock>(
         .iter()
         .find(|(q, _)| *q == quota)
         .map(|(_, limiter)| limiter.as_ref())
-}
-
-/// A lock whose holder panicked still guards consistent data here (limiters are only added).
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[async_trait]

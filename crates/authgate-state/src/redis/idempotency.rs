@@ -81,7 +81,6 @@ impl IdempotencyStore for RedisIdempotencyStore {
         );
         tokio::spawn(async move {
             let claim = state
-                .clone()
                 .exchange(Request::Script(invocation))
                 .await
                 .and_then(claim_from);

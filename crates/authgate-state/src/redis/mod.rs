@@ -157,18 +157,26 @@ impl RedisState {
         self.call(request).await
     }
 
+    /// [`send`](Self::send) for a caller that already runs in a task of its own (the rate
+    /// limiter's sender), so no second task is spawned.
+    async fn send_from_task<T: FromRedisValue>(&self, request: Request) -> Result<T, StateError> {
+        self.admitted()?;
+        self.exchange(request).await
+    }
+
     /// [`exchange`](Self::exchange) in a task of its own on the current runtime.
     async fn call<T>(&self, request: Request) -> Result<T, StateError>
     where
         T: FromRedisValue + Send + 'static,
     {
-        tokio::spawn(self.clone().exchange(request))
+        let state = self.clone();
+        tokio::spawn(async move { state.exchange(request).await })
             .await
             .map_err(gone)?
     }
 
     /// One request and its answer, within [`CALL_TIMEOUT`], on the calling thread's connection.
-    async fn exchange<T: FromRedisValue>(self, request: Request) -> Result<T, StateError> {
+    async fn exchange<T: FromRedisValue>(&self, request: Request) -> Result<T, StateError> {
         let mut connection = self.connection()?;
         let answer = match &request {
             Request::Command(command) => bounded(command.query_async(&mut connection)).await,

@@ -10,10 +10,11 @@
 //! thread is sent at once.
 
 use super::{RedisState, Request};
+use crate::lock;
 use crate::{Quota, RateDecision, RateLimiter, StateError};
 use async_trait::async_trait;
 use redis::Script;
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 use thread_local::ThreadLocal;
 use tokio::sync::oneshot;
@@ -113,10 +114,6 @@ impl RedisRateLimiter {
     }
 }
 
-fn lock(queue: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
-    queue.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 #[async_trait]
 impl RateLimiter for RedisRateLimiter {
     async fn check(
@@ -195,7 +192,7 @@ async fn decide(state: &RedisState, batch: &[Check]) -> Result<Vec<RateDecision>
         invocation.arg(u64::try_from(interval).unwrap_or(u64::MAX));
         invocation.arg(check.quota.burst.get());
     }
-    let numbers: Vec<u64> = state.send(Request::Script(invocation)).await?;
+    let numbers: Vec<u64> = state.send_from_task(Request::Script(invocation)).await?;
     if numbers.len() != batch.len() * 4 {
         return Err(StateError::Unavailable(
             "unexpected answer to a rate-limit call".into(),
