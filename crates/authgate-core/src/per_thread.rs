@@ -5,6 +5,7 @@
 //! write itself; here each thread writes a slot of its own, and readers go over all slots.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// Slots; threads beyond this many share them (still correct, only slower).
 const SLOTS: usize = 16;
@@ -38,6 +39,12 @@ impl<T> PerThread<T> {
     pub fn all(&self) -> impl Iterator<Item = &T> {
         self.slots.iter().map(|slot| &slot.0)
     }
+}
+
+/// Locks `mutex` even if a holder panicked: for data that every holder leaves whole (entries
+/// inserted, counted or drained whole), which a panic therefore cannot leave inconsistent.
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The calling thread's slot index, handed out in turn as threads first ask.

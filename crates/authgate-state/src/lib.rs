@@ -17,7 +17,6 @@ pub use redis::{RedisIdempotencyStore, RedisRateLimiter, RedisState};
 
 use async_trait::async_trait;
 use std::num::NonZeroU32;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 /// A rate: `per_minute` requests on average, up to `burst` at once (GCRA).
@@ -44,12 +43,6 @@ pub struct RateDecision {
     pub reset_after: Duration,
     /// For a refused request: how long until one would pass.
     pub retry_after: Option<Duration>,
-}
-
-/// A lock whose holder panicked still guards consistent data here: every holder leaves it
-/// whole (limiters are only added; queued checks are only pushed and drained).
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Why shared state could not answer.

@@ -22,13 +22,13 @@
 use super::Refusal;
 use crate::authz::GrantPolicy;
 use crate::caller::Caller;
-use authgate_core::per_thread::PerThread;
+use authgate_core::per_thread::{PerThread, lock};
 use authgate_core::{AuthMethod, ErrorCode, Identity, KeyDigest};
 use authgate_store::{AppMode, AppRecord, Change, ChangeKind, KeyStanding, Store, StoreError};
 use moka::PredicateError;
 use moka::future::Cache;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const MAX_ENTRIES: u64 = 1_000_000;
@@ -568,11 +568,6 @@ fn identity(app: &AppRecord, method: AuthMethod, scopes: Vec<String>) -> Identit
         scopes,
         method,
     }
-}
-
-/// The copies stay consistent whatever a panicking holder was doing: each is inserted whole.
-fn lock(copies: &Mutex<ThreadKeys>) -> MutexGuard<'_, ThreadKeys> {
-    copies.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

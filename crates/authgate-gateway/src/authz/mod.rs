@@ -48,7 +48,7 @@ impl GrantPolicy {
         store: &dyn RoleStore,
     ) -> Result<Grants, StoreError> {
         let anonymous = identity.method == AuthMethod::Anonymous;
-        let permissions = match self.scheme {
+        let mut permissions = match self.scheme {
             AuthorizationScheme::Undifferentiated => vec![Permission::new("*", "*")],
             AuthorizationScheme::AdminList if anonymous => match self.anonymous {
                 AnonymousAccess::Admin => vec![Permission::new("*", "*")],
@@ -80,6 +80,8 @@ impl GrantPolicy {
                     .collect()
             }
         };
+        // Held by a cached caller of every application in use: no spare capacity.
+        permissions.shrink_to_fit();
         Ok(Grants {
             permissions,
             scopes: identity

@@ -7,9 +7,9 @@
 use super::Decision;
 use crate::route::Route;
 use authgate_core::ErrorCode;
-use authgate_core::per_thread::PerThread;
+use authgate_core::per_thread::{PerThread, lock};
 use metrics::{Counter, Histogram};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex};
 
 /// The label of requests that matched no route.
 const UNMATCHED_ROUTE: &str = "unmatched";
@@ -71,11 +71,6 @@ pub fn hand_over() {
     for kinds in KINDS.all() {
         lock(kinds).values_mut().for_each(Kind::hand_over);
     }
-}
-
-/// Counts stay consistent whatever a panicking holder was doing: each is pushed whole.
-fn lock(kinds: &Mutex<Kinds>) -> MutexGuard<'_, Kinds> {
-    kinds.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn register(route: Option<&Arc<Route>>, status: u16, decision: Decision) -> Kind {

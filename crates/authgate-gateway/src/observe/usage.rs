@@ -3,45 +3,198 @@
 
 use super::Decision;
 use authgate_core::ErrorCode;
-use authgate_core::per_thread::PerThread;
+use authgate_core::per_thread::{PerThread, lock};
 use authgate_core::time::now_unix;
 use authgate_store::{UsageCount, UsageOf, UsageOutcome, UsageSink};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// One application's or route's counters for one minute.
+/// Owners a thread counts on its own at most: past it, its counts go to the shared pending
+/// counts, so that memory grows with the owners in use, not with the workers that saw them.
+const MAX_THREAD_OWNERS: usize = 1_024;
+
+/// Owners (with their minutes) written to the store in one batch: a flush after a busy minute
+/// of many applications neither builds one huge batch nor holds the store's write lock long.
+const WRITE_CHUNK: usize = 1_000;
+
+/// One owner's counters for one minute.
 #[derive(Debug, Default)]
-struct MinuteCounts {
+struct Counts {
     allowed: u64,
-    denied: HashMap<ErrorCode, u64>,
+    /// Refusals by code: a few codes at most, and none (no allocation) for allowed traffic.
+    denied: Vec<(ErrorCode, u64)>,
     /// Index: the status class (1 for 1xx ... 5 for 5xx).
     status_classes: [u64; 6],
 }
 
-/// Counters of one kind of owner: application id or route name → minute → counts.
-type Counters = foldhash::HashMap<String, BTreeMap<i64, MinuteCounts>>;
+impl Counts {
+    fn count(&mut self, decision: Decision, status: u16) {
+        match decision {
+            Decision::Allowed => self.allowed += 1,
+            Decision::Denied(code) => self.deny(code, 1),
+        }
+        if let Some(class) = self.status_classes.get_mut(usize::from(status / 100)) {
+            *class += 1;
+        }
+    }
 
-/// Counters not yet written.
+    fn deny(&mut self, code: ErrorCode, count: u64) {
+        match self.denied.iter_mut().find(|(denied, _)| *denied == code) {
+            Some((_, total)) => *total += count,
+            None => self.denied.push((code, count)),
+        }
+    }
+
+    fn add(&mut self, other: Counts) {
+        self.allowed += other.allowed;
+        for (code, count) in other.denied {
+            self.deny(code, count);
+        }
+        for (total, count) in self.status_classes.iter_mut().zip(other.status_classes) {
+            *total += count;
+        }
+    }
+}
+
+/// Whose counters: an application's or a route's.
+#[derive(Debug, Clone, Copy)]
+enum Owner {
+    Application,
+    Route,
+}
+
+/// One minute's counters by owner.
+#[derive(Debug, Default)]
+struct Minute {
+    applications: foldhash::HashMap<Box<str>, Counts>,
+    routes: foldhash::HashMap<Box<str>, Counts>,
+}
+
+impl Minute {
+    fn owners(&mut self, owner: Owner) -> &mut foldhash::HashMap<Box<str>, Counts> {
+        match owner {
+            Owner::Application => &mut self.applications,
+            Owner::Route => &mut self.routes,
+        }
+    }
+}
+
+/// One owner's counters of one minute, taken out of [`Pending`].
+struct Entry {
+    owner: Owner,
+    name: Box<str>,
+    minute: i64,
+    counts: Counts,
+}
+
+impl Entry {
+    /// The counters as the store takes them, those that counted something.
+    fn to_counts(&self) -> impl Iterator<Item = UsageCount> + '_ {
+        let of = move || match self.owner {
+            Owner::Application => UsageOf::Application(self.name.to_string()),
+            Owner::Route => UsageOf::Route(self.name.to_string()),
+        };
+        let counts = &self.counts;
+        std::iter::once((UsageOutcome::Allowed, counts.allowed))
+            .chain(
+                counts
+                    .denied
+                    .iter()
+                    .map(|&(code, count)| (UsageOutcome::Denied(code.as_str().to_owned()), count)),
+            )
+            .chain(
+                (0u8..)
+                    .zip(counts.status_classes)
+                    .map(|(class, count)| (UsageOutcome::StatusClass(class), count)),
+            )
+            .filter(|&(_, count)| count > 0)
+            .map(move |(outcome, count)| UsageCount {
+                of: of(),
+                minute: self.minute,
+                outcome,
+                count,
+            })
+    }
+}
+
+/// Counters not yet written, by minute.
 #[derive(Debug, Default)]
 struct Pending {
-    applications: Counters,
-    routes: Counters,
+    minutes: BTreeMap<i64, Minute>,
+    /// Owners counted, over every minute.
+    len: usize,
+}
+
+impl Pending {
+    fn count(&mut self, owner: Owner, name: &str, minute: i64, decision: Decision, status: u16) {
+        let owners = self.minutes.entry(minute).or_default().owners(owner);
+        let counts = match owners.get_mut(name) {
+            Some(counts) => counts,
+            None => {
+                self.len += 1;
+                owners.entry(name.into()).or_default()
+            }
+        };
+        counts.count(decision, status);
+    }
+
+    fn add(&mut self, entry: Entry) {
+        let owners = self
+            .minutes
+            .entry(entry.minute)
+            .or_default()
+            .owners(entry.owner);
+        match owners.get_mut(&entry.name) {
+            Some(counts) => counts.add(entry.counts),
+            None => {
+                self.len += 1;
+                owners.insert(entry.name, entry.counts);
+            }
+        }
+    }
+
+    fn merge(&mut self, other: Pending) {
+        if self.len == 0 {
+            *self = other;
+        } else {
+            other.into_entries().for_each(|entry| self.add(entry));
+        }
+    }
+
+    fn into_entries(self) -> impl Iterator<Item = Entry> + Send {
+        self.minutes.into_iter().flat_map(|(minute, counters)| {
+            let entries = |owner, owners: foldhash::HashMap<Box<str>, Counts>| {
+                owners.into_iter().map(move |(name, counts)| Entry {
+                    owner,
+                    name,
+                    minute,
+                    counts,
+                })
+            };
+            entries(Owner::Application, counters.applications)
+                .chain(entries(Owner::Route, counters.routes))
+        })
+    }
 }
 
 /// Counts requests per application and per route per minute until the next flush. Each thread
 /// counts into its own maps, so workers never wait on (or share a cache line with) each
-/// other's counts.
+/// other's counts; a thread's map holds [`MAX_THREAD_OWNERS`] owners at most before it goes to
+/// the shared one.
 #[derive(Clone)]
 pub struct UsageRecorder {
-    pending: Arc<PerThread<Mutex<Pending>>>,
+    threads: Arc<PerThread<Mutex<Pending>>>,
+    /// What threads handed over, and what a flush could not write.
+    shared: Arc<Mutex<Pending>>,
     store: Arc<dyn UsageSink>,
 }
 
 impl UsageRecorder {
     pub fn new(store: Arc<dyn UsageSink>) -> Self {
         Self {
-            pending: Arc::default(),
+            threads: Arc::default(),
+            shared: Arc::default(),
             store,
         }
     }
@@ -56,38 +209,41 @@ impl UsageRecorder {
         status: u16,
     ) {
         let minute = now_unix() / 60 * 60;
-        let Ok(mut pending) = self.pending.local().lock() else {
-            return;
-        };
-        let Pending {
-            applications,
-            routes,
-        } = &mut *pending;
-        for (counters, owner) in [(applications, application), (routes, route)] {
-            if let Some(owner) = owner {
-                count(counters, owner, minute, decision, status);
+        let mut pending = lock(self.threads.local());
+        for (owner, name) in [(Owner::Application, application), (Owner::Route, route)] {
+            if let Some(name) = name {
+                pending.count(owner, name, minute, decision, status);
             }
+        }
+        if pending.len >= MAX_THREAD_OWNERS {
+            let full = std::mem::take(&mut *pending);
+            drop(pending);
+            lock(&self.shared).merge(full);
         }
     }
 
-    /// Writes what accumulated since the last flush; if the store cannot take it, the counts
-    /// stay pending for the next flush rather than being lost.
+    /// Writes what accumulated since the last flush, in batches of [`WRITE_CHUNK`] owners; what
+    /// the store cannot take stays pending for the next flush rather than being lost.
     pub async fn flush(&self) {
-        let mut pending = Pending::default();
-        for shard in self.pending.all() {
-            if let Ok(mut shard) = shard.lock() {
-                merge(&mut pending, std::mem::take(&mut *shard));
+        let mut pending = std::mem::take(&mut *lock(&self.shared));
+        for thread in self.threads.all() {
+            pending.merge(std::mem::take(&mut *lock(thread)));
+        }
+        let mut entries = pending.into_entries();
+        loop {
+            let chunk: Vec<Entry> = entries.by_ref().take(WRITE_CHUNK).collect();
+            if chunk.is_empty() {
+                return;
             }
-        }
-        let mut batch = to_counts(&pending.applications, UsageOf::Application);
-        batch.extend(to_counts(&pending.routes, UsageOf::Route));
-        if batch.is_empty() {
-            return;
-        }
-        if let Err(error) = self.store.record_usage(&batch).await {
-            tracing::warn!(%error, counters = batch.len(), "cannot record usage; kept for the next flush");
-            if let Ok(mut current) = self.pending.local().lock() {
-                merge(&mut current, pending);
+            let batch: Vec<UsageCount> = chunk.iter().flat_map(Entry::to_counts).collect();
+            if let Err(error) = self.store.record_usage(&batch).await {
+                tracing::warn!(%error, counters = batch.len(), "cannot record usage; kept for the next flush");
+                let mut shared = lock(&self.shared);
+                chunk
+                    .into_iter()
+                    .chain(entries)
+                    .for_each(|entry| shared.add(entry));
+                return;
             }
         }
     }
@@ -102,91 +258,105 @@ impl UsageRecorder {
     }
 }
 
-fn count(counters: &mut Counters, owner: &str, minute: i64, decision: Decision, status: u16) {
-    let minutes = match counters.get_mut(owner) {
-        Some(minutes) => minutes,
-        None => counters.entry(owner.to_owned()).or_default(),
-    };
-    let counts = minutes.entry(minute).or_default();
-    match decision {
-        Decision::Allowed => counts.allowed += 1,
-        Decision::Denied(code) => *counts.denied.entry(code).or_default() += 1,
-    }
-    if let Some(class) = counts.status_classes.get_mut(usize::from(status / 100)) {
-        *class += 1;
-    }
-}
-
-fn to_counts(counters: &Counters, of: fn(String) -> UsageOf) -> Vec<UsageCount> {
-    let mut batch = Vec::new();
-    for (owner, minutes) in counters {
-        for (&minute, counts) in minutes {
-            let mut push = |outcome, count| {
-                if count > 0 {
-                    batch.push(UsageCount {
-                        of: of(owner.clone()),
-                        minute,
-                        outcome,
-                        count,
-                    });
-                }
-            };
-            push(UsageOutcome::Allowed, counts.allowed);
-            for (code, &count) in &counts.denied {
-                push(UsageOutcome::Denied(code.as_str().to_owned()), count);
-            }
-            for (class, &count) in (0u8..).zip(&counts.status_classes) {
-                push(UsageOutcome::StatusClass(class), count);
-            }
-        }
-    }
-    batch
-}
-
-fn merge(into: &mut Pending, from: Pending) {
-    merge_counters(&mut into.applications, from.applications);
-    merge_counters(&mut into.routes, from.routes);
-}
-
-fn merge_counters(into: &mut Counters, from: Counters) {
-    for (owner, minutes) in from {
-        let target = into.entry(owner).or_default();
-        for (minute, counts) in minutes {
-            let slot = target.entry(minute).or_default();
-            slot.allowed += counts.allowed;
-            for (code, count) in counts.denied {
-                *slot.denied.entry(code).or_default() += count;
-            }
-            for (total, count) in slot.status_classes.iter_mut().zip(counts.status_classes) {
-                *total += count;
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use async_trait::async_trait;
     use authgate_store::StoreError;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-    /// A sink whose writes fail while `down` is set, and that keeps what it was given.
-    #[derive(Default)]
+    /// A sink whose writes fail while `down` is set, or once it has taken `batches_left`
+    /// batches, and that keeps what it was given.
     struct FlakyStore {
         down: AtomicBool,
+        batches_left: AtomicUsize,
         written: Mutex<Vec<UsageCount>>,
+    }
+
+    impl Default for FlakyStore {
+        fn default() -> Self {
+            Self {
+                down: AtomicBool::new(false),
+                batches_left: AtomicUsize::new(usize::MAX),
+                written: Mutex::default(),
+            }
+        }
     }
 
     #[async_trait]
     impl UsageSink for FlakyStore {
         async fn record_usage(&self, counts: &[UsageCount]) -> Result<(), StoreError> {
-            if self.down.load(Ordering::Relaxed) {
+            let out_of_batches = self
+                .batches_left
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                    left.checked_sub(1)
+                })
+                .is_err();
+            if self.down.load(Ordering::Relaxed) || out_of_batches {
                 return Err(StoreError::Invalid("down".into()));
             }
             self.written.lock().unwrap().extend_from_slice(counts);
             Ok(())
         }
+    }
+
+    /// Allowed requests written per application.
+    fn allowed_by_application(written: &[UsageCount]) -> BTreeMap<String, u64> {
+        let mut allowed = BTreeMap::new();
+        for count in written {
+            if let (UsageOf::Application(app), UsageOutcome::Allowed) = (&count.of, &count.outcome)
+            {
+                *allowed.entry(app.clone()).or_default() += count.count;
+            }
+        }
+        allowed
+    }
+
+    #[tokio::test]
+    async fn a_thread_hands_its_counts_over_once_it_holds_many_owners_and_none_is_lost() {
+        let store = Arc::new(FlakyStore::default());
+        let usage = UsageRecorder::new(store.clone());
+        let apps = MAX_THREAD_OWNERS * 3 + 7;
+        for round in 0..2 {
+            for app in 0..apps {
+                usage.record(Some(&format!("app_{app}")), None, Decision::Allowed, 200);
+            }
+            if round == 0 {
+                assert!(
+                    lock(&usage.shared).len >= MAX_THREAD_OWNERS,
+                    "the thread's full map went to the shared counts"
+                );
+                assert!(lock(usage.threads.local()).len < MAX_THREAD_OWNERS);
+            }
+        }
+        usage.flush().await;
+
+        let allowed = allowed_by_application(&store.written.lock().unwrap());
+        assert_eq!(allowed.len(), apps);
+        assert!(allowed.values().all(|&count| count == 2), "{allowed:?}");
+    }
+
+    #[tokio::test]
+    async fn a_flush_that_fails_midway_writes_the_rest_later_and_nothing_twice() {
+        let store = Arc::new(FlakyStore::default());
+        let usage = UsageRecorder::new(store.clone());
+        let apps = WRITE_CHUNK * 2 + 10;
+        for app in 0..apps {
+            usage.record(Some(&format!("app_{app}")), None, Decision::Allowed, 200);
+        }
+        store.batches_left.store(1, Ordering::Relaxed);
+        usage.flush().await;
+        assert_eq!(
+            allowed_by_application(&store.written.lock().unwrap()).len(),
+            WRITE_CHUNK,
+            "the first batch was written, the second refused"
+        );
+
+        store.batches_left.store(usize::MAX, Ordering::Relaxed);
+        usage.flush().await;
+        let allowed = allowed_by_application(&store.written.lock().unwrap());
+        assert_eq!(allowed.len(), apps);
+        assert!(allowed.values().all(|&count| count == 1), "{allowed:?}");
     }
 
     fn total(written: &[UsageCount], outcome: &UsageOutcome) -> u64 {

@@ -5,9 +5,9 @@ mod idempotency;
 
 pub use idempotency::MemoryIdempotencyStore;
 
-use crate::{Quota, RateDecision, RateLimiter, StateError, lock};
+use crate::{Quota, RateDecision, RateLimiter, StateError};
 use async_trait::async_trait;
-use authgate_core::per_thread::PerThread;
+use authgate_core::per_thread::{PerThread, lock};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DashMapStateStore;

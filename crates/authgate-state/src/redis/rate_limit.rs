@@ -10,9 +10,9 @@
 //! thread is sent at once.
 
 use super::{RedisState, Request};
-use crate::lock;
 use crate::{Quota, RateDecision, RateLimiter, StateError};
 use async_trait::async_trait;
+use authgate_core::per_thread::lock;
 use redis::Script;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
