@@ -3,6 +3,7 @@
 //! enters the cache, and shared by every request that presents it.
 
 use authgate_core::{Grants, Identity};
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 pub static X_AUTHGATE_SUBJECT: HeaderName = HeaderName::from_static("x-authgate-subject");
@@ -24,19 +25,30 @@ pub struct Caller {
 impl Caller {
     pub fn new(identity: Identity, grants: Grants) -> Self {
         let roles = identity.roles.join(",");
-        let identity_headers = [
+        let values = [
             (&X_AUTHGATE_SUBJECT, identity.subject.as_str()),
             (&X_AUTHGATE_APPLICATION, identity.application.as_str()),
             (&X_AUTHGATE_TENANT, identity.tenant.as_str()),
             (&X_AUTHGATE_ROLES, roles.as_str()),
             (&X_AUTHGATE_AUTH_METHOD, identity.method.as_str()),
-        ]
-        .into_iter()
-        // Empty values (no application for anonymous) and values that cannot be a header are
-        // left out, not mangled.
-        .filter(|(_, value)| !value.is_empty())
-        .filter_map(|(name, value)| HeaderValue::from_str(value).ok().map(|v| (name, v)))
-        .collect();
+        ];
+        // Every value is a slice of one buffer: one allocation and one shared count for all,
+        // where a value of its own took two (its bytes, and the count its first clone makes).
+        // A caller is held for every application in use.
+        let buffer = Bytes::from(values.iter().map(|(_, value)| *value).collect::<String>());
+        let mut identity_headers = Vec::with_capacity(values.len());
+        let mut start = 0;
+        for (name, value) in values {
+            let slice = buffer.slice(start..start + value.len());
+            start += value.len();
+            // Empty values (no application for anonymous) and values that cannot be a header
+            // are left out, not mangled.
+            if !value.is_empty()
+                && let Ok(value) = HeaderValue::from_maybe_shared(slice)
+            {
+                identity_headers.push((name, value));
+            }
+        }
         Self {
             identity,
             grants,
