@@ -6,6 +6,7 @@
 #   scripts/bench-memory.sh                                # 100,000 and 1,000,000 keys; 2 and 8 workers
 #   COUNTS="10000" WORKERS="2" scripts/bench-memory.sh
 #   KEYS_PER_APP=1 COUNTS=100000 scripts/bench-memory.sh  # every key of an application of its own
+#   BINARY=/path/to/authgate scripts/bench-memory.sh  # another binary than this tree's
 #
 # The keys (KEYS_PER_APP, 1,000 unless set, per application, applications with the viewer role)
 # are made by the `seed_keys` example through the operations layer, for the largest count, in a
@@ -29,7 +30,7 @@ unset RATE_LIMIT_RPM RATE_LIMIT_BURST
 
 [ -f "$KIT/upstream.conf.in" ] || { echo "bench-memory: no anchor kit at $KIT" >&2; exit 1; }
 bench_install_tools
-BIN="$(bench_build)"
+BIN="${BINARY:-$(bench_build)}"
 cargo build --release -p authgate-ops --example seed_keys --quiet
 SEED="$ROOT/target/release/examples/seed_keys"
 SEED_DIR="${SEED_DIR:-$( [ -d /dev/shm ] && echo /dev/shm || echo "${TMPDIR:-/tmp}")/authgate-bench-memory-$KEYS_PER_APP}"

@@ -92,7 +92,7 @@ pub fn builtin_role(name: &str) -> Option<Permission> {
 }
 
 /// What a caller may do: the permissions its roles grant, narrowed by its credential's scopes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Grants {
     pub permissions: Vec<Permission>,
     /// Empty: the credential is not narrowed.

@@ -1,10 +1,18 @@
 //! What authentication hands to every later stage: the caller's identity, what it may do, and
-//! the identity headers the upstream will receive. Both are built once, when a credential's store record
-//! enters the cache, and shared by every request that presents it.
+//! the identity headers the upstream will receive. Both are built once, when a credential's
+//! store record enters the cache, and shared by every request that presents it.
+//!
+//! A caller holds only its subject and application of its own; the rest (tenant, roles,
+//! scopes, method, grants and their header values) is a [`CallerShape`] that callers with the
+//! same rest share ([`CallerShapes`]): a million applications of a few tenants and roles hold
+//! a few shapes, not a million copies of them.
 
-use authgate_core::{Grants, Identity};
+use authgate_core::per_thread::lock;
+use authgate_core::{AuthMethod, Grants, Identity};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 pub static X_AUTHGATE_SUBJECT: HeaderName = HeaderName::from_static("x-authgate-subject");
 pub static X_AUTHGATE_APPLICATION: HeaderName = HeaderName::from_static("x-authgate-application");
@@ -12,67 +20,324 @@ pub static X_AUTHGATE_TENANT: HeaderName = HeaderName::from_static("x-authgate-t
 pub static X_AUTHGATE_ROLES: HeaderName = HeaderName::from_static("x-authgate-roles");
 pub static X_AUTHGATE_AUTH_METHOD: HeaderName = HeaderName::from_static("x-authgate-auth-method");
 
+/// Prebuilt `X-Authgate-*` headers.
+type IdentityHeaders = Vec<(&'static HeaderName, HeaderValue)>;
+
 /// An authenticated caller.
 #[derive(Debug)]
 pub struct Caller {
-    pub identity: Identity,
-    /// What it may do.
-    pub grants: Grants,
-    /// `X-Authgate-*` headers for the upstream (or the proxy asking in forward-auth).
-    identity_headers: Vec<(&'static HeaderName, HeaderValue)>,
+    /// The owner's user name (the subject the upstream sees).
+    subject: Box<str>,
+    /// The application's id; statistics and limits belong to it. Empty for anonymous callers.
+    application: Box<str>,
+    shape: Arc<CallerShape>,
+    /// The subject's and application's headers (the shape holds the others).
+    own_headers: IdentityHeaders,
+}
+
+/// What a caller may share with others: everything but its subject and application.
+#[derive(Debug)]
+pub struct CallerShape {
+    traits: ShapeTraits,
+    headers: IdentityHeaders,
+}
+
+/// What makes two shapes one (their headers follow from it).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ShapeTraits {
+    tenant: String,
+    roles: Vec<String>,
+    scopes: Vec<String>,
+    method: AuthMethod,
+    grants: Grants,
+}
+
+impl PartialEq for CallerShape {
+    fn eq(&self, other: &Self) -> bool {
+        self.traits == other.traits
+    }
+}
+
+impl Eq for CallerShape {}
+
+impl std::hash::Hash for CallerShape {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.traits.hash(state);
+    }
+}
+
+impl std::borrow::Borrow<ShapeTraits> for Arc<CallerShape> {
+    fn borrow(&self) -> &ShapeTraits {
+        &self.traits
+    }
+}
+
+impl CallerShape {
+    fn new(traits: ShapeTraits) -> Self {
+        let roles = traits.roles.join(",");
+        let headers = identity_headers(&[
+            (&X_AUTHGATE_TENANT, traits.tenant.as_str()),
+            (&X_AUTHGATE_ROLES, roles.as_str()),
+            (&X_AUTHGATE_AUTH_METHOD, traits.method.as_str()),
+        ]);
+        Self { traits, headers }
+    }
+
+    fn thread_copy(&self) -> Self {
+        Self {
+            traits: ShapeTraits {
+                tenant: self.traits.tenant.clone(),
+                roles: self.traits.roles.clone(),
+                scopes: self.traits.scopes.clone(),
+                method: self.traits.method,
+                grants: self.traits.grants.clone(),
+            },
+            headers: thread_copy(&self.headers),
+        }
+    }
+}
+
+/// The shapes in use, so that callers with equal ones hold one. A shape stays while a caller
+/// holds it; the set drops the others whenever it has doubled since it last did, so it holds
+/// at most about twice the shapes in use.
+#[derive(Debug, Default)]
+pub struct CallerShapes(Mutex<ShapeSet>);
+
+#[derive(Debug, Default)]
+struct ShapeSet {
+    shapes: HashSet<Arc<CallerShape>, foldhash::fast::RandomState>,
+    /// The size at which unused shapes are dropped next.
+    prune_at: usize,
+}
+
+/// The smallest size at which unused shapes are dropped.
+const MIN_PRUNE_AT: usize = 64;
+
+impl CallerShapes {
+    /// A caller for `identity` with `grants`, sharing its shape with the callers that have an
+    /// equal one.
+    pub fn caller(&self, identity: Identity, grants: Grants) -> Caller {
+        let (subject, application, traits) = split(identity, grants);
+        let mut set = lock(&self.0);
+        let shape = match set.shapes.get(&traits) {
+            Some(shape) => shape.clone(),
+            None => {
+                if set.shapes.len() >= set.prune_at {
+                    set.shapes.retain(|shape| Arc::strong_count(shape) > 1);
+                    set.prune_at = (set.shapes.len() * 2).max(MIN_PRUNE_AT);
+                }
+                let shape = Arc::new(CallerShape::new(traits));
+                set.shapes.insert(shape.clone());
+                shape
+            }
+        };
+        drop(set);
+        Caller::assemble(subject, application, shape)
+    }
+}
+
+/// An identity's own parts, and the rest.
+fn split(identity: Identity, grants: Grants) -> (String, String, ShapeTraits) {
+    let Identity {
+        subject,
+        application,
+        tenant,
+        roles,
+        scopes,
+        method,
+    } = identity;
+    let traits = ShapeTraits {
+        tenant,
+        roles,
+        scopes,
+        method,
+        grants,
+    };
+    (subject, application, traits)
+}
+
+/// Header values for `values`, each a slice of one buffer: one allocation and one shared
+/// count for all, where a value of its own took two (its bytes, and the count its first clone
+/// makes). Empty values (no application for anonymous) and values that cannot be a header are
+/// left out, not mangled.
+fn identity_headers(values: &[(&'static HeaderName, &str)]) -> IdentityHeaders {
+    let buffer = Bytes::from(values.iter().map(|(_, value)| *value).collect::<String>());
+    let mut headers = Vec::with_capacity(values.len());
+    let mut start = 0;
+    for &(name, value) in values {
+        let slice = buffer.slice(start..start + value.len());
+        start += value.len();
+        if !value.is_empty()
+            && let Ok(value) = HeaderValue::from_maybe_shared(slice)
+        {
+            headers.push((name, value));
+        }
+    }
+    headers.shrink_to_fit();
+    headers
+}
+
+fn thread_copy(headers: &IdentityHeaders) -> IdentityHeaders {
+    headers
+        .iter()
+        .map(|(name, value)| (*name, crate::thread_copy::header_value(value)))
+        .collect()
 }
 
 impl Caller {
+    /// A caller with a shape of its own (for callers made once, not one per application).
     pub fn new(identity: Identity, grants: Grants) -> Self {
-        let roles = identity.roles.join(",");
-        let values = [
-            (&X_AUTHGATE_SUBJECT, identity.subject.as_str()),
-            (&X_AUTHGATE_APPLICATION, identity.application.as_str()),
-            (&X_AUTHGATE_TENANT, identity.tenant.as_str()),
-            (&X_AUTHGATE_ROLES, roles.as_str()),
-            (&X_AUTHGATE_AUTH_METHOD, identity.method.as_str()),
-        ];
-        // Every value is a slice of one buffer: one allocation and one shared count for all,
-        // where a value of its own took two (its bytes, and the count its first clone makes).
-        // A caller is held for every application in use.
-        let buffer = Bytes::from(values.iter().map(|(_, value)| *value).collect::<String>());
-        let mut identity_headers = Vec::with_capacity(values.len());
-        let mut start = 0;
-        for (name, value) in values {
-            let slice = buffer.slice(start..start + value.len());
-            start += value.len();
-            // Empty values (no application for anonymous) and values that cannot be a header
-            // are left out, not mangled.
-            if !value.is_empty()
-                && let Ok(value) = HeaderValue::from_maybe_shared(slice)
-            {
-                identity_headers.push((name, value));
-            }
-        }
+        let (subject, application, traits) = split(identity, grants);
+        Self::assemble(subject, application, Arc::new(CallerShape::new(traits)))
+    }
+
+    fn assemble(subject: String, application: String, shape: Arc<CallerShape>) -> Self {
+        let own_headers = identity_headers(&[
+            (&X_AUTHGATE_SUBJECT, subject.as_str()),
+            (&X_AUTHGATE_APPLICATION, application.as_str()),
+        ]);
         Self {
-            identity,
-            grants,
-            identity_headers,
+            subject: subject.into_boxed_str(),
+            application: application.into_boxed_str(),
+            shape,
+            own_headers,
         }
     }
 
     /// A copy for one worker thread, sharing no memory with this one.
     pub fn thread_copy(&self) -> Self {
         Self {
-            identity: self.identity.clone(),
-            grants: self.grants.clone(),
-            identity_headers: self
-                .identity_headers
-                .iter()
-                .map(|(name, value)| (*name, crate::thread_copy::header_value(value)))
-                .collect(),
+            subject: self.subject.clone(),
+            application: self.application.clone(),
+            shape: Arc::new(self.shape.thread_copy()),
+            own_headers: thread_copy(&self.own_headers),
         }
+    }
+
+    /// The owner's user name (the subject the upstream sees).
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// The application's id; empty for anonymous callers.
+    pub fn application(&self) -> &str {
+        &self.application
+    }
+
+    pub fn tenant(&self) -> &str {
+        &self.shape.traits.tenant
+    }
+
+    /// The roles the caller acts with.
+    pub fn roles(&self) -> &[String] {
+        &self.shape.traits.roles
+    }
+
+    /// The credential's scopes; empty means unrestricted.
+    pub fn scopes(&self) -> &[String] {
+        &self.shape.traits.scopes
+    }
+
+    pub fn method(&self) -> AuthMethod {
+        self.shape.traits.method
+    }
+
+    /// What it may do.
+    pub fn grants(&self) -> &Grants {
+        &self.shape.traits.grants
     }
 
     /// Sets the `X-Authgate-*` identity headers, replacing any already there.
     pub fn write_identity_headers(&self, headers: &mut HeaderMap) {
-        for (name, value) in &self.identity_headers {
+        for (name, value) in self.own_headers.iter().chain(&self.shape.headers) {
             headers.insert(*name, value.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use authgate_core::Permission;
+
+    fn identity(application: &str, tenant: &str) -> Identity {
+        Identity {
+            subject: format!("owner-of-{application}"),
+            application: application.into(),
+            tenant: tenant.into(),
+            roles: vec!["editor".into(), "viewer".into()],
+            scopes: Vec::new(),
+            method: AuthMethod::ApiKey,
+        }
+    }
+
+    fn headers(caller: &Caller) -> Vec<(String, String)> {
+        let mut map = HeaderMap::new();
+        caller.write_identity_headers(&mut map);
+        let mut headers: Vec<_> = map
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
+            .collect();
+        headers.sort();
+        headers
+    }
+
+    #[test]
+    fn callers_with_equal_tenants_roles_and_grants_share_one_shape() {
+        let shapes = CallerShapes::default();
+        let grants = Grants::everything();
+        let one = shapes.caller(identity("app_1", "acme"), grants.clone());
+        let two = shapes.caller(identity("app_2", "acme"), grants.clone());
+        let other_tenant = shapes.caller(identity("app_3", "globex"), grants.clone());
+        let read_only = Grants {
+            permissions: vec![Permission::new("*", "read")],
+            scopes: Vec::new(),
+        };
+        let other_grants = shapes.caller(identity("app_4", "acme"), read_only);
+        assert!(Arc::ptr_eq(&one.shape, &two.shape));
+        assert!(!Arc::ptr_eq(&one.shape, &other_tenant.shape));
+        assert!(!Arc::ptr_eq(&one.shape, &other_grants.shape));
+        assert_eq!(
+            headers(&two),
+            [
+                ("x-authgate-application", "app_2"),
+                ("x-authgate-auth-method", "api_key"),
+                ("x-authgate-roles", "editor,viewer"),
+                ("x-authgate-subject", "owner-of-app_2"),
+                ("x-authgate-tenant", "acme"),
+            ]
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        );
+        assert_eq!(headers(&two.thread_copy()), headers(&two));
+    }
+
+    #[test]
+    fn shapes_no_caller_holds_are_dropped_as_the_set_grows() {
+        let shapes = CallerShapes::default();
+        for n in 0..10 * MIN_PRUNE_AT {
+            let tenant = format!("tenant-{n}");
+            drop(shapes.caller(identity("app", &tenant), Grants::everything()));
+        }
+        let kept = shapes.caller(identity("app", "kept"), Grants::everything());
+        assert!(lock(&shapes.0).shapes.len() <= MIN_PRUNE_AT);
+        let again = shapes.caller(identity("other", "kept"), Grants::everything());
+        assert!(Arc::ptr_eq(&kept.shape, &again.shape));
+    }
+
+    #[test]
+    fn anonymous_callers_send_no_application_header() {
+        let caller = Caller::new(
+            Identity::anonymous(AuthMethod::Anonymous, vec!["viewer".into()]),
+            Grants::default(),
+        );
+        let names: Vec<String> = headers(&caller).into_iter().map(|(name, _)| name).collect();
+        assert_eq!(
+            names,
+            [
+                "x-authgate-auth-method",
+                "x-authgate-roles",
+                "x-authgate-subject"
+            ]
+        );
     }
 }

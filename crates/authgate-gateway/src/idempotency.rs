@@ -104,7 +104,7 @@ async fn guarded(
     }
     let scope = RequestContext::of(&request).caller.as_ref().map_or_else(
         || "anonymous".to_owned(),
-        |caller| caller.identity.application.clone(),
+        |caller| caller.application().to_owned(),
     );
     let record = format!("{scope}:{}", String::from_utf8_lossy(key.as_bytes()));
 

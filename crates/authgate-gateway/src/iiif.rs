@@ -144,7 +144,7 @@ impl Probe for GatewayProbe {
         };
         let allowed = route
             .required_permission(&Method::GET)
-            .is_none_or(|required| caller.grants.allow(required));
+            .is_none_or(|required| caller.grants().allow(required));
         Some(if allowed { 200 } else { 403 })
     }
 }

@@ -119,7 +119,7 @@ async fn run(stage: &RateLimit, request: Request, next: Next<'_>) -> Response {
         return next.run(request).await;
     };
     // Limits belong to the application; anonymous callers are counted by address.
-    let application: Cow<'_, str> = match caller.identity.application.as_str() {
+    let application: Cow<'_, str> = match caller.application() {
         "" => match &context.peer {
             Some(peer) => format!("ip:{}", peer.addr.ip()).into(),
             None => "ip:unknown".into(),

@@ -10,7 +10,8 @@
 //! use cached; entries also expire after the configured TTL as a backstop.
 //!
 //! A key is held once in the shared cache, with only what a use needs (its caller, digest and
-//! standing), and the keys of one application with the same scopes share one caller. In front
+//! standing), and the keys of one application with the same scopes share one caller (which
+//! shares its tenant, roles and grants with every caller alike: `caller.rs`). In front
 //! of it, each thread keeps its own copies of the keys it verified last ([`ThreadKeys`], at
 //! most [`MAX_THREAD_KEYS`]): a hit there reads and writes only that thread's memory, where the
 //! shared cache's bookkeeping and the reference counts of shared records would move between the
@@ -21,10 +22,11 @@
 
 use super::Refusal;
 use crate::authz::GrantPolicy;
-use crate::caller::Caller;
+use crate::caller::{Caller, CallerShapes};
 use authgate_core::per_thread::{PerThread, lock};
 use authgate_core::{AuthMethod, ErrorCode, Identity, KeyDigest};
 use authgate_store::{AppMode, AppRecord, Change, ChangeKind, KeyStanding, Store, StoreError};
+use key_callers::KeyCallers;
 use moka::PredicateError;
 use moka::future::Cache;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -88,7 +90,7 @@ impl CachedKey {
 
     /// The id of the key's application.
     pub fn app_id(&self) -> &str {
-        &self.caller.identity.application
+        self.caller.application()
     }
 
     fn is_fresh(&self, now: Instant) -> bool {
@@ -138,9 +140,10 @@ pub struct CredentialCache {
     policy: Arc<GrantPolicy>,
     keys: Cache<KeyDigest, Option<Arc<CachedKey>>, Hasher>,
     apps: Cache<String, Option<Arc<CachedApp>>, Hasher>,
-    /// The callers of keys, one per application and scopes, shared by its keys' entries: a
-    /// million keys of a thousand applications hold a thousand callers, not a million.
-    key_callers: Cache<KeyCallerId, Arc<Caller>, Hasher>,
+    /// The callers of keys, one per application and scopes, shared by its keys' entries.
+    key_callers: Arc<Mutex<KeyCallers>>,
+    /// What callers share beyond their application (tenant, roles, grants).
+    shapes: Arc<CallerShapes>,
     /// Verified access tokens by the digest of the token, so a token's signature is checked
     /// once per cache lifetime, not once per request.
     tokens: Cache<KeyDigest, Arc<CachedToken>, Hasher>,
@@ -155,13 +158,6 @@ pub struct CredentialCache {
     ttl: Duration,
     /// When the cache started: the origin of [`CachedKey::next_refresh`].
     started: Instant,
-}
-
-/// What the keys sharing a caller have in common.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct KeyCallerId {
-    app: String,
-    scopes: Vec<String>,
 }
 
 /// How many credential lookups the cache answered, and how many went to the store: counted
@@ -215,11 +211,8 @@ impl CredentialCache {
                 .time_to_live(ttl)
                 .support_invalidation_closures()
                 .build_with_hasher(Hasher::default()),
-            key_callers: Cache::builder()
-                .max_capacity(MAX_ENTRIES)
-                .time_to_live(ttl)
-                .support_invalidation_closures()
-                .build_with_hasher(Hasher::default()),
+            key_callers: Arc::default(),
+            shapes: Arc::default(),
             tokens: Cache::builder()
                 .max_capacity(MAX_ENTRIES)
                 .time_to_live(ttl)
@@ -378,21 +371,18 @@ impl CredentialCache {
             return Ok(None);
         };
         let standing = record.standing();
-        let caller_id = KeyCallerId {
-            app: record.app.id.clone(),
-            scopes: record.scopes,
-        };
-        let caller = match self.key_callers.get(&caller_id).await {
+        let known = lock(&self.key_callers).get(&record.app.id, &record.scopes, self.ttl);
+        let caller = match known {
             Some(caller) => caller,
             None => {
                 let method = match record.app.mode {
                     AppMode::AppIdKey => AuthMethod::AppIdKey,
                     AppMode::ApiKey | AppMode::AppId => AuthMethod::ApiKey,
                 };
-                let identity = identity(&record.app, method, caller_id.scopes.clone());
+                let identity = identity(&record.app, method, record.scopes);
                 let grants = self.policy.grants(&identity, self.store.as_ref()).await?;
-                let caller = Arc::new(Caller::new(identity, grants));
-                self.key_callers.insert(caller_id, caller.clone()).await;
+                let caller = Arc::new(self.shapes.caller(identity, grants));
+                lock(&self.key_callers).insert(caller.clone());
                 caller
             }
         };
@@ -417,7 +407,12 @@ impl CredentialCache {
         if let Some(hit) = cached {
             return Ok(hit);
         }
-        let (store, policy, id) = (self.store.clone(), self.policy.clone(), app_id.to_owned());
+        let (store, policy, shapes, id) = (
+            self.store.clone(),
+            self.policy.clone(),
+            self.shapes.clone(),
+            app_id.to_owned(),
+        );
         Box::pin(self.apps.try_get_with_by_ref(app_id, async move {
             let Some(record) = store.find_app(&id).await? else {
                 return Ok(None);
@@ -426,7 +421,7 @@ impl CredentialCache {
             let grants = policy.grants(&identity, store.as_ref()).await?;
             Ok(Some(Arc::new(CachedApp {
                 record,
-                caller: Arc::new(Caller::new(identity, grants)),
+                caller: Arc::new(shapes.caller(identity, grants)),
             })))
         }))
         .await
@@ -472,7 +467,7 @@ impl CredentialCache {
             .map_err(|_| ErrorCode::StoreUnavailable)?;
         Ok(CachedToken {
             client_id: identity.application.clone(),
-            caller: Arc::new(Caller::new(identity, grants)),
+            caller: Arc::new(self.shapes.caller(identity, grants)),
             expires_at,
             origin,
         })
@@ -492,7 +487,7 @@ impl CredentialCache {
     /// can no longer find them.
     pub fn clear(&self) {
         self.keys.invalidate_all();
-        self.key_callers.invalidate_all();
+        lock(&self.key_callers).clear();
         self.tokens.invalidate_all();
         self.apps.invalidate_all();
         self.anonymous.invalidate_all();
@@ -535,11 +530,10 @@ impl CredentialCache {
     /// Marks an application's entries: its own (`app-id` credentials), its keys and the tokens
     /// issued to it.
     fn forget_application(&self, id: String) -> Result<(), PredicateError> {
-        let (app, client, callers) = (id.clone(), id.clone(), id.clone());
+        let (app, client) = (id.clone(), id.clone());
         self.apps
             .invalidate_entries_if(move |app_id, _| *app_id == app)?;
-        self.key_callers
-            .invalidate_entries_if(move |caller, _| caller.app == callers)?;
+        lock(&self.key_callers).forget_application(&id);
         self.tokens
             .invalidate_entries_if(move |_, token| token.client_id == client)?;
         self.keys.invalidate_entries_if(move |_, key| {
@@ -552,7 +546,6 @@ impl CredentialCache {
     /// testing them against its conditions.
     pub async fn run_pending_tasks(&self) {
         self.keys.run_pending_tasks().await;
-        self.key_callers.run_pending_tasks().await;
         self.apps.run_pending_tasks().await;
         self.tokens.run_pending_tasks().await;
     }
@@ -570,5 +563,6 @@ fn identity(app: &AppRecord, method: AuthMethod, scopes: Vec<String>) -> Identit
     }
 }
 
+mod key_callers;
 #[cfg(test)]
 mod tests;

@@ -343,8 +343,8 @@ async fn run(authenticator: &Authenticator, mut request: Request, next: Next<'_>
     };
     tracing::debug!(
         route = %route.name,
-        application = %caller.identity.application,
-        method = caller.identity.method.as_str(),
+        application = %caller.application(),
+        method = caller.method().as_str(),
         "authenticated"
     );
     let context = RequestContext::of_mut(&mut request);

@@ -120,7 +120,7 @@ fn refusal(request: &Request) -> Option<Response> {
     let allowed = context
         .caller
         .as_ref()
-        .is_some_and(|caller| caller.grants.allow(required));
+        .is_some_and(|caller| caller.grants().allow(required));
     if allowed {
         return None;
     }

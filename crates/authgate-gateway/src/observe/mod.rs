@@ -58,10 +58,10 @@ async fn run(usage: &UsageRecorder, request: Request, next: Next<'_>) -> Respons
 
     let application = outcome.and_then(|outcome| match &outcome.caller {
         Some(caller) => matches!(
-            caller.identity.method,
+            caller.method(),
             AuthMethod::ApiKey | AuthMethod::AppIdKey | AuthMethod::AppId
         )
-        .then_some(caller.identity.application.as_str()),
+        .then_some(caller.application()),
         None => outcome.refused_application.as_deref(),
     });
     let route = route.map(|route| route.name.as_str());

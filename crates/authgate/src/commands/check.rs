@@ -64,7 +64,7 @@ pub(super) async fn run(
         .map(|b| b.to_bytes())
         .unwrap_or_default();
     let error: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-    let identity = trail.caller.as_ref().map(|caller| &caller.identity);
+    let caller = trail.caller.as_ref();
     let report = Report {
         allowed: status.is_success(),
         status: status.as_u16(),
@@ -73,11 +73,11 @@ pub(super) async fn run(
             .route
             .as_ref()
             .map(|route| format!("{} ({})", route.name, route.prefix)),
-        authenticator: identity.map(|i| i.method.as_str()),
-        subject: identity.map(|i| i.subject.clone()),
-        application: identity.map(|i| i.application.clone()),
-        tenant: identity.map(|i| i.tenant.clone()),
-        roles: identity.map(|i| i.roles.clone()).unwrap_or_default(),
+        authenticator: caller.map(|c| c.method().as_str()),
+        subject: caller.map(|c| c.subject().to_owned()),
+        application: caller.map(|c| c.application().to_owned()),
+        tenant: caller.map(|c| c.tenant().to_owned()),
+        roles: caller.map(|c| c.roles().to_vec()).unwrap_or_default(),
         permission: trail
             .required
             .as_ref()

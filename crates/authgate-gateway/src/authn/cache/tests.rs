@@ -175,8 +175,8 @@ async fn the_keys_of_one_application_share_its_caller_until_it_changes() {
     let before = callers().await;
     assert!(Arc::ptr_eq(&before[0], &before[1]), "one caller for both");
     assert!(!Arc::ptr_eq(&before[0], &before[2]), "scopes make another");
-    assert!(before[0].identity.roles.is_empty());
-    assert_eq!(before[2].identity.scopes, ["tasks:read"]);
+    assert!(before[0].roles().is_empty());
+    assert_eq!(before[2].scopes(), ["tasks:read"]);
 
     // The application's roles change: its keys act with the new ones.
     let changes = authgate_store::AppChanges {
@@ -189,6 +189,6 @@ async fn the_keys_of_one_application_share_its_caller_until_it_changes() {
     forget_changes(&cache, &store, seen).await;
     let after = callers().await;
     assert!(Arc::ptr_eq(&after[0], &after[1]));
-    assert_eq!(after[0].identity.roles, ["viewer"]);
-    assert_eq!(after[2].identity.roles, ["viewer"]);
+    assert_eq!(after[0].roles(), ["viewer"]);
+    assert_eq!(after[2].roles(), ["viewer"]);
 }
