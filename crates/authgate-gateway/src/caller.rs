@@ -43,7 +43,7 @@ pub struct CallerShape {
 }
 
 /// What makes two shapes one (their headers follow from it).
-#[derive(Debug, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct ShapeTraits {
     tenant: String,
     roles: Vec<String>,
@@ -85,13 +85,7 @@ impl CallerShape {
 
     fn thread_copy(&self) -> Self {
         Self {
-            traits: ShapeTraits {
-                tenant: self.traits.tenant.clone(),
-                roles: self.traits.roles.clone(),
-                scopes: self.traits.scopes.clone(),
-                method: self.traits.method,
-                grants: self.traits.grants.clone(),
-            },
+            traits: self.traits.clone(),
             headers: thread_copy(&self.headers),
         }
     }
