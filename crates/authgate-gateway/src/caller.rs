@@ -26,8 +26,9 @@ type IdentityHeaders = Vec<(&'static HeaderName, HeaderValue)>;
 /// An authenticated caller.
 #[derive(Debug)]
 pub struct Caller {
-    /// The owner's user name (the subject the upstream sees).
-    subject: Box<str>,
+    /// The owner's user name (the subject the upstream sees); none when it is the
+    /// application's id (an application without an owner acts as itself), held once.
+    subject: Option<Box<str>>,
     /// The application's id; statistics and limits belong to it. Empty for anonymous callers.
     application: Box<str>,
     shape: Arc<CallerShape>,
@@ -191,7 +192,7 @@ impl Caller {
             (&X_AUTHGATE_APPLICATION, application.as_str()),
         ]);
         Self {
-            subject: subject.into_boxed_str(),
+            subject: (subject != application).then(|| subject.into_boxed_str()),
             application: application.into_boxed_str(),
             shape,
             own_headers,
@@ -210,7 +211,7 @@ impl Caller {
 
     /// The owner's user name (the subject the upstream sees).
     pub fn subject(&self) -> &str {
-        &self.subject
+        self.subject.as_deref().unwrap_or(&self.application)
     }
 
     /// The application's id; empty for anonymous callers.
@@ -316,6 +317,18 @@ mod tests {
         assert!(lock(&shapes.0).shapes.len() <= MIN_PRUNE_AT);
         let again = shapes.caller(identity("other", "kept"), Grants::everything());
         assert!(Arc::ptr_eq(&kept.shape, &again.shape));
+    }
+
+    #[test]
+    fn an_application_without_an_owner_is_its_own_subject() {
+        let identity = Identity {
+            subject: "app_1".into(),
+            ..identity("app_1", "acme")
+        };
+        let caller = Caller::new(identity, Grants::default());
+        assert_eq!(caller.subject(), "app_1");
+        assert!(caller.subject.is_none(), "held once");
+        assert!(headers(&caller).contains(&("x-authgate-subject".into(), "app_1".into())));
     }
 
     #[test]

@@ -42,9 +42,7 @@ const MAX_ENTRIES: u64 = 1_000_000;
 pub struct CachedKey {
     pub caller: Arc<Caller>,
     /// The key's id: its uses are noted under it, and a change to it finds the entry by it.
-    pub id: String,
-    /// What logs may name the key by (`sk_live_3xK9aQ`).
-    pub display_prefix: String,
+    pub id: Box<str>,
     /// Compared with the presented key's in constant time.
     digest: KeyDigest,
     /// How its application's callers identify themselves.
@@ -68,7 +66,6 @@ impl CachedKey {
         Self {
             caller: Arc::new(self.caller.thread_copy()),
             id: self.id.clone(),
-            display_prefix: self.display_prefix.clone(),
             digest: self.digest,
             mode: self.mode,
             standing: self.standing,
@@ -388,8 +385,7 @@ impl CredentialCache {
         };
         Ok(Some(Arc::new(CachedKey {
             caller,
-            id: record.id,
-            display_prefix: record.display_prefix,
+            id: record.id.into_boxed_str(),
             digest: record.digest,
             mode: record.app.mode,
             standing,
@@ -506,7 +502,7 @@ impl CredentialCache {
         let dropped = match change.kind {
             ChangeKind::Key => self
                 .keys
-                .invalidate_entries_if(move |_, key| key.as_ref().is_some_and(|key| key.id == id))
+                .invalidate_entries_if(move |_, key| key.as_ref().is_some_and(|key| *key.id == *id))
                 .map(drop),
             ChangeKind::Application => self.forget_application(id),
             ChangeKind::AccessToken | ChangeKind::TokenFamily | ChangeKind::IiifSession => {

@@ -285,7 +285,7 @@ impl Authenticator {
         if !key.matches(&digest) {
             return Err(ErrorCode::InvalidCredentials.into());
         }
-        tracing::debug!(key_prefix = %key.display_prefix, "key found");
+        tracing::debug!(key_prefix = %key::display_prefix(secret), "key found");
         let now = now_unix();
         if let Some(code) = key.refusal(now) {
             return Err(Refusal {
