@@ -11,7 +11,7 @@ use authgate_core::per_thread::lock;
 use authgate_core::{AuthMethod, Grants, Identity};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
-use std::collections::HashSet;
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
 pub static X_AUTHGATE_SUBJECT: HeaderName = HeaderName::from_static("x-authgate-subject");
@@ -53,26 +53,6 @@ struct ShapeTraits {
     grants: Grants,
 }
 
-impl PartialEq for CallerShape {
-    fn eq(&self, other: &Self) -> bool {
-        self.traits == other.traits
-    }
-}
-
-impl Eq for CallerShape {}
-
-impl std::hash::Hash for CallerShape {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.traits.hash(state);
-    }
-}
-
-impl std::borrow::Borrow<ShapeTraits> for Arc<CallerShape> {
-    fn borrow(&self) -> &ShapeTraits {
-        &self.traits
-    }
-}
-
 impl CallerShape {
     fn new(traits: ShapeTraits) -> Self {
         let roles = traits.roles.join(",");
@@ -93,20 +73,34 @@ impl CallerShape {
 }
 
 /// The shapes in use, so that callers with equal ones hold one. A shape stays while a caller
-/// holds it; the set drops the others whenever it has doubled since it last did, so it holds
-/// at most about twice the shapes in use.
-#[derive(Debug, Default)]
+/// holds it ([`PruneAt`]).
+#[derive(Default)]
 pub struct CallerShapes(Mutex<ShapeSet>);
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct ShapeSet {
-    shapes: HashSet<Arc<CallerShape>, foldhash::fast::RandomState>,
-    /// The size at which unused shapes are dropped next.
-    prune_at: usize,
+    shapes: hashbrown::HashTable<Arc<CallerShape>>,
+    hasher: foldhash::fast::RandomState,
+    prune_at: PruneAt,
 }
 
-/// The smallest size at which unused shapes are dropped.
-const MIN_PRUNE_AT: usize = 64;
+/// When a table of shared callers or shapes drops those nothing else holds: whenever it has
+/// doubled since it last did, so that it holds at most about twice those in use.
+#[derive(Default)]
+pub(crate) struct PruneAt(usize);
+
+/// The smallest size at which a table is pruned.
+pub(crate) const MIN_PRUNE_AT: usize = 64;
+
+impl PruneAt {
+    /// Before an insert into a table of `len`: runs `prune`, which returns the table's new
+    /// length, when it is due.
+    pub(crate) fn before_insert(&mut self, len: usize, prune: impl FnOnce() -> usize) {
+        if len >= self.0 {
+            self.0 = (prune() * 2).max(MIN_PRUNE_AT);
+        }
+    }
+}
 
 impl CallerShapes {
     /// A caller for `identity` with `grants`, sharing its shape with the callers that have an
@@ -114,15 +108,21 @@ impl CallerShapes {
     pub fn caller(&self, identity: Identity, grants: Grants) -> Caller {
         let (subject, application, traits) = split(identity, grants);
         let mut set = lock(&self.0);
-        let shape = match set.shapes.get(&traits) {
+        let ShapeSet {
+            shapes,
+            hasher,
+            prune_at,
+        } = &mut *set;
+        let hash = hasher.hash_one(&traits);
+        let shape = match shapes.find(hash, |shape| shape.traits == traits) {
             Some(shape) => shape.clone(),
             None => {
-                if set.shapes.len() >= set.prune_at {
-                    set.shapes.retain(|shape| Arc::strong_count(shape) > 1);
-                    set.prune_at = (set.shapes.len() * 2).max(MIN_PRUNE_AT);
-                }
+                prune_at.before_insert(shapes.len(), || {
+                    shapes.retain(|shape| Arc::strong_count(shape) > 1);
+                    shapes.len()
+                });
                 let shape = Arc::new(CallerShape::new(traits));
-                set.shapes.insert(shape.clone());
+                shapes.insert_unique(hash, shape.clone(), |shape| hasher.hash_one(&shape.traits));
                 shape
             }
         };

@@ -6,7 +6,7 @@ use authgate_core::ErrorCode;
 use authgate_core::per_thread::{PerThread, lock};
 use authgate_core::time::now_unix;
 use authgate_store::{UsageCount, UsageOf, UsageOutcome, UsageSink};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, hash_map};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -145,11 +145,11 @@ impl Pending {
             .entry(entry.minute)
             .or_default()
             .owners(entry.owner);
-        match owners.get_mut(&entry.name) {
-            Some(counts) => counts.add(entry.counts),
-            None => {
+        match owners.entry(entry.name) {
+            hash_map::Entry::Occupied(counts) => counts.into_mut().add(entry.counts),
+            hash_map::Entry::Vacant(slot) => {
                 self.len += 1;
-                owners.insert(entry.name, entry.counts);
+                slot.insert(entry.counts);
             }
         }
     }

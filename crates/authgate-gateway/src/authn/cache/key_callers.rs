@@ -2,14 +2,13 @@
 //! million keys of a thousand applications hold a thousand callers, not a million.
 //!
 //! A table found by hashing the application of the callers themselves, so that an entry holds
-//! only its caller and when it was made (a moka entry, with its own copy of the id
-//! and its order nodes, took about 250 bytes an application). A caller stays while a key's entry
-//! holds it; the table drops the others whenever it has doubled since it last did, and a
-//! caller older than the cache's TTL is made again (from the application's record as the store
-//! has it then).
+//! only its caller and when it was made (a moka entry, with its own copy of the id and its
+//! order nodes, took about 250 bytes an application). A caller stays while a key's entry holds
+//! it (`PruneAt`), and a caller older than the cache's TTL is made again (from the
+//! application's record as the store has it then).
 
 use super::Hasher;
-use crate::caller::Caller;
+use crate::caller::{Caller, PruneAt};
 use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,17 +17,13 @@ use std::time::{Duration, Instant};
 pub(super) struct KeyCallers {
     table: hashbrown::HashTable<KeyCaller>,
     hasher: Hasher,
-    /// The size at which callers no key holds are dropped next.
-    prune_at: usize,
+    prune_at: PruneAt,
 }
 
 struct KeyCaller {
     caller: Arc<Caller>,
     made: Instant,
 }
-
-/// The smallest size at which callers no key holds are dropped.
-const MIN_PRUNE_AT: usize = 64;
 
 impl KeyCallers {
     /// The caller of `app`'s keys with `scopes`, unless it is older than `ttl`.
@@ -53,11 +48,11 @@ impl KeyCallers {
             *held = entry;
             return;
         }
-        if self.table.len() >= self.prune_at {
-            self.table
-                .retain(|held| Arc::strong_count(&held.caller) > 1);
-            self.prune_at = (self.table.len() * 2).max(MIN_PRUNE_AT);
-        }
+        let table = &mut self.table;
+        self.prune_at.before_insert(table.len(), || {
+            table.retain(|held| Arc::strong_count(&held.caller) > 1);
+            table.len()
+        });
         let hasher = &self.hasher;
         self.table.insert_unique(hash, entry, |held| {
             hasher.hash_one(held.caller.application())
@@ -92,6 +87,7 @@ fn is_of(entry: &KeyCaller, app: &str, scopes: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::caller::MIN_PRUNE_AT;
     use authgate_core::{AuthMethod, Grants, Identity};
 
     fn caller(app: &str, scopes: &[&str]) -> Arc<Caller> {
