@@ -56,6 +56,7 @@ impl ChangeFollower {
         loop {
             ticker.tick().await;
             self.catch_up().await;
+            self.cache.run_pending_tasks().await;
         }
     }
 
@@ -94,13 +95,10 @@ impl ChangeFollower {
                 newest,
                 "store changed; cache entries dropped"
             );
-            for change in &changes {
-                self.cache.forget(change);
-            }
+            self.cache.forget(&changes);
             if changes.iter().any(touches_signing_keys) {
                 self.reload_signing_keys().await;
             }
-            self.cache.run_pending_tasks().await;
             *seen = Some(newest);
         } else {
             tracing::debug!(

@@ -27,6 +27,7 @@ use authgate_core::per_thread::{PerThread, lock};
 use authgate_core::{AuthMethod, ErrorCode, Identity, KeyDigest};
 use authgate_store::{AppMode, AppRecord, Change, ChangeKind, KeyStanding, Store, StoreError};
 use key_callers::KeyCallers;
+use keys::{KeyTable, Touched};
 use moka::PredicateError;
 use moka::future::Cache;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -135,7 +136,7 @@ type Hasher = foldhash::fast::RandomState;
 pub struct CredentialCache {
     store: Arc<dyn Store>,
     policy: Arc<GrantPolicy>,
-    keys: Cache<KeyDigest, Option<Arc<CachedKey>>, Hasher>,
+    keys: Arc<KeyTable>,
     apps: Cache<String, Option<Arc<CachedApp>>, Hasher>,
     /// The callers of keys, one per application and scopes, shared by its keys' entries.
     key_callers: Arc<Mutex<KeyCallers>>,
@@ -198,11 +199,7 @@ impl CredentialCache {
         Self {
             store,
             policy,
-            keys: Cache::builder()
-                .max_capacity(MAX_ENTRIES)
-                .time_to_live(ttl.saturating_add(outage_grace))
-                .support_invalidation_closures()
-                .build_with_hasher(Hasher::default()),
+            keys: Arc::new(KeyTable::new(MAX_ENTRIES, ttl.saturating_add(outage_grace))),
             apps: Cache::builder()
                 .max_capacity(MAX_ENTRIES)
                 .time_to_live(ttl)
@@ -253,11 +250,10 @@ impl CredentialCache {
             self.lookups.note(true);
             return Ok(Some(copy));
         }
-        // Boxed: with the thread's copies in front, the shared cache is the rarer path, and its
-        // future would otherwise enlarge every key verification's (boxed per request).
-        let found = match Box::pin(self.keys.get(digest)).await {
+        let found = match self.keys.get(digest) {
             Some(hit) => {
                 self.lookups.note(true);
+                let hit = hit?;
                 if let Some(key) = &hit {
                     self.refresh_if_stale(digest, key);
                 }
@@ -321,7 +317,7 @@ impl CredentialCache {
         let (cache, digest) = (self.clone(), *digest);
         tokio::spawn(async move {
             match cache.load_key(&digest).await {
-                Ok(found) => cache.keys.insert(digest, found).await,
+                Ok(found) => cache.keys.insert(digest, found),
                 Err(error) => {
                     tracing::warn!(%error, "cannot look a cached key up again; still using it");
                 }
@@ -351,14 +347,9 @@ impl CredentialCache {
         &self,
         digest: &KeyDigest,
     ) -> Result<Option<Arc<CachedKey>>, Arc<StoreError>> {
-        let (cache, digest) = (self.clone(), *digest);
         // Boxed, like every miss below: the fill's future is large and rare; unboxed it would
         // make every cache hit's future (and the stage's around it) that large.
-        Box::pin(
-            self.keys
-                .try_get_with(digest, async move { cache.load_key(&digest).await }),
-        )
-        .await
+        Box::pin(self.keys.get_or_load(digest, self.load_key(digest))).await
     }
 
     /// The key with this digest from the store, with its application's caller, fresh for the
@@ -397,7 +388,7 @@ impl CredentialCache {
 
     /// The application with this id, from the cache or the store.
     pub async fn app(&self, app_id: &str) -> Result<Option<Arc<CachedApp>>, Arc<StoreError>> {
-        // Boxed, as for keys: the moka lookup's future is large.
+        // Boxed: the moka lookup's future is large.
         let cached = Box::pin(self.apps.get(app_id)).await;
         self.lookups.note(cached.is_some());
         if let Some(hit) = cached {
@@ -482,7 +473,7 @@ impl CredentialCache {
     /// Drops every entry. The shared entries go first: a thread that sees the new generation
     /// can no longer find them.
     pub fn clear(&self) {
-        self.keys.invalidate_all();
+        self.keys.clear();
         lock(&self.key_callers).clear();
         self.tokens.invalidate_all();
         self.apps.invalidate_all();
@@ -496,52 +487,67 @@ impl CredentialCache {
         self.tokens.invalidate_all();
     }
 
-    /// Drops what `change` may have made stale, and only that.
-    pub fn forget(&self, change: &Change) {
-        let id = change.id.clone();
-        let dropped = match change.kind {
-            ChangeKind::Key => self
-                .keys
-                .invalidate_entries_if(move |_, key| key.as_ref().is_some_and(|key| *key.id == *id))
-                .map(drop),
-            ChangeKind::Application => self.forget_application(id),
-            ChangeKind::AccessToken | ChangeKind::TokenFamily | ChangeKind::IiifSession => {
-                self.clear_tokens();
-                return;
+    /// Drops what `changes` may have made stale, and only that.
+    pub fn forget(&self, changes: &[Change]) {
+        let mut touched = Touched::default();
+        let mut tokens_touched = false;
+        for change in changes {
+            let id = change.id.clone();
+            match change.kind {
+                ChangeKind::Key => touched.key_ids.push(id),
+                ChangeKind::Application => touched.app_ids.push(id),
+                ChangeKind::AccessToken | ChangeKind::TokenFamily | ChangeKind::IiifSession => {
+                    tokens_touched = true;
+                }
+                ChangeKind::User
+                | ChangeKind::Role
+                | ChangeKind::SigningKey
+                | ChangeKind::Unknown => {
+                    self.clear();
+                    return;
+                }
             }
-            ChangeKind::User | ChangeKind::Role | ChangeKind::SigningKey | ChangeKind::Unknown => {
-                self.clear();
-                return;
-            }
-        };
-        if let Err(error) = dropped {
+        }
+        if tokens_touched {
+            self.clear_tokens();
+        }
+        if touched.key_ids.is_empty() && touched.app_ids.is_empty() {
+            return;
+        }
+        if let Err(error) = self.forget_applications(&touched.app_ids) {
             // Only when the caches were built without closures: forget everything instead.
             tracing::warn!(%error, "cannot drop cache entries selectively");
             self.clear();
             return;
         }
+        self.keys.forget(&touched);
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Marks an application's entries: its own (`app-id` credentials), its keys and the tokens
-    /// issued to it.
-    fn forget_application(&self, id: String) -> Result<(), PredicateError> {
-        let (app, client) = (id.clone(), id.clone());
+    /// Marks what the applications `ids` had cached beyond their keys: their own entries
+    /// (`app-id` credentials), their keys' callers and the tokens issued to them.
+    fn forget_applications(&self, ids: &[String]) -> Result<(), PredicateError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut key_callers = lock(&self.key_callers);
+        for id in ids {
+            key_callers.forget_application(id);
+        }
+        drop(key_callers);
+        let ids: Arc<[String]> = ids.into();
+        let apps = ids.clone();
         self.apps
-            .invalidate_entries_if(move |app_id, _| *app_id == app)?;
-        lock(&self.key_callers).forget_application(&id);
+            .invalidate_entries_if(move |app_id, _| apps.contains(app_id))?;
         self.tokens
-            .invalidate_entries_if(move |_, token| token.client_id == client)?;
-        self.keys.invalidate_entries_if(move |_, key| {
-            key.as_ref().is_some_and(|key| key.app_id() == id)
-        })?;
+            .invalidate_entries_if(move |_, token| ids.contains(&token.client_id))?;
         Ok(())
     }
 
     /// Removes the entries `forget` marked, so that they stop taking memory and lookups stop
-    /// testing them against its conditions.
+    /// testing them against its conditions, and the keys expired since the last sweep.
     pub async fn run_pending_tasks(&self) {
-        self.keys.run_pending_tasks().await;
+        self.keys.sweep_if_due();
         self.apps.run_pending_tasks().await;
         self.tokens.run_pending_tasks().await;
     }
@@ -560,5 +566,6 @@ fn identity(app: &AppRecord, method: AuthMethod, scopes: Vec<String>) -> Identit
 }
 
 mod key_callers;
+mod keys;
 #[cfg(test)]
 mod tests;

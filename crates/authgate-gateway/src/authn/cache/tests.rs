@@ -70,9 +70,7 @@ async fn a_thread_s_copy_expires_with_the_shared_entry() {
 /// Applies to `cache` every change the store recorded after `since`; returns the newest seq.
 async fn forget_changes(cache: &CredentialCache, store: &SqliteStore, since: i64) -> i64 {
     let changes = store.changes_since(since, 100).await.expect("changes");
-    for change in &changes {
-        cache.forget(change);
-    }
+    cache.forget(&changes);
     changes.last().map_or(since, |change| change.seq)
 }
 
@@ -164,9 +162,9 @@ async fn the_keys_of_one_application_share_its_caller_until_it_changes() {
             let shared = cache
                 .keys
                 .get(digest)
-                .await
-                .flatten()
-                .expect("shared entry");
+                .expect("shared entry")
+                .expect("found")
+                .expect("a key");
             callers.push(shared.caller.clone());
         }
         callers
