@@ -11,6 +11,9 @@ pub const DEFAULT_TENANT: &str = "default";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeKind {
     Key,
+    /// A key created: nothing cached can be stale (its secret was generated just now, so no
+    /// lookup can have been answered for it), and a cache need not look for it.
+    NewKey,
     Application,
     User,
     Role,
@@ -29,6 +32,7 @@ impl ChangeKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Key => "key",
+            Self::NewKey => "new_key",
             Self::Application => "application",
             Self::User => "user",
             Self::Role => "role",
@@ -43,6 +47,7 @@ impl ChangeKind {
     pub fn parse(text: &str) -> Self {
         match text {
             "key" => Self::Key,
+            "new_key" => Self::NewKey,
             "application" => Self::Application,
             "user" => Self::User,
             "role" => Self::Role,

@@ -945,7 +945,7 @@ async fn the_change_feed_names_what_changed_in_commit_order(store: &dyn Store) {
         seen,
         [
             (ChangeKind::Application, demo.id.as_str()),
-            (ChangeKind::Key, key.id.as_str()),
+            (ChangeKind::NewKey, key.id.as_str()),
             (ChangeKind::Application, demo.id.as_str()),
             (ChangeKind::Role, "reader"),
             (ChangeKind::AccessToken, "jti-9"),

@@ -495,6 +495,7 @@ impl CredentialCache {
             let id = change.id.clone();
             match change.kind {
                 ChangeKind::Key => touched.key_ids.push(id),
+                ChangeKind::NewKey => {}
                 ChangeKind::Application => touched.app_ids.push(id),
                 ChangeKind::AccessToken | ChangeKind::TokenFamily | ChangeKind::IiifSession => {
                     tokens_touched = true;

@@ -97,7 +97,7 @@ impl KeyStore for PostgresStore {
             .bind(now_unix())
             .execute(&mut *tx)
             .await?;
-        record_change(&mut tx, ChangeKind::Key, id).await?;
+        record_change(&mut tx, ChangeKind::NewKey, id).await?;
         record_audit(&mut tx, audit).await?;
         tx.commit().await?;
         self.get_key(id).await
