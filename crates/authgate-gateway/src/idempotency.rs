@@ -102,10 +102,10 @@ async fn guarded(
     if key.is_empty() || key.len() > MAX_KEY_LEN || key.to_str().is_err() {
         return Rejection::new(ErrorCode::MalformedRequest).into_response();
     }
-    let scope = RequestContext::of(&request).caller.as_ref().map_or_else(
-        || "anonymous".to_owned(),
-        |caller| caller.application().to_owned(),
-    );
+    let scope = RequestContext::of(&request)
+        .caller
+        .as_ref()
+        .map_or("anonymous", |caller| caller.application());
     let record = format!("{scope}:{}", String::from_utf8_lossy(key.as_bytes()));
 
     let (parts, body) = request.into_parts();

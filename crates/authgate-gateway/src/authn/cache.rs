@@ -56,8 +56,8 @@ pub struct CachedKey {
     /// copy expires then. Past it, the shared entry is still used while it is looked up again
     /// in the background, and while the store cannot answer, until the outage grace ends.
     fresh_until: Option<Instant>,
-    /// When this entry may next be looked up again (milliseconds since the cache started), so
-    /// that a stale entry is refreshed by one lookup at a time, at most once a second.
+    /// When this entry may next be looked up again (on the key table's clock), so that a
+    /// stale entry is refreshed by one lookup at a time, at most once a second.
     next_refresh: AtomicU64,
 }
 
@@ -154,8 +154,6 @@ pub struct CredentialCache {
     /// Moves whenever entries are dropped, after the shared ones: every thread's copies go.
     generation: Arc<AtomicU64>,
     ttl: Duration,
-    /// When the cache started: the origin of [`CachedKey::next_refresh`].
-    started: Instant,
 }
 
 /// How many credential lookups the cache answered, and how many went to the store: counted
@@ -217,7 +215,6 @@ impl CredentialCache {
             thread_keys: Arc::default(),
             generation: Arc::default(),
             ttl,
-            started: Instant::now(),
         }
     }
 
@@ -294,23 +291,8 @@ impl CredentialCache {
     /// at a time, at most once a second, and used meanwhile: while the store cannot answer, it
     /// stays in use until the outage grace (its time in the shared cache) ends.
     fn refresh_if_stale(&self, digest: &KeyDigest, key: &Arc<CachedKey>) {
-        let now = Instant::now();
-        if key.is_fresh(now) {
-            return;
-        }
-        let since_start =
-            u64::try_from(now.duration_since(self.started).as_millis()).unwrap_or(u64::MAX);
-        let next = key.next_refresh.load(Ordering::Relaxed);
-        if since_start < next
-            || key
-                .next_refresh
-                .compare_exchange(
-                    next,
-                    since_start + 1_000,
-                    Ordering::AcqRel,
-                    Ordering::Relaxed,
-                )
-                .is_err()
+        if key.is_fresh(Instant::now())
+            || !self.keys.is_due(&key.next_refresh, Duration::from_secs(1))
         {
             return;
         }
@@ -492,11 +474,10 @@ impl CredentialCache {
         let mut touched = Touched::default();
         let mut tokens_touched = false;
         for change in changes {
-            let id = change.id.clone();
             match change.kind {
-                ChangeKind::Key => touched.key_ids.push(id),
+                ChangeKind::Key => touched.key_ids.push(change.id.clone()),
                 ChangeKind::NewKey => {}
-                ChangeKind::Application => touched.app_ids.push(id),
+                ChangeKind::Application => touched.app_ids.push(change.id.clone()),
                 ChangeKind::AccessToken | ChangeKind::TokenFamily | ChangeKind::IiifSession => {
                     tokens_touched = true;
                 }
