@@ -16,6 +16,14 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // No transparent huge pages: mimalloc is built not to ask for them (`no_thp`), and this
+    // opts out where the kernel gives them unasked. A 2 MiB page is resident once one byte of
+    // it is used, so each worker thread's partly used pages cost whole huge pages: with 100,000
+    // cached keys, 207 MiB resident at 8 workers and 162 at 2; without huge pages 146 and 138,
+    // at the same CPU per request (BENCHMARKS.md). Best effort: where the kernel refuses, only
+    // the footprint is larger.
+    #[cfg(target_os = "linux")]
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
     let args = cli::Args::parse();
     let output = args.output;
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -385,13 +385,22 @@ impl Gateway {
 
     /// The gateway's resident memory, in KiB.
     pub fn resident_kib(&self) -> u64 {
+        self.process_status("VmRSS")
+            .split_whitespace()
+            .next()
+            .and_then(|kib| kib.parse().ok())
+            .expect("VmRSS in KiB")
+    }
+
+    /// A field of the gateway's `/proc/PID/status`, as the kernel writes it.
+    pub fn process_status(&self, field: &str) -> String {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
         status
             .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|kib| kib.parse().ok())
-            .expect("VmRSS in /proc/PID/status")
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+            .unwrap_or_else(|| panic!("no {field} in /proc/PID/status"))
+            .trim()
+            .to_owned()
     }
 
     /// Everything the gateway has logged so far.

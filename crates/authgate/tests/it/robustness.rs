@@ -194,6 +194,14 @@ async fn a_secret_never_appears_in_the_logs() {
     );
 }
 
+/// A huge page is resident once one byte of it is used: with them, each worker thread's partly
+/// used allocator pages made memory grow with the workers (BENCHMARKS.md, memory per key).
+#[tokio::test]
+async fn the_gateway_runs_without_transparent_huge_pages() {
+    let gateway = Gateway::start("");
+    assert_eq!(gateway.process_status("THP_enabled"), "0");
+}
+
 #[tokio::test]
 async fn unauthenticated_sign_ins_cannot_grow_memory_or_the_log() {
     let gateway = Gateway::start("");
