@@ -8,7 +8,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 mod access;
 mod admin_tokens;
@@ -37,13 +37,11 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(Duration::from_secs(5))
+            .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await?;
-        let store = Self { pool };
+        let store = Self {
+            pool: connect(options).await?,
+        };
         // All in one transaction holding the write lock from its start (SQLite's migrator takes
         // no lock of its own): processes opening one new file at once take turns, and the later
         // ones find the migrations applied.
@@ -94,6 +92,40 @@ impl ChangeFeed for SqliteStore {
             })
             .collect()
     }
+}
+
+/// How long a statement waits for another connection's lock before the store counts as down.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A pool of connections to the file, its first one made now. Processes opening a new file at
+/// once each switch it to WAL on connecting, a switch that needs the file to itself: SQLite
+/// refuses the one that finds another holding it at once (`database is locked`), not after the
+/// busy timeout, so that one tries again until the timeout.
+async fn connect(options: SqliteConnectOptions) -> Result<SqlitePool, sqlx::Error> {
+    let started = Instant::now();
+    loop {
+        let attempt = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options.clone())
+            .await;
+        match attempt {
+            Err(error) if is_busy(&error) && started.elapsed() < BUSY_TIMEOUT => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            attempt => return attempt,
+        }
+    }
+}
+
+/// Whether SQLite answered `SQLITE_BUSY` (5, or one of its extended codes).
+fn is_busy(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(error) = error else {
+        return false;
+    };
+    error
+        .code()
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| code & 0xff == 5)
 }
 
 /// Runs a statement that must change a row; none changed means `what` does not exist.
