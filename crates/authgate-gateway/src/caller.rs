@@ -153,15 +153,25 @@ fn split(identity: Identity, grants: Grants) -> (String, String, ShapeTraits) {
 
 /// Header values for `values`, each a slice of one buffer: one allocation and one shared
 /// count for all, where a value of its own took two (its bytes, and the count its first clone
-/// makes). Empty values (no application for anonymous) and values that cannot be a header are
-/// left out, not mangled.
+/// makes). A value the buffer already holds is not added again (an ownerless application's
+/// subject is its id). Empty values (no application for anonymous) and values that cannot be a
+/// header are left out, not mangled.
 fn identity_headers(values: &[(&'static HeaderName, &str)]) -> IdentityHeaders {
-    let buffer = Bytes::from(values.iter().map(|(_, value)| *value).collect::<String>());
+    let mut text = String::new();
+    let starts: Vec<usize> = values
+        .iter()
+        .map(|(_, value)| {
+            text.find(value).unwrap_or_else(|| {
+                text.push_str(value);
+                text.len() - value.len()
+            })
+        })
+        .collect();
+    text.shrink_to_fit();
+    let buffer = Bytes::from(text);
     let mut headers = Vec::with_capacity(values.len());
-    let mut start = 0;
-    for &(name, value) in values {
+    for (&(name, value), start) in values.iter().zip(starts) {
         let slice = buffer.slice(start..start + value.len());
-        start += value.len();
         if !value.is_empty()
             && let Ok(value) = HeaderValue::from_maybe_shared(slice)
         {
@@ -329,6 +339,14 @@ mod tests {
         assert_eq!(caller.subject(), "app_1");
         assert!(caller.subject.is_none(), "held once");
         assert!(headers(&caller).contains(&("x-authgate-subject".into(), "app_1".into())));
+        let [(_, subject), (_, application)] = &caller.own_headers[..] else {
+            panic!("two header values of its own: {:?}", caller.own_headers);
+        };
+        assert_eq!(
+            subject.as_bytes().as_ptr(),
+            application.as_bytes().as_ptr(),
+            "the header values share the id's bytes"
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@ use key_callers::KeyCallers;
 use keys::{KeyTable, Touched};
 use moka::PredicateError;
 use moka::future::Cache;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -50,8 +50,10 @@ pub struct CachedKey {
     pub mode: AppMode,
     standing: KeyStanding,
     /// The second this key's use was last noted, so a busy key is noted once a second at most
-    /// (by each thread that holds a copy).
-    pub last_noted: AtomicI64,
+    /// (by each thread that holds a copy). Only the Unix second's low 32 bits, compared for
+    /// equality with the current one's: with them the entry fits a 128-byte allocation, where
+    /// 8 bytes more took a 160-byte one.
+    pub last_noted: AtomicU32,
     /// Until when the entry is used as it is (`None`: a TTL too long to count); a thread's
     /// copy expires then. Past it, the shared entry is still used while it is looked up again
     /// in the background, and while the store cannot answer, until the outage grace ends.
@@ -70,7 +72,7 @@ impl CachedKey {
             digest: self.digest,
             mode: self.mode,
             standing: self.standing,
-            last_noted: AtomicI64::new(self.last_noted.load(Ordering::Relaxed)),
+            last_noted: AtomicU32::new(self.last_noted.load(Ordering::Relaxed)),
             fresh_until: self.fresh_until,
             next_refresh: AtomicU64::new(0),
         }
@@ -362,7 +364,7 @@ impl CredentialCache {
             digest: record.digest,
             mode: record.app.mode,
             standing,
-            last_noted: AtomicI64::new(0),
+            last_noted: AtomicU32::new(0),
             fresh_until: Instant::now().checked_add(self.ttl),
             next_refresh: AtomicU64::new(0),
         })))

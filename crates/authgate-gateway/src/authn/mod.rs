@@ -295,8 +295,9 @@ impl Authenticator {
         }
         // Read before writing: a write on every request would pull the key's cache line away
         // from the other workers each time.
-        if key.last_noted.load(Ordering::Relaxed) != now
-            && key.last_noted.swap(now, Ordering::Relaxed) != now
+        let second = now as u32;
+        if key.last_noted.load(Ordering::Relaxed) != second
+            && key.last_noted.swap(second, Ordering::Relaxed) != second
         {
             self.0.key_use.record(&key.id, now);
         }

@@ -191,7 +191,7 @@ mod tests {
     use crate::caller::Caller;
     use authgate_core::{AuthMethod, Grants, Identity};
     use authgate_store::{AppMode, KeyStanding};
-    use std::sync::atomic::{AtomicI64, AtomicUsize};
+    use std::sync::atomic::{AtomicU32, AtomicUsize};
 
     fn key(id: &str, app: &str) -> (KeyDigest, Arc<CachedKey>) {
         let identity = Identity {
@@ -213,7 +213,7 @@ mod tests {
                 expires_at: None,
                 app_suspended: false,
             },
-            last_noted: AtomicI64::new(0),
+            last_noted: AtomicU32::new(0),
             fresh_until: None,
             next_refresh: AtomicU64::new(0),
         };

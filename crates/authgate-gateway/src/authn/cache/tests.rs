@@ -190,3 +190,10 @@ async fn the_keys_of_one_application_share_its_caller_until_it_changes() {
     assert_eq!(after[0].roles(), ["viewer"]);
     assert_eq!(after[2].roles(), ["viewer"]);
 }
+
+#[test]
+fn a_cached_key_fits_a_128_byte_allocation() {
+    // An `Arc`'s block is the value and two counts; past 128 bytes the allocator's next size is
+    // 160, 32 bytes more for each of a million keys.
+    assert!(std::mem::size_of::<CachedKey>() + 2 * std::mem::size_of::<usize>() <= 128);
+}
