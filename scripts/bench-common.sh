@@ -1,12 +1,20 @@
 # Shared by the bench scripts (sourced, not run): the tools they need and authgate's
 # configuration for a load run.
 
-# Installs nginx-light, wrk and curl when missing (as root, from the distribution).
+# bench_install_tools [postgresql] [redis-server]: installs nginx-light, wrk and curl, and the
+# servers named, when missing (as root, from the distribution, with one update of its lists).
 bench_install_tools() {
-  local missing=()
+  local missing=() server
   [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
   command -v wrk >/dev/null || missing+=(wrk)
   command -v curl >/dev/null || missing+=(curl)
+  for server in "$@"; do
+    case "$server" in
+      # Debian keeps PostgreSQL's programs under /usr/lib/postgresql/<version>/bin, off PATH.
+      postgresql) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql) ;;
+      *) command -v "$server" >/dev/null || missing+=("$server") ;;
+    esac
+  done
   if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
   fi
@@ -62,11 +70,14 @@ bench_kit_start() {
   sleep 1
 }
 
-# bench_wait_healthy PORT: waits (up to 5 s) until authgate answers /healthz on PORT.
+# bench_wait_healthy PORT: waits (up to 5 s) until authgate answers /healthz on PORT; fails if
+# it does not.
 bench_wait_healthy() {
   for _ in $(seq 50); do
     curl -s -o /dev/null "http://127.0.0.1:$1/healthz" && return 0; sleep 0.1
   done
+  echo "authgate did not answer /healthz on port $1 within 5 s" >&2
+  return 1
 }
 
 # bench_workdir NAME: makes WORK, a fresh directory, and on exit stops every process in PIDS

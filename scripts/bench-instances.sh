@@ -31,10 +31,7 @@ UPSTREAM_PORT=9501
 unset RATE_LIMIT_RPM RATE_LIMIT_BURST
 
 [ -f "$KIT/rotate.lua" ] || { echo "bench-instances: no anchor kit at $KIT" >&2; exit 1; }
-bench_install_tools
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v redis-server >/dev/null; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server
-fi
+bench_install_tools postgresql redis-server
 # shellcheck source=servers.sh
 . "$ROOT/scripts/servers.sh"
 BIN="$(bench_build)"

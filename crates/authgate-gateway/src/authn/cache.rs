@@ -138,7 +138,9 @@ type Hasher = foldhash::fast::RandomState;
 pub struct CredentialCache {
     store: Arc<dyn Store>,
     policy: Arc<GrantPolicy>,
+    /// Found keys and "no such key" answers by the presented key's digest.
     keys: Arc<KeyTable>,
+    /// Applications by id (or "no such application"), for `app-id` credentials.
     apps: Cache<String, Option<Arc<CachedApp>>, Hasher>,
     /// The callers of keys, one per application and scopes, shared by its keys' entries.
     key_callers: Arc<Mutex<KeyCallers>>,

@@ -161,14 +161,13 @@ impl Drop for TestStore {
     }
 }
 
-/// A test gateway's configuration: listeners on port 0, `store`, shared state as the suite
-/// runs it, and the test's own `extra`.
-fn config(store: &TestStore, extra: &str) -> String {
+/// A test gateway's configuration: listeners on port 0, the store at `store_url`, shared state
+/// as the suite runs it, and the test's own `extra`.
+fn config(store_url: &str, extra: &str) -> String {
     format!(
         "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\ndrain_timeout = \"10s\"\n\
-         [store]\nurl = \"{}\"\nchange_poll_interval = \"100ms\"\n{}{extra}",
-        store.url(),
-        shared_state(store, extra)
+         [store]\nurl = \"{store_url}\"\nchange_poll_interval = \"100ms\"\n{}{extra}",
+        shared_state(store_url, extra)
     )
 }
 
@@ -177,13 +176,13 @@ fn config(store: &TestStore, extra: &str) -> String {
 /// idempotency records then go through Redis, under a key prefix of the store's own (the
 /// instances of one test share it; tests running at once keep apart, as deployments do);
 /// otherwise nothing (in-process state).
-fn shared_state(store: &TestStore, extra: &str) -> String {
+fn shared_state(store_url: &str, extra: &str) -> String {
     if std::env::var("TEST_STATE").as_deref() != Ok("redis") || extra.contains("[state]") {
         return String::new();
     }
     let url = std::env::var("TEST_REDIS_URL")
         .expect("TEST_REDIS_URL (scripts/test.sh starts a Redis server)");
-    let prefix = format!("{:x}", Sha256::digest(store.url()));
+    let prefix = format!("{:x}", Sha256::digest(store_url));
     format!(
         "[state]\nbackend = \"redis\"\nredis_url = \"{url}\"\nkey_prefix = \"{}\"\n",
         &prefix[..16]
@@ -237,8 +236,11 @@ impl Gateway {
     pub fn start_with_env(extra: &str, env: &[(&str, &str)]) -> Gateway {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = TestStore::create(dir.path());
-        std::fs::write(dir.path().join("authgate.toml"), config(&store, extra))
-            .expect("write config");
+        std::fs::write(
+            dir.path().join("authgate.toml"),
+            config(&store.url(), extra),
+        )
+        .expect("write config");
         let mut gateway = Self::spawn(dir.path(), env);
         gateway.store = Some(store);
         gateway._owned = Some(dir);
@@ -248,12 +250,15 @@ impl Gateway {
     /// A second instance on `first`'s store (what runs behind one load balancer), with its
     /// own directory and listeners.
     pub fn start_beside(first: &Gateway, extra: &str) -> Gateway {
+        Self::start_on(&first.store().url(), extra)
+    }
+
+    /// Starts a gateway on the store at `store_url` (a server of the test's own, or another
+    /// gateway's), with its own directory and listeners.
+    pub fn start_on(store_url: &str, extra: &str) -> Gateway {
         let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::write(
-            dir.path().join("authgate.toml"),
-            config(first.store(), extra),
-        )
-        .expect("write config");
+        std::fs::write(dir.path().join("authgate.toml"), config(store_url, extra))
+            .expect("write config");
         let mut gateway = Self::spawn(dir.path(), &[]);
         gateway._owned = Some(dir);
         gateway

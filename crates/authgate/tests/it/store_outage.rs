@@ -19,16 +19,14 @@ const MISS_LIMIT: Duration = Duration::from_secs(8);
 async fn postgres_stopped_and_started_mid_load() {
     let postgres = OwnPostgres::start(free_port());
     let upstream = Upstream::start();
-    let dir = tempfile::tempdir().unwrap();
     // Entries go stale after a second, so the outage also covers keys being looked up again.
-    let config = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n\
-         [store]\nurl = \"{}\"\nchange_poll_interval = \"100ms\"\n[auth]\ncache_ttl = \"1s\"\n{}",
-        postgres.url(),
-        route_to(&upstream.url(), "")
+    let gateway = Gateway::start_on(
+        &postgres.url(),
+        &format!(
+            "[auth]\ncache_ttl = \"1s\"\n{}",
+            route_to(&upstream.url(), "")
+        ),
     );
-    std::fs::write(dir.path().join("authgate.toml"), config).unwrap();
-    let gateway = Gateway::spawn(dir.path(), &[]);
     let app = gateway.app("api-key");
     let (_, known) = gateway.key(&app, &[]);
     let (_, unseen) = gateway.key(&app, &[]);
