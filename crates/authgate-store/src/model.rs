@@ -15,6 +15,9 @@ pub enum ChangeKind {
     /// lookup can have been answered for it), and a cache need not look for it.
     NewKey,
     Application,
+    /// An application created: it has no keys or tokens yet, so only an answer that its id
+    /// did not exist can be stale (for `app-id` credentials).
+    NewApplication,
     User,
     Role,
     SigningKey,
@@ -34,6 +37,7 @@ impl ChangeKind {
             Self::Key => "key",
             Self::NewKey => "new_key",
             Self::Application => "application",
+            Self::NewApplication => "new_application",
             Self::User => "user",
             Self::Role => "role",
             Self::SigningKey => "signing_key",
@@ -49,6 +53,7 @@ impl ChangeKind {
             "key" => Self::Key,
             "new_key" => Self::NewKey,
             "application" => Self::Application,
+            "new_application" => Self::NewApplication,
             "user" => Self::User,
             "role" => Self::Role,
             "signing_key" => Self::SigningKey,

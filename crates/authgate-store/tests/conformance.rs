@@ -944,7 +944,7 @@ async fn the_change_feed_names_what_changed_in_commit_order(store: &dyn Store) {
     assert_eq!(
         seen,
         [
-            (ChangeKind::Application, demo.id.as_str()),
+            (ChangeKind::NewApplication, demo.id.as_str()),
             (ChangeKind::NewKey, key.id.as_str()),
             (ChangeKind::Application, demo.id.as_str()),
             (ChangeKind::Role, "reader"),

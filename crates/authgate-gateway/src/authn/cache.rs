@@ -476,12 +476,14 @@ impl CredentialCache {
     /// Drops what `changes` may have made stale, and only that.
     pub fn forget(&self, changes: &[Change]) {
         let mut touched = Touched::default();
+        let mut new_apps = Vec::new();
         let mut tokens_touched = false;
         for change in changes {
             match change.kind {
                 ChangeKind::Key => touched.key_ids.push(change.id.clone()),
                 ChangeKind::NewKey => {}
                 ChangeKind::Application => touched.app_ids.push(change.id.clone()),
+                ChangeKind::NewApplication => new_apps.push(change.id.clone()),
                 ChangeKind::AccessToken | ChangeKind::TokenFamily | ChangeKind::IiifSession => {
                     tokens_touched = true;
                 }
@@ -497,36 +499,44 @@ impl CredentialCache {
         if tokens_touched {
             self.clear_tokens();
         }
-        if touched.key_ids.is_empty() && touched.app_ids.is_empty() {
-            return;
-        }
-        if let Err(error) = self.forget_applications(&touched.app_ids) {
+        if let Err(error) = self.forget_applications(&touched.app_ids, new_apps) {
             // Only when the caches were built without closures: forget everything instead.
             tracing::warn!(%error, "cannot drop cache entries selectively");
             self.clear();
+            return;
+        }
+        if touched.key_ids.is_empty() && touched.app_ids.is_empty() {
             return;
         }
         self.keys.forget(&touched);
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Marks what the applications `ids` had cached beyond their keys: their own entries
-    /// (`app-id` credentials), their keys' callers and the tokens issued to them.
-    fn forget_applications(&self, ids: &[String]) -> Result<(), PredicateError> {
-        if ids.is_empty() {
+    /// Marks what applications had cached beyond their keys: for those `changed`, their own
+    /// entries (`app-id` credentials), their keys' callers and the tokens issued to them; for
+    /// those `created`, only an answer that they did not exist.
+    fn forget_applications(
+        &self,
+        changed: &[String],
+        created: Vec<String>,
+    ) -> Result<(), PredicateError> {
+        if changed.is_empty() && created.is_empty() {
             return Ok(());
         }
         let mut key_callers = lock(&self.key_callers);
-        for id in ids {
+        for id in changed {
             key_callers.forget_application(id);
         }
         drop(key_callers);
-        let ids: Arc<[String]> = ids.into();
-        let apps = ids.clone();
-        self.apps
-            .invalidate_entries_if(move |app_id, _| apps.contains(app_id))?;
-        self.tokens
-            .invalidate_entries_if(move |_, token| ids.contains(&token.client_id))?;
+        let changed: Arc<[String]> = changed.into();
+        let apps = changed.clone();
+        self.apps.invalidate_entries_if(move |app_id, _| {
+            apps.contains(app_id) || created.contains(app_id)
+        })?;
+        if !changed.is_empty() {
+            self.tokens
+                .invalidate_entries_if(move |_, token| changed.contains(&token.client_id))?;
+        }
         Ok(())
     }
 

@@ -45,7 +45,7 @@ impl AppStore for SqliteStore {
             .await?;
         grant_roles(&mut tx, RoleHolder::App, id, &new.roles).await?;
         add_redirect_uris(&mut tx, id, &new.redirect_uris).await?;
-        record_change(&mut tx, ChangeKind::Application, id).await?;
+        record_change(&mut tx, ChangeKind::NewApplication, id).await?;
         record_audit(&mut tx, audit).await?;
         tx.commit().await?;
         self.get_app(id).await

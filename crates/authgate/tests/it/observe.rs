@@ -226,9 +226,8 @@ async fn metrics_count_requests_by_route_status_and_decision() {
     assert!(text.contains(
         "authgate_request_duration_seconds_bucket{route=\"api\",decision=\"allowed\",le=\"0.005\"}"
     ));
-    // One miss filled the cache; every later lookup of the key was a hit, unless the change
-    // follower's forgetting of the application's creation (which drops its keys) came between
-    // two requests and made one more miss.
+    // One miss filled the cache; every later lookup of the key was a hit, unless a change the
+    // follower read between two requests (the first start's setup, say) dropped it once.
     let misses = value("authgate_credential_cache_lookups_total{result=\"miss\"}");
     let hits = value("authgate_credential_cache_lookups_total{result=\"hit\"}");
     assert_eq!(misses + hits, 8.0, "every key lookup is counted once");

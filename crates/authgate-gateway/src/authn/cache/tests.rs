@@ -1,6 +1,6 @@
 use super::*;
 use authgate_config::AuthorizationConfig;
-use authgate_store::{ChangeFeed, SqliteStore};
+use authgate_store::{AppStore as _, ChangeFeed, SqliteStore};
 
 #[path = "../../../tests/support/mod.rs"]
 mod support;
@@ -131,6 +131,50 @@ async fn a_change_drops_only_the_entries_it_touches() {
     found(&cache, &first).await;
     found(&cache, &second).await;
     assert_eq!(cache.lookups().get(), (2, 6));
+}
+
+#[tokio::test]
+async fn an_application_s_creation_drops_only_an_answer_that_it_did_not_exist() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (cache, store, digest, _) = cache_with_key(dir.path(), Duration::from_secs(60)).await;
+    found(&cache, &digest).await;
+    // Ids are random, so no lookup could have asked for one before it was made; a store
+    // written to by other means may still be given a chosen one.
+    let id = "app_chosen";
+    assert!(cache.app(id).await.expect("lookup").is_none());
+    let seen = store.change_seq().await.expect("seq");
+    let generation = cache.generation.load(Ordering::Acquire);
+    let new_app = authgate_store::NewApp {
+        id: id.into(),
+        name: "chosen".into(),
+        tenant: authgate_store::DEFAULT_TENANT.into(),
+        owner: None,
+        mode: AppMode::AppId,
+        roles: Vec::new(),
+        redirect_uris: Vec::new(),
+    };
+    let audit = authgate_store::AuditEntry {
+        actor: support::tester(),
+        action: "application.create".into(),
+        target_type: "application".into(),
+        target_id: id.into(),
+        details: serde_json::json!({}),
+    };
+    store.create_app(new_app, &audit).await.expect("app");
+    forget_changes(&cache, &store, seen).await;
+
+    assert!(cache.app(id).await.expect("lookup").is_some());
+    assert_eq!(
+        cache.generation.load(Ordering::Acquire),
+        generation,
+        "the threads' key copies are kept"
+    );
+    found(&cache, &digest).await;
+    assert_eq!(
+        cache.lookups().get(),
+        (1, 3),
+        "the key was not asked again; the application twice"
+    );
 }
 
 #[tokio::test]
