@@ -35,8 +35,9 @@ impl KeyUseRecorder {
 
     /// Writes what accumulated since the last flush.
     pub async fn flush(&self) {
+        // Taken, not drained: a drained map would keep the room of the busiest interval's keys.
         let batch: Vec<(String, i64)> = match self.pending.lock() {
-            Ok(mut pending) => pending.drain().collect(),
+            Ok(mut pending) => std::mem::take(&mut *pending).into_iter().collect(),
             Err(_) => return,
         };
         if batch.is_empty() {
